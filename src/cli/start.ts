@@ -1,0 +1,50 @@
+// `pooler start`: load the configuration, listen, and map signals to PgBouncer 1.23+'s meanings:
+// SIGHUP reloads, SIGTERM waits for clients to leave, SIGINT waits for servers to be released,
+// SIGQUIT (or a second SIGTERM/SIGINT) exits at once.
+import { writeFileSync, rmSync } from 'node:fs';
+import { createLogger } from '../log.js';
+import { Pooler } from '../pooler.js';
+import { ConfigError, loadConfig } from '../config/index.js';
+import { loadConfigOrExit } from './load.js';
+
+export async function startCommand(positional: string | undefined, options: { config?: string; verbose?: boolean }): Promise<void> {
+  const file = options.config ?? positional;
+  const config = loadConfigOrExit(positional, options.config);
+  const verbose = options.verbose || config.settings.verbose > 0;
+  const log = createLogger({ level: verbose ? 'debug' : undefined, file: config.settings.logfile || undefined });
+  for (const warning of config.warnings) log.warn(warning);
+  const pooler = new Pooler(config, log);
+  try {
+    await pooler.listen();
+  } catch (error) {
+    log.fatal(`cannot listen on ${config.settings.listen_addr}:${config.settings.listen_port}: ${(error as Error).message}`);
+    log.flush();
+    process.exit(1);
+  }
+  const pidfile = config.settings.pidfile;
+  if (pidfile) writeFileSync(pidfile, `${process.pid}\n`);
+
+  let stopping = false;
+  const stop = (mode: 'wait_for_clients' | 'wait_for_servers') => () => {
+    if (stopping) return void pooler.shutdown('immediate');
+    stopping = true;
+    void pooler.shutdown(mode);
+  };
+  process.on('SIGTERM', stop('wait_for_clients'));
+  process.on('SIGINT', stop('wait_for_servers'));
+  process.on('SIGQUIT', () => void pooler.shutdown('immediate'));
+  process.on('SIGHUP', () => {
+    try {
+      pooler.reload(loadConfig({ file: file ?? null, env: process.env }));
+    } catch (error) {
+      const message = error instanceof ConfigError ? error.message : (error as Error).message;
+      log.error(`RELOAD failed, keeping the old configuration: ${message}`);
+    }
+  });
+
+  await pooler.closed;
+  if (pidfile) rmSync(pidfile, { force: true });
+  log.info('pooler stopped');
+  log.flush();
+  setTimeout(() => process.exit(0), 50).unref();
+}

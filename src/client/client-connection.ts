@@ -1,0 +1,432 @@
+// One client connection: startup (SSL/GSS refusal, cancel, protocol negotiation), login, then the
+// work phase — holding what the client sends until the pool links a server, forwarding it as
+// slices once linked, and tracking which messages the server still owes replies for.
+import { randomInt } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { clock } from '../clock.js';
+import type { DatabaseConfig, Settings } from '../config/types.js';
+import { PoolerError, SqlState, type DisconnectReason } from '../errors.js';
+import type { Logger } from '../log.js';
+import { Disposition, PacketStream, Treat, treatTable, type PacketHandler } from '../net/packet-stream.js';
+import type { ClientState, Pool, PoolClient } from '../pool/pool.js';
+import type { ServerConnection, ServerError } from '../server/server-connection.js';
+import type { StateList } from '../state-list.js';
+import {
+  authenticationOk,
+  backendKeyData,
+  errorResponse,
+  negotiateProtocolVersion,
+  parameterStatus,
+  readyForQueryIdle,
+  refuseEncryption,
+} from '../protocol/backend-messages.js';
+import { FrontendCode, MAX_STARTUP_PACKET_LENGTH } from '../protocol/codes.js';
+import { decodeFirstMessage } from '../protocol/decode.js';
+import { ClientAuthenticator } from './client-auth.js';
+import { checkStartupParameters, TRACKED_PARAMETERS, type ClientStartup } from './startup-parameters.js';
+import { parameterSetQuery } from './parameter-sync.js';
+
+/** what a client needs from the pooler around it */
+export interface ClientContext {
+  readonly settings: Settings;
+  readonly log: Logger;
+  /** the stored secret for a user (auth_file, DATABASE_URL), or null */
+  lookupSecret(user: string): string | null;
+  /** the database entry a client name maps to, or an error to send */
+  findDatabase(name: string): DatabaseConfig | PoolerError;
+  poolFor(database: DatabaseConfig, user: string): Pool;
+  /** a client finished login and holds a cancel key now */
+  registerCancelKey(client: ClientConnection): void;
+  /** a CancelRequest arrived on a new connection */
+  forwardCancel(processId: number, secretKey: number): void;
+  onClientClosed(client: ClientConnection): void;
+}
+
+type Phase = 'startup' | 'auth' | 'welcome' | 'ready' | 'closed';
+
+const LOGIN_TABLE = treatTable({ [FrontendCode.Password]: Treat.Whole });
+const WORK_TABLE = treatTable({
+  [FrontendCode.Query]: Treat.Header,
+  [FrontendCode.Sync]: Treat.Header,
+  [FrontendCode.FunctionCall]: Treat.Header,
+  [FrontendCode.Parse]: Treat.Header,
+  [FrontendCode.Bind]: Treat.Header,
+  [FrontendCode.Describe]: Treat.Header,
+  [FrontendCode.Execute]: Treat.Header,
+  [FrontendCode.Close]: Treat.Header,
+  [FrontendCode.CopyDone]: Treat.Header,
+  [FrontendCode.CopyFail]: Treat.Header,
+  [FrontendCode.Terminate]: Treat.Header,
+});
+
+let nextClientId = 1;
+
+export class ClientConnection implements PacketHandler, PoolClient {
+  readonly id = nextClientId++;
+  readonly stream: PacketStream;
+  readonly connectTime = clock.refresh();
+  state: ClientState = 'login';
+  list: StateList<PoolClient> | null = null;
+  prev: PoolClient | null = null;
+  next: PoolClient | null = null;
+
+  server: ServerConnection | null = null;
+  pool: Pool | null = null;
+  waitStart = 0;
+  lastActivity = clock.now;
+  /** the random key this client cancels with; never the server's */
+  readonly processId = randomInt(1, 0x7fffffff);
+  readonly secretKey = randomInt(0, 0x7fffffff) | 0;
+  startup: ClientStartup | null = null;
+  /** the client's view of the tracked session parameters */
+  readonly parameters = new Map<string, string>();
+  readonly log: Logger;
+  /** the parameter names whose values follow the client from server to server */
+  private readonly trackedNames: Set<string>;
+
+  private phase: Phase = 'startup';
+  private startupBytes: Buffer | null = null;
+  private authenticator: ClientAuthenticator | null = null;
+  /** what the client sent while it had no server, in order */
+  private held: Buffer[] = [];
+  /** a SET of session parameters is running on the newly linked server */
+  private syncingParameters = false;
+  private pausedForServer = false;
+  private pausedForPeer = false;
+  private terminating = false;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly context: ClientContext,
+  ) {
+    this.stream = new PacketStream(this, LOGIN_TABLE, MAX_STARTUP_PACKET_LENGTH);
+    this.trackedNames = new Set([...TRACKED_PARAMETERS, ...context.settings.track_extra_parameters]);
+    this.log = context.log.child({ client: `C-${this.id}`, addr: `${socket.remoteAddress}:${socket.remotePort}` });
+    socket.setNoDelay(true);
+    if (context.settings.tcp_keepalive) socket.setKeepAlive(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.onDrain());
+    socket.on('error', () => this.close('client_close'));
+    socket.on('close', () => this.close('client_close'));
+  }
+
+  get address(): string {
+    return this.socket.remoteAddress ?? 'unix';
+  }
+
+  get betweenMessages(): boolean {
+    return this.stream.betweenMessages;
+  }
+
+  get inLogin(): boolean {
+    return this.phase === 'startup' || this.phase === 'auth';
+  }
+
+  // --- pool events (PoolClient)
+
+  onWelcome(welcome: Map<string, string>): void {
+    if (this.phase === 'closed') return;
+    const messages: Buffer[] = [authenticationOk];
+    const tracked = this.startup!.tracked;
+    for (const [name, value] of welcome) messages.push(parameterStatus(name, tracked.get(name) ?? value));
+    for (const [name, value] of tracked) if (!welcome.has(name)) messages.push(parameterStatus(name, value));
+    for (const name of this.trackedNames) {
+      const value = tracked.get(name) ?? welcome.get(name);
+      if (value !== undefined) this.parameters.set(name, value);
+    }
+    messages.push(backendKeyData(this.processId, this.secretKey), readyForQueryIdle);
+    this.socket.write(Buffer.concat(messages));
+    this.phase = 'ready';
+    this.stream.table = WORK_TABLE;
+    this.context.registerCancelKey(this);
+    if (this.context.settings.log_connections) {
+      this.log.info({ db: this.startup!.database, user: this.startup!.user }, 'login attempt: ok');
+    }
+    // Anything the client sent before our ReadyForQuery is work for a server now.
+    const early = this.held;
+    this.held = [];
+    this.pausedForServer = false;
+    for (const chunk of early) this.onWorkData(chunk);
+    this.updateReading();
+  }
+
+  onLinked(server: ServerConnection): void {
+    this.stream.target = server.socket;
+    const sql = parameterSetQuery(this.parameters, server.parameters);
+    if (sql === null) return this.sendHeld();
+    this.syncingParameters = true;
+    server.runInternal(sql, (error) => {
+      this.syncingParameters = false;
+      if (error !== null) {
+        this.fail(
+          { ...error, message: `invalid server parameter: ${error.message}`, severity: 'FATAL' },
+          'server_error',
+        );
+        server.close('server_error', error);
+        return;
+      }
+      if (this.server === server) this.sendHeld();
+    });
+  }
+
+  onUnlinked(): void {
+    this.stream.target = null;
+    if (this.pausedForPeer) {
+      this.pausedForPeer = false;
+      this.updateReading();
+    }
+  }
+
+  onServerParameter(name: string, value: string): void {
+    if (this.trackedNames.has(name)) this.parameters.set(name, value);
+  }
+
+  onServerDrain(): void {
+    if (this.pausedForPeer) {
+      this.pausedForPeer = false;
+      this.updateReading();
+    }
+  }
+
+  fail(error: PoolerError | ServerError, reason: DisconnectReason): void {
+    if (this.phase === 'closed') return;
+    const sqlstate = error instanceof PoolerError ? error.sqlstate : error.sqlstate;
+    const fields = {
+      severity: error.severity === 'ERROR' ? 'FATAL' : error.severity,
+      code: sqlstate,
+      message: error.message,
+      ...(error.detail ? { detail: error.detail } : {}),
+      ...(error instanceof PoolerError ? {} : error.hint ? { hint: error.hint } : {}),
+    };
+    if (this.context.settings.log_pooler_errors) this.log.warn({ sqlstate, reason }, `pooler error: ${error.message}`);
+    if (this.socket.writable) this.socket.end(errorResponse(fields));
+    this.close(reason);
+  }
+
+  close(reason: DisconnectReason): void {
+    if (this.phase === 'closed') return;
+    const wasLoggedIn = this.phase === 'ready';
+    this.phase = 'closed';
+    this.stream.stop();
+    this.held = [];
+    if (this.pool !== null) this.pool.removeClient(this);
+    if (!this.socket.destroyed) this.socket.destroySoon();
+    this.context.onClientClosed(this);
+    if (wasLoggedIn && this.context.settings.log_disconnections) {
+      const age = ((clock.refresh() - this.connectTime) / 1000).toFixed(1);
+      this.log.info({ reason, age }, `closing because: ${reason} (age=${age}s)`);
+    }
+  }
+
+  // --- PacketHandler
+
+  onHeader(code: number): Disposition {
+    const server = this.server!;
+    switch (code) {
+      case FrontendCode.Query:
+        server.expectReady++;
+        server.requestStart = clock.now;
+        this.pool!.stats.countQuery();
+        return Disposition.Forward;
+      case FrontendCode.Sync:
+      case FrontendCode.FunctionCall:
+        server.expectReady++;
+        server.unsynced = false;
+        if (server.requestStart === 0) server.requestStart = clock.now;
+        return Disposition.Forward;
+      case FrontendCode.CopyDone:
+      case FrontendCode.CopyFail:
+        server.copyIn = false;
+        return Disposition.Forward;
+      case FrontendCode.Terminate:
+        this.terminating = true;
+        return Disposition.Skip;
+      default:
+        // Parse, Bind, Describe, Execute, Close: replies come once the client syncs or flushes.
+        if (!server.unsynced) {
+          server.unsynced = true;
+          server.requestStart = clock.now;
+          this.pool!.stats.countQuery();
+        }
+        return Disposition.Forward;
+    }
+  }
+
+  onMessage(code: number, buffer: Buffer, offset: number, total: number): Disposition {
+    if (this.phase === 'auth' && code === FrontendCode.Password && this.authenticator !== null) {
+      const message = Buffer.from(buffer.subarray(offset, offset + total));
+      this.authenticator.onPassword(message);
+      return Disposition.Skip;
+    }
+    this.fail(
+      new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, `unexpected message during login`),
+      'protocol_error',
+    );
+    return Disposition.Skip;
+  }
+
+  onFramingError(message: string): void {
+    this.fail(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, `client sent ${message}`), 'protocol_error');
+  }
+
+  onTargetFull(): void {
+    this.pausedForPeer = true;
+    this.updateReading();
+  }
+
+  // --- socket events
+
+  private onData(chunk: Buffer): void {
+    this.lastActivity = clock.now;
+    switch (this.phase) {
+      case 'ready':
+        return this.onWorkData(chunk);
+      case 'startup':
+        return this.onStartupData(chunk);
+      case 'auth':
+        this.stream.feed(chunk);
+        return;
+      case 'welcome':
+        // Sent before our ReadyForQuery: keep it for when the client is ready.
+        this.held.push(chunk);
+        this.pausedForServer = true;
+        this.updateReading();
+        return;
+      case 'closed':
+        return;
+    }
+  }
+
+  private onWorkData(chunk: Buffer): void {
+    if (this.server !== null && !this.syncingParameters && this.held.length === 0) {
+      this.stream.feed(chunk);
+      if (this.terminating) this.close('client_terminate');
+      return;
+    }
+    this.held.push(chunk);
+    if (this.server !== null || this.state === 'waiting') return;
+    // A Terminate from a client with no server needs no server.
+    if (this.stream.betweenMessages && this.held.length === 1 && chunk[0] === FrontendCode.Terminate) {
+      return this.close('client_terminate');
+    }
+    this.pausedForServer = true;
+    this.updateReading();
+    this.pool!.requestServer(this);
+  }
+
+  private sendHeld(): void {
+    const held = this.held;
+    this.held = [];
+    this.pausedForServer = false;
+    for (const chunk of held) {
+      this.stream.feed(chunk);
+      if (this.terminating) return this.close('client_terminate');
+      if (this.phase === 'closed') return;
+    }
+    this.updateReading();
+  }
+
+  private onDrain(): void {
+    const server = this.server;
+    if (server === null) return;
+    server.resumeReading();
+    this.pool?.onClientDrained(this);
+  }
+
+  private updateReading(): void {
+    if (this.phase === 'closed') return;
+    if (this.pausedForServer || this.pausedForPeer) this.socket.pause();
+    else this.socket.resume();
+  }
+
+  // --- login
+
+  private onStartupData(chunk: Buffer): void {
+    let data = this.startupBytes === null ? chunk : Buffer.concat([this.startupBytes, chunk]);
+    while (this.phase === 'startup') {
+      if (data.length < 4) break;
+      const length = data.readUInt32BE(0);
+      if (length < 8 || length > MAX_STARTUP_PACKET_LENGTH) {
+        return this.fail(
+          new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, `invalid startup packet length ${length}`),
+          'protocol_error',
+        );
+      }
+      if (data.length < length) break;
+      const packet = data.subarray(0, length);
+      data = data.subarray(length);
+      this.onFirstMessage(packet);
+    }
+    this.startupBytes = data.length > 0 && this.phase === 'startup' ? Buffer.from(data) : null;
+    // Bytes after the startup packet (a pipelining client) belong to the next phase.
+    if (this.phase !== 'startup' && this.phase !== 'closed' && data.length > 0) this.onData(Buffer.from(data));
+  }
+
+  private onFirstMessage(packet: Buffer): void {
+    const first = decodeFirstMessage(packet);
+    switch (first.kind) {
+      case 'ssl':
+      case 'gssenc':
+        this.socket.write(refuseEncryption);
+        return;
+      case 'cancel':
+        this.context.forwardCancel(first.processId, first.secretKey);
+        this.phase = 'closed';
+        this.context.onClientClosed(this);
+        this.socket.destroySoon();
+        return;
+      case 'invalid':
+        return this.fail(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, first.reason), 'protocol_error');
+      case 'startup':
+        return this.onStartup(first.major, first.minor, first.parameters);
+    }
+  }
+
+  private onStartup(major: number, minor: number, parameters: Map<string, string>): void {
+    if (major !== 3) {
+      return this.fail(
+        new PoolerError(
+          'UNSUPPORTED_PROTOCOL',
+          SqlState.featureNotSupported,
+          `unsupported frontend protocol ${major}.${minor}: server supports 3.0 to 3.0`,
+        ),
+        'protocol_error',
+      );
+    }
+    let startup: ClientStartup;
+    try {
+      startup = checkStartupParameters(parameters, {
+        trackExtra: this.context.settings.track_extra_parameters,
+        ignore: this.context.settings.ignore_startup_parameters,
+      });
+    } catch (error) {
+      return this.fail(error as PoolerError, 'unsupported_parameter');
+    }
+    this.startup = startup;
+    if (minor > 0 || startup.protocolOptions.length > 0) {
+      this.socket.write(negotiateProtocolVersion(0, startup.protocolOptions));
+    }
+    const database = this.context.findDatabase(startup.database);
+    if (database instanceof PoolerError) return this.fail(database, 'no_such_database');
+    this.phase = 'auth';
+    this.stream.table = LOGIN_TABLE;
+    this.authenticator = new ClientAuthenticator(this.context.settings.auth_type, startup.user, {
+      secret: this.context.lookupSecret(startup.user),
+      requireKnownUser: this.context.settings.auth_file !== null,
+      send: (message) => this.socket.write(message),
+      done: (error) => this.onAuthenticated(database, error),
+    });
+    this.authenticator.begin();
+  }
+
+  private onAuthenticated(database: DatabaseConfig, error: PoolerError | null): void {
+    this.authenticator = null;
+    if (this.phase === 'closed') return;
+    if (error !== null) return this.fail(error, 'auth_failed');
+    this.phase = 'welcome';
+    const pool = this.context.poolFor(database, database.user ?? this.startup!.user);
+    this.pool = pool;
+    pool.addClient(this);
+  }
+
+}

@@ -1,0 +1,110 @@
+// The typed shape of a loaded configuration: [pooler]/[pgbouncer] settings, [databases], [users].
+// Setting names are PgBouncer's own (snake_case) so the ini, SHOW CONFIG and SET speak one language.
+// Every time value is held in milliseconds.
+
+export type PoolMode = 'session' | 'transaction' | 'statement';
+export type AuthType = 'trust' | 'any' | 'plain' | 'md5' | 'scram-sha-256' | 'cert' | 'hba';
+
+export interface Settings {
+  listen_addr: string;
+  listen_port: number;
+  unix_socket_dir: string;
+  auth_type: AuthType;
+  auth_file: string | null;
+  admin_users: string[];
+  stats_users: string[];
+  pool_mode: PoolMode;
+  max_client_conn: number;
+  /** resolved number; when the file says `auto` this is server_cores × 2 + effective_spindle_count */
+  default_pool_size: number;
+  default_pool_size_auto: boolean;
+  server_cores: number;
+  effective_spindle_count: number;
+  min_pool_size: number;
+  reserve_pool_size: number;
+  reserve_pool_timeout: number;
+  max_db_connections: number;
+  max_user_connections: number;
+  server_round_robin: boolean;
+  ignore_startup_parameters: string[];
+  track_extra_parameters: string[];
+  server_reset_query: string;
+  server_reset_query_always: boolean;
+  /** '' disables the check; '<empty>' sends an empty query (PgBouncer 1.25 default) */
+  server_check_query: string;
+  server_check_delay: number;
+  server_lifetime: number;
+  server_idle_timeout: number;
+  server_connect_timeout: number;
+  server_login_retry: number;
+  client_login_timeout: number;
+  autodb_idle_timeout: number;
+  query_timeout: number;
+  query_wait_timeout: number;
+  client_idle_timeout: number;
+  idle_transaction_timeout: number;
+  log_connections: boolean;
+  log_disconnections: boolean;
+  log_pooler_errors: boolean;
+  log_stats: boolean;
+  stats_period: number;
+  application_name_add_host: boolean;
+  tcp_keepalive: boolean;
+  max_packet_size: number;
+  pkt_buf: number;
+  logfile: string;
+  pidfile: string;
+  verbose: number;
+}
+
+export interface DatabaseConfig {
+  /** the name clients ask for (the key in [databases]) */
+  name: string;
+  /** a host name, an IP address, or a directory holding the server's Unix socket */
+  host: string;
+  port: number;
+  /** the database name on the server */
+  dbname: string;
+  /** forced user: every client of this database shares one pool logged in as this user */
+  user: string | null;
+  password: string | null;
+  pool_size: number | null;
+  min_pool_size: number | null;
+  reserve_pool_size: number | null;
+  pool_mode: PoolMode | null;
+  max_db_connections: number | null;
+  server_lifetime: number | null;
+  connect_query: string | null;
+  auth_user: string | null;
+  auth_query: string | null;
+  auth_dbname: string | null;
+  /** sent to the server in the startup packet (client_encoding, datestyle, timezone, application_name) */
+  startup_parameters: Record<string, string>;
+}
+
+export interface UserConfig {
+  name: string;
+  pool_mode: PoolMode | null;
+  pool_size: number | null;
+  reserve_pool_size: number | null;
+  max_user_connections: number | null;
+  query_timeout: number | null;
+  idle_transaction_timeout: number | null;
+  client_idle_timeout: number | null;
+}
+
+export interface Config {
+  settings: Settings;
+  databases: Map<string, DatabaseConfig>;
+  /** the `*` entry: used for any database name not listed, with dbname = the requested name */
+  fallback: DatabaseConfig | null;
+  users: Map<string, UserConfig>;
+  /** credentials learnt from DATABASE_URL (user → password), consulted like auth_file entries */
+  urlCredentials: Map<string, string>;
+  /** where each effective setting came from: 'default', 'path/pooler.ini:12', 'env POOLER_POOL_MODE', 'DATABASE_URL' */
+  origins: Map<string, string>;
+  /** human-readable warnings, e.g. a PgBouncer key we accept but do not act on yet */
+  warnings: string[];
+  /** the main config file, or null when running from defaults and the environment only */
+  file: string | null;
+}

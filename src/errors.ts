@@ -1,0 +1,81 @@
+// PoolerError: the one error type the pooler turns into an ErrorResponse for a client, with a
+// stable internal code and a PostgreSQL SQLSTATE; and the closed set of reasons a connection ends.
+
+export type Severity = 'ERROR' | 'FATAL' | 'PANIC';
+
+export type PoolerErrorCode =
+  | 'PROTOCOL_VIOLATION'
+  | 'UNSUPPORTED_PROTOCOL'
+  | 'UNSUPPORTED_STARTUP_PARAMETER'
+  | 'NO_SUCH_DATABASE'
+  | 'AUTH_FAILED'
+  | 'TOO_MANY_CLIENTS'
+  | 'TOO_MANY_SERVERS'
+  | 'QUERY_WAIT_TIMEOUT'
+  | 'IDLE_TRANSACTION_TIMEOUT'
+  | 'CLIENT_IDLE_TIMEOUT'
+  | 'CLIENT_LOGIN_TIMEOUT'
+  | 'QUERY_TIMEOUT'
+  | 'SERVER_LOGIN_FAILED'
+  | 'SERVER_CONNECTION_LOST'
+  | 'TRANSACTION_IN_STATEMENT_MODE'
+  | 'SHUTTING_DOWN'
+  | 'INTERNAL';
+
+export class PoolerError extends Error {
+  constructor(
+    readonly code: PoolerErrorCode,
+    readonly sqlstate: string,
+    message: string,
+    readonly severity: Severity = 'FATAL',
+    readonly detail?: string,
+  ) {
+    super(message);
+    this.name = 'PoolerError';
+  }
+}
+
+/** SQLSTATEs the pooler itself raises (see DESIGN.md "Compatibility targets"). */
+export const SqlState = {
+  protocolViolation: '08P01',
+  connectionFailure: '08006',
+  cannotConnectNow: '57P03',
+  invalidPassword: '28P01',
+  invalidAuthorization: '28000',
+  tooManyConnections: '53300',
+  adminShutdown: '57P01',
+  queryCanceled: '57014',
+  invalidCatalogName: '3D000',
+  featureNotSupported: '0A000',
+  idleInTransactionTimeout: '25P03',
+  idleSessionTimeout: '57P05',
+  internalError: 'XX000',
+} as const;
+
+/** Why a connection was closed; a closed union so logs and metrics can label by it. */
+export type DisconnectReason =
+  | 'client_close'
+  | 'client_terminate'
+  | 'server_close'
+  | 'protocol_error'
+  | 'auth_failed'
+  | 'login_failed'
+  | 'login_timeout'
+  | 'too_many_clients'
+  | 'no_such_database'
+  | 'unsupported_parameter'
+  | 'query_wait_timeout'
+  | 'idle_transaction_timeout'
+  | 'client_idle_timeout'
+  | 'query_timeout'
+  | 'server_lifetime'
+  | 'server_idle_timeout'
+  | 'server_check_failed'
+  | 'server_reset_failed'
+  | 'server_error'
+  | 'statement_mode_transaction'
+  | 'client_gone'
+  | 'dirty_release'
+  | 'pool_closed'
+  | 'shutdown'
+  | 'cancel_done';

@@ -1,0 +1,103 @@
+// The per-pool part of the janitor tick: every timeout PgBouncer enforces (query_wait_timeout,
+// client_idle_timeout, idle_transaction_timeout, query_timeout, server_connect_timeout,
+// server_lifetime, server_idle_timeout) plus min_pool_size and the reserve pool — one scan of the
+// lists per tick instead of a timer per socket.
+import type { Settings, UserConfig } from '../config/types.js';
+import { PoolerError, SqlState } from '../errors.js';
+import { TxStatus } from '../protocol/codes.js';
+import type { Pool, PoolClient } from './pool.js';
+
+function seconds(ms: number): string {
+  return `${+(ms / 1000).toFixed(3)} s`;
+}
+
+export function maintainPool(pool: Pool, now: number, settings: Settings, user: UserConfig | undefined): void {
+  const queryWaitTimeout = settings.query_wait_timeout;
+  if (queryWaitTimeout > 0) {
+    for (const client of pool.waitingClients.toArray()) {
+      if (now - client.waitStart < queryWaitTimeout) continue;
+      client.fail(
+        new PoolerError(
+          'QUERY_WAIT_TIMEOUT',
+          SqlState.protocolViolation,
+          `query_wait_timeout: no server connection became free within ${seconds(queryWaitTimeout)}`,
+          'FATAL',
+          `pool ${pool.name} has ${pool.serverCount} of ${pool.poolSize || 'unlimited'} server connections busy`,
+        ),
+        'query_wait_timeout',
+      );
+    }
+  }
+
+  const clientIdleTimeout = user?.client_idle_timeout ?? settings.client_idle_timeout;
+  const idleTransactionTimeout = user?.idle_transaction_timeout ?? settings.idle_transaction_timeout;
+  const queryTimeout = user?.query_timeout ?? settings.query_timeout;
+  if (clientIdleTimeout > 0 || idleTransactionTimeout > 0 || queryTimeout > 0) {
+    for (const client of pool.activeClients.toArray()) {
+      checkActiveClient(client, now, clientIdleTimeout, idleTransactionTimeout, queryTimeout);
+    }
+  }
+
+  for (const server of pool.loginServers.toArray()) {
+    if (now - server.connectTime < settings.server_connect_timeout) continue;
+    const error = {
+      sqlstate: SqlState.connectionFailure,
+      severity: 'FATAL',
+      message: `server_connect_timeout: no login to ${server.target.host}:${server.target.port} within ${seconds(settings.server_connect_timeout)}`,
+    };
+    server.failLogin(error);
+  }
+
+  const lifetime = pool.database.server_lifetime ?? settings.server_lifetime;
+  const idleTimeout = settings.server_idle_timeout;
+  for (const server of pool.idleServers.toArray()) {
+    if (lifetime > 0 && now - server.connectTime >= lifetime) server.close('server_lifetime');
+    else if (idleTimeout > 0 && now - server.lastUsed >= idleTimeout && pool.serverCount > pool.minPoolSize) {
+      server.close('server_idle_timeout');
+    }
+  }
+
+  // Retries after server_login_retry, the reserve pool after reserve_pool_timeout, and min_pool_size.
+  pool.dispatch();
+}
+
+function checkActiveClient(
+  client: PoolClient,
+  now: number,
+  clientIdleTimeout: number,
+  idleTransactionTimeout: number,
+  queryTimeout: number,
+): void {
+  const server = client.server;
+  if (server === null) {
+    if (clientIdleTimeout > 0 && now - client.lastActivity >= clientIdleTimeout) {
+      client.fail(
+        new PoolerError('CLIENT_IDLE_TIMEOUT', SqlState.idleSessionTimeout, 'client_idle_timeout: closing an idle client connection'),
+        'client_idle_timeout',
+      );
+    }
+    return;
+  }
+  const waitingForServer = server.expectReady > 0 || server.unsynced;
+  if (queryTimeout > 0 && waitingForServer && now - server.requestStart >= queryTimeout) {
+    // PgBouncer closes the server (and with it the client) rather than cancelling.
+    server.close('query_timeout', {
+      sqlstate: SqlState.queryCanceled,
+      severity: 'FATAL',
+      message: `query_timeout: query ran longer than ${seconds(queryTimeout)}`,
+    });
+    return;
+  }
+  if (
+    idleTransactionTimeout > 0 &&
+    !waitingForServer &&
+    server.txStatus !== TxStatus.Idle &&
+    now - Math.max(server.readyAt, client.lastActivity) >= idleTransactionTimeout
+  ) {
+    server.close('idle_transaction_timeout', {
+      sqlstate: SqlState.idleInTransactionTimeout,
+      severity: 'FATAL',
+      message: `idle_transaction_timeout: transaction was idle longer than ${seconds(idleTransactionTimeout)}`,
+    });
+  }
+}

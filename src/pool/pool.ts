@@ -1,0 +1,450 @@
+// One pool per (database, user): the state lists of its clients and servers, handing idle servers
+// to waiting clients (FIFO), releasing them by the pool mode's rules, and launching new server
+// connections one at a time within the pool's limits. Every state change goes through
+// setClientState/setServerState, so the lists are the truth SHOW POOLS reports.
+import { clock } from '../clock.js';
+import type { Config, DatabaseConfig, PoolMode } from '../config/types.js';
+import { PoolerError, SqlState, type DisconnectReason } from '../errors.js';
+import type { Logger } from '../log.js';
+import {
+  ServerConnection,
+  type ServerError,
+  type ServerOwner,
+  type ServerPeer,
+  type ServerState,
+} from '../server/server-connection.js';
+import { StateList, type Listed } from '../state-list.js';
+import type { DatabaseStats } from '../stats/database-stats.js';
+
+export type ClientState = 'login' | 'waiting_login' | 'waiting' | 'active';
+
+/** a client as the pool sees it */
+export interface PoolClient extends Listed<PoolClient>, ServerPeer {
+  readonly id: number;
+  state: ClientState;
+  server: ServerConnection | null;
+  /** when the client started waiting for a server */
+  waitStart: number;
+  /** when the client last sent anything */
+  lastActivity: number;
+  /** no client message is half-received, so the link may change */
+  readonly betweenMessages: boolean;
+  /** the pool has the welcome parameters now */
+  onWelcome(parameters: Map<string, string>): void;
+  /** a server is linked: send what was held */
+  onLinked(server: ServerConnection): void;
+  onUnlinked(): void;
+  /** end the client with an error */
+  fail(error: PoolerError | ServerError, reason: DisconnectReason): void;
+}
+
+/** what a pool needs from the pooler around it */
+export interface PoolContext {
+  readonly config: Config;
+  readonly log: Logger;
+  /** server connections of all pools of a database / of a user, for max_db/user_connections */
+  serverCountForDatabase(database: string): number;
+  serverCountForUser(user: string): number;
+  /** a server slot may have freed up for another pool of the same database or user */
+  onServerSlotFreed(pool: Pool): void;
+}
+
+export class Pool implements ServerOwner {
+  readonly activeClients = new StateList<PoolClient>('cl_active');
+  readonly waitingClients = new StateList<PoolClient>('cl_waiting');
+  readonly waitingLoginClients = new StateList<PoolClient>('cl_waiting_login');
+  readonly loginServers = new StateList<ServerConnection>('sv_login');
+  readonly idleServers = new StateList<ServerConnection>('sv_idle');
+  readonly activeServers = new StateList<ServerConnection>('sv_active');
+  readonly usedServers = new StateList<ServerConnection>('sv_used');
+  readonly testedServers = new StateList<ServerConnection>('sv_tested');
+
+  /** ParameterStatus set from the first server login, sent to every client at login */
+  welcome: Map<string, string> | null = null;
+  /** the last server login failure, returned at once to clients until loginRetryAt */
+  loginError: ServerError | null = null;
+  loginRetryAt = 0;
+  lastActivity = clock.now;
+  /** how far the pool has reached: the most servers linked at once */
+  peakActive = 0;
+
+  constructor(
+    readonly database: DatabaseConfig,
+    /** the user the servers log in as (the forced user, or the client's) */
+    readonly user: string,
+    private password: string | null,
+    private readonly context: PoolContext,
+    readonly stats: DatabaseStats,
+  ) {}
+
+  get name(): string {
+    return `${this.database.name}/${this.user}`;
+  }
+
+  get mode(): PoolMode {
+    const userConfig = this.context.config.users.get(this.user);
+    return userConfig?.pool_mode ?? this.database.pool_mode ?? this.context.config.settings.pool_mode;
+  }
+
+  get poolSize(): number {
+    const userConfig = this.context.config.users.get(this.user);
+    return userConfig?.pool_size ?? this.database.pool_size ?? this.context.config.settings.default_pool_size;
+  }
+
+  get reservePoolSize(): number {
+    const userConfig = this.context.config.users.get(this.user);
+    return userConfig?.reserve_pool_size ?? this.database.reserve_pool_size ?? this.context.config.settings.reserve_pool_size;
+  }
+
+  get minPoolSize(): number {
+    return this.database.min_pool_size ?? this.context.config.settings.min_pool_size;
+  }
+
+  get serverCount(): number {
+    return (
+      this.loginServers.size + this.idleServers.size + this.activeServers.size + this.usedServers.size + this.testedServers.size
+    );
+  }
+
+  get clientCount(): number {
+    return this.activeClients.size + this.waitingClients.size + this.waitingLoginClients.size;
+  }
+
+  /** a new pool password (RELOAD changed the auth file); new server logins use it */
+  setPassword(password: string | null): void {
+    this.password = password;
+  }
+
+  /** replace the database entry after RELOAD; servers on a moved target close when released */
+  updateDatabase(database: DatabaseConfig): void {
+    const moved =
+      database.host !== this.database.host || database.port !== this.database.port || database.dbname !== this.database.dbname;
+    (this as { database: DatabaseConfig }).database = database;
+    if (moved) this.markAllCloseNeeded();
+  }
+
+  markAllCloseNeeded(): void {
+    for (const list of [this.loginServers, this.activeServers, this.testedServers]) {
+      for (let s = list.first(); s !== null; s = s.next) s.closeNeeded = true;
+    }
+    for (const server of [...this.idleServers.toArray(), ...this.usedServers.toArray()]) server.close('server_lifetime');
+  }
+
+  // --- client side
+
+  /** a client finished authenticating: welcome it now, or once the first server has logged in */
+  addClient(client: PoolClient): void {
+    this.lastActivity = clock.now;
+    if (this.welcome !== null) {
+      this.setClientState(client, 'active');
+      client.onWelcome(this.welcome);
+      return;
+    }
+    const failFast = this.failFastError();
+    if (failFast !== null) return client.fail(failFast, 'login_failed');
+    this.setClientState(client, 'waiting_login');
+    client.waitStart = clock.now;
+    this.launchIfNeeded();
+  }
+
+  /** the client has something to send and no server */
+  requestServer(client: PoolClient): void {
+    this.lastActivity = clock.now;
+    const failFast = this.failFastError();
+    if (failFast !== null) return client.fail(failFast, 'login_failed');
+    client.waitStart = clock.refresh();
+    this.setClientState(client, 'waiting');
+    this.dispatch();
+  }
+
+  /** the client is gone: give its server back, or close the server if it is mid-work */
+  removeClient(client: PoolClient): void {
+    const server = client.server;
+    if (server !== null) {
+      this.unlink(client, server);
+      if (server.quiet && !server.busyInternally) {
+        const settings = this.context.config.settings;
+        if (this.mode === 'session' && settings.server_reset_query !== '') this.resetThenIdle(server);
+        else this.releaseToIdle(server);
+      } else {
+        server.close('client_gone');
+      }
+    }
+    this.setClientState(client, null);
+    this.dispatch();
+  }
+
+  /** a linked client's socket drained; a release that was waiting for that may go ahead */
+  onClientDrained(client: PoolClient): void {
+    const server = client.server;
+    if (server !== null && server.quiet && this.mode !== 'session') this.tryRelease(client, server);
+  }
+
+  // --- server events (ServerOwner)
+
+  onServerLogin(server: ServerConnection, error: ServerError | null): void {
+    if (error !== null) {
+      this.loginError = error;
+      this.loginRetryAt = clock.refresh() + this.context.config.settings.server_login_retry;
+      this.context.log.warn(
+        { pool: this.name, server: `${server.target.host}:${server.target.port}`, sqlstate: error.sqlstate },
+        `server login failed: ${error.message}`,
+      );
+      // 57P03 (the database system is starting up) is worth waiting out, not failing clients for.
+      if (error.sqlstate !== SqlState.cannotConnectNow && this.serverCount <= 1) this.failWaiters(error);
+      return;
+    }
+    this.loginError = null;
+    this.loginRetryAt = 0;
+    if (this.welcome === null) {
+      this.welcome = new Map(server.parameters);
+      for (const client of this.waitingLoginClients.toArray()) {
+        this.setClientState(client, 'active');
+        client.onWelcome(this.welcome);
+      }
+    }
+    const connectQuery = this.database.connect_query;
+    if (connectQuery) {
+      this.setServerState(server, 'tested');
+      server.runInternal(connectQuery, (queryError) => {
+        if (queryError !== null) {
+          this.context.log.warn({ pool: this.name, sqlstate: queryError.sqlstate }, `connect_query failed: ${queryError.message}`);
+        }
+        if (!server.closed) this.releaseToIdle(server);
+      });
+      return;
+    }
+    this.releaseToIdle(server);
+  }
+
+  onServerReadyForQuery(server: ServerConnection): void {
+    const client = server.peer as PoolClient | null;
+    if (client === null) return;
+    if (server.expectReady === 0 && !server.unsynced) this.stats.countTransactionEnd(server);
+    if (!server.quiet) {
+      if (this.mode === 'statement' && server.expectReady === 0 && !server.unsynced && server.txStatus !== 0x49) {
+        const error = new PoolerError(
+          'TRANSACTION_IN_STATEMENT_MODE',
+          SqlState.featureNotSupported,
+          'transaction blocks not allowed in statement pooling mode',
+          'FATAL',
+          undefined,
+        );
+        this.unlink(client, server);
+        server.close('statement_mode_transaction');
+        client.fail(error, 'statement_mode_transaction');
+      }
+      return;
+    }
+    if (this.mode !== 'session') this.tryRelease(client, server);
+  }
+
+  onServerClosed(server: ServerConnection, reason: DisconnectReason, error: ServerError | null): void {
+    const client = server.peer as PoolClient | null;
+    this.setServerState(server, null);
+    this.context.log.debug({ pool: this.name, server: server.id, reason }, 'server connection closed');
+    if (client !== null) {
+      this.unlink(client, server);
+      client.fail(
+        error ?? { sqlstate: SqlState.connectionFailure, severity: 'FATAL', message: 'server connection closed unexpectedly' },
+        'server_close',
+      );
+    }
+    this.context.onServerSlotFreed(this);
+    this.dispatch();
+  }
+
+  // --- linking and releasing
+
+  /** give idle servers to waiting clients, oldest client first; launch more servers if allowed */
+  dispatch(): void {
+    for (let client = this.waitingClients.first(); client !== null; client = this.waitingClients.first()) {
+      const server = this.takeIdleServer();
+      if (server === null) break;
+      this.link(client, server);
+    }
+    this.launchIfNeeded();
+  }
+
+  private link(client: PoolClient, server: ServerConnection): void {
+    const now = clock.refresh();
+    this.setServerState(server, 'active');
+    this.setClientState(client, 'active');
+    client.server = server;
+    server.peer = client;
+    server.stream.target = client.socket;
+    server.lastUsed = now;
+    this.stats.countAssignment(now - client.waitStart);
+    if (this.activeServers.size > this.peakActive) this.peakActive = this.activeServers.size;
+    client.onLinked(server);
+  }
+
+  private unlink(client: PoolClient, server: ServerConnection): void {
+    client.server = null;
+    server.unlink();
+    client.onUnlinked();
+  }
+
+  private tryRelease(client: PoolClient, server: ServerConnection): void {
+    // PgBouncer's rule: also wait until the client has taken everything, and never split a message.
+    if (!client.betweenMessages || client.socket.writableNeedDrain) return;
+    this.unlink(client, server);
+    const settings = this.context.config.settings;
+    if (settings.server_reset_query_always && settings.server_reset_query !== '') this.resetThenIdle(server);
+    else this.releaseToIdle(server);
+    this.dispatch();
+  }
+
+  private resetThenIdle(server: ServerConnection): void {
+    this.setServerState(server, 'tested');
+    server.runInternal(this.context.config.settings.server_reset_query, (error) => {
+      if (error !== null) return server.close('server_reset_failed', error);
+      this.releaseToIdle(server);
+      this.dispatch();
+    });
+  }
+
+  private releaseToIdle(server: ServerConnection): void {
+    if (server.closed) return;
+    const now = clock.now;
+    const lifetime = this.database.server_lifetime ?? this.context.config.settings.server_lifetime;
+    if (server.closeNeeded || (lifetime > 0 && now - server.connectTime >= lifetime) || !server.quiet) {
+      server.close(server.quiet ? 'server_lifetime' : 'dirty_release');
+      return;
+    }
+    server.lastUsed = now;
+    this.setServerState(server, 'idle');
+  }
+
+  /** an idle server ready for use, checking it first when it has idled longer than server_check_delay */
+  private takeIdleServer(): ServerConnection | null {
+    const settings = this.context.config.settings;
+    for (;;) {
+      const server = settings.server_round_robin ? this.idleServers.first() : this.idleServers.last();
+      if (server === null) return null;
+      const checkQuery = settings.server_check_query;
+      if (checkQuery !== '' && clock.now - server.lastUsed >= settings.server_check_delay) {
+        this.setServerState(server, 'tested');
+        server.runInternal(checkQuery === '<empty>' ? '' : checkQuery, (error) => {
+          if (error !== null) return server.close('server_check_failed', error);
+          server.lastUsed = clock.now;
+          this.setServerState(server, 'idle');
+          this.dispatch();
+        });
+        continue;
+      }
+      return server;
+    }
+  }
+
+  // --- growing the pool
+
+  /** open one more server connection when clients need one and the limits allow it */
+  launchIfNeeded(): void {
+    if (this.loginServers.size > 0) return; // one login at a time per pool, as PgBouncer does
+    const now = clock.now;
+    if (this.loginError !== null && now < this.loginRetryAt) return;
+    const wanted =
+      this.waitingLoginClients.size > 0 ||
+      this.waitingClients.size > this.testedServers.size ||
+      (this.minPoolSize > 0 && this.clientCount > 0 && this.serverCount < this.minPoolSize);
+    if (!wanted || !this.canGrow(now)) return;
+    this.launch();
+  }
+
+  private canGrow(now: number): boolean {
+    const settings = this.context.config.settings;
+    let limit = this.poolSize;
+    if (limit > 0) {
+      const oldest = this.waitingClients.first();
+      if (oldest !== null && this.reservePoolSize > 0 && now - oldest.waitStart >= settings.reserve_pool_timeout) {
+        limit += this.reservePoolSize;
+      }
+      if (this.serverCount >= limit) return false;
+    }
+    const maxDb = this.database.max_db_connections ?? settings.max_db_connections;
+    if (maxDb > 0 && this.context.serverCountForDatabase(this.database.name) >= maxDb) return false;
+    const maxUser = this.context.config.users.get(this.user)?.max_user_connections ?? settings.max_user_connections;
+    if (maxUser > 0 && this.context.serverCountForUser(this.user) >= maxUser) return false;
+    return true;
+  }
+
+  private launch(): void {
+    const settings = this.context.config.settings;
+    const server = new ServerConnection(
+      {
+        host: this.database.host || settings.unix_socket_dir,
+        port: this.database.port,
+        user: this.user,
+        database: this.database.dbname,
+        password: this.password,
+        startupParameters: this.database.startup_parameters,
+      },
+      this,
+      { maxMessageLength: settings.max_packet_size, keepAlive: settings.tcp_keepalive },
+    );
+    this.setServerState(server, 'login');
+  }
+
+  private failFastError(): ServerError | null {
+    if (this.loginError === null || clock.now >= this.loginRetryAt || this.serverCount > 0) return null;
+    if (this.loginError.sqlstate === SqlState.cannotConnectNow) return null;
+    return this.loginError;
+  }
+
+  private failWaiters(error: ServerError): void {
+    for (const client of this.waitingLoginClients.toArray()) client.fail(error, 'login_failed');
+    for (const client of this.waitingClients.toArray()) client.fail(error, 'login_failed');
+  }
+
+  // --- the one place lists change
+
+  setClientState(client: PoolClient, state: ClientState | null): void {
+    client.list?.remove(client);
+    if (state === null) return;
+    client.state = state;
+    switch (state) {
+      case 'active':
+        this.activeClients.push(client);
+        break;
+      case 'waiting':
+        this.waitingClients.push(client);
+        break;
+      case 'waiting_login':
+        this.waitingLoginClients.push(client);
+        break;
+      case 'login':
+        throw new Error('clients in login belong to no pool');
+      default:
+        assertNever(state);
+    }
+  }
+
+  setServerState(server: ServerConnection, state: ServerState | null): void {
+    server.list?.remove(server);
+    if (state === null) return;
+    server.state = state;
+    this.serverList(state).push(server);
+  }
+
+  private serverList(state: ServerState): StateList<ServerConnection> {
+    switch (state) {
+      case 'login':
+        return this.loginServers;
+      case 'idle':
+        return this.idleServers;
+      case 'active':
+        return this.activeServers;
+      case 'used':
+        return this.usedServers;
+      case 'tested':
+        return this.testedServers;
+      default:
+        return assertNever(state);
+    }
+  }
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unexpected state ${String(value)}`);
+}

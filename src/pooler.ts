@@ -1,0 +1,270 @@
+// The Pooler: owns the listener, every client, the pools, cancel keys, the janitor tick, RELOAD and
+// the shutdown modes. It is the context clients and pools call back into.
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { parseAuthFile } from './auth/auth-file.js';
+import { ClientConnection, type ClientContext } from './client/client-connection.js';
+import { clock } from './clock.js';
+import type { Config, DatabaseConfig, Settings } from './config/types.js';
+import { PoolerError, SqlState } from './errors.js';
+import type { Logger } from './log.js';
+import { maintainPool } from './pool/maintenance.js';
+import { Pool, type PoolContext } from './pool/pool.js';
+import { cancelRequest } from './protocol/frontend-messages.js';
+import { DatabaseStats } from './stats/database-stats.js';
+
+/** how often the janitor runs: PgBouncer's 1/3 s */
+const JANITOR_INTERVAL_MS = 333;
+const ADMIN_DATABASES = new Set(['pgbouncer', 'pooler']);
+
+export type ShutdownMode = 'immediate' | 'wait_for_clients' | 'wait_for_servers';
+
+export class Pooler implements ClientContext, PoolContext {
+  readonly pools = new Map<string, Pool>();
+  readonly clients = new Set<ClientConnection>();
+  readonly stats = new Map<string, DatabaseStats>();
+  private readonly cancelKeys = new Map<string, ClientConnection>();
+  private readonly autoDatabases = new Map<string, DatabaseConfig>();
+  private authSecrets = new Map<string, string>();
+  private listener: net.Server | null = null;
+  private janitor: NodeJS.Timeout | null = null;
+  private shutdownMode: ShutdownMode | null = null;
+  private shutdownDone: (() => void) | null = null;
+  readonly closed: Promise<void>;
+
+  constructor(
+    public config: Config,
+    readonly log: Logger,
+  ) {
+    this.authSecrets = this.loadAuthSecrets(config);
+    this.closed = new Promise((resolve) => (this.shutdownDone = resolve));
+  }
+
+  get settings(): Settings {
+    return this.config.settings;
+  }
+
+  /** start accepting clients; resolves with the address actually bound (port 0 picks one) */
+  async listen(): Promise<{ host: string; port: number }> {
+    const listener = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.onConnection(socket));
+    this.listener = listener;
+    await new Promise<void>((resolve, reject) => {
+      listener.once('error', reject);
+      const host = this.settings.listen_addr === '*' ? undefined : this.settings.listen_addr;
+      listener.listen({ host, port: this.settings.listen_port, backlog: 511 }, () => {
+        listener.off('error', reject);
+        resolve();
+      });
+    });
+    this.janitor = setInterval(() => this.tick(), JANITOR_INTERVAL_MS);
+    this.janitor.unref();
+    const address = listener.address() as net.AddressInfo;
+    this.log.info({ host: address.address, port: address.port }, `listening on ${address.address}:${address.port}`);
+    return { host: address.address, port: address.port };
+  }
+
+  /** stop as PgBouncer's SHUTDOWN does: at once, or after clients leave, or after servers are released */
+  shutdown(mode: ShutdownMode): Promise<void> {
+    if (this.shutdownMode !== null && mode !== 'immediate') return this.closed;
+    this.shutdownMode = mode;
+    this.listener?.close();
+    this.log.info({ mode }, 'shutting down');
+    if (mode === 'immediate') this.finishShutdown();
+    else this.checkShutdown();
+    return this.closed;
+  }
+
+  /** apply a newly loaded configuration without dropping clients */
+  reload(config: Config): void {
+    const secrets = this.loadAuthSecrets(config);
+    this.config = config;
+    this.authSecrets = secrets;
+    this.autoDatabases.clear();
+    for (const pool of this.pools.values()) {
+      const database = this.lookupDatabase(pool.database.name);
+      if (database === null) pool.markAllCloseNeeded();
+      else pool.updateDatabase(database);
+      pool.setPassword(this.serverPassword(pool.database, pool.user));
+    }
+    this.log.info({ file: config.file }, 'configuration reloaded');
+  }
+
+  // --- ClientContext
+
+  lookupSecret(user: string): string | null {
+    return this.authSecrets.get(user) ?? this.config.urlCredentials.get(user) ?? null;
+  }
+
+  findDatabase(name: string): DatabaseConfig | PoolerError {
+    if (this.shutdownMode !== null) {
+      return new PoolerError('SHUTTING_DOWN', SqlState.adminShutdown, 'pooler is shutting down');
+    }
+    if (this.clients.size > this.settings.max_client_conn) {
+      return new PoolerError(
+        'TOO_MANY_CLIENTS',
+        SqlState.tooManyConnections,
+        `no more connections allowed (max_client_conn = ${this.settings.max_client_conn})`,
+      );
+    }
+    if (ADMIN_DATABASES.has(name)) {
+      return new PoolerError(
+        'NO_SUCH_DATABASE',
+        SqlState.featureNotSupported,
+        `the admin console (database "${name}") is not implemented in this version of pooler yet`,
+      );
+    }
+    return (
+      this.lookupDatabase(name) ??
+      new PoolerError('NO_SUCH_DATABASE', SqlState.invalidCatalogName, `no such database: ${name}`, 'FATAL', undefined)
+    );
+  }
+
+  poolFor(database: DatabaseConfig, user: string): Pool {
+    const key = `${database.name}\0${user}`;
+    let pool = this.pools.get(key);
+    if (pool === undefined) {
+      let stats = this.stats.get(database.name);
+      if (stats === undefined) {
+        stats = new DatabaseStats(database.name);
+        this.stats.set(database.name, stats);
+      }
+      pool = new Pool(database, user, this.serverPassword(database, user), this, stats);
+      this.pools.set(key, pool);
+    }
+    return pool;
+  }
+
+  registerCancelKey(client: ClientConnection): void {
+    this.cancelKeys.set(`${client.processId}:${client.secretKey}`, client);
+  }
+
+  forwardCancel(processId: number, secretKey: number): void {
+    const client = this.cancelKeys.get(`${processId}:${secretKey}`);
+    const server = client?.server;
+    if (server == null) {
+      this.log.debug({ processId }, client ? 'cancel request for an idle client: nothing to cancel' : 'cancel request with an unknown key');
+      return;
+    }
+    // A cancel goes over its own new connection, with the server's real key.
+    const { host, port } = server.target;
+    const socket = host.startsWith('/') ? net.connect({ path: `${host}/.s.PGSQL.${port}` }) : net.connect({ host, port });
+    socket.on('connect', () => socket.end(cancelRequest(server.processId, server.secretKey)));
+    socket.on('error', (error) => this.log.warn({ err: error.message }, 'could not forward a cancel request'));
+    socket.setTimeout(this.settings.server_connect_timeout, () => socket.destroy());
+  }
+
+  onClientClosed(client: ClientConnection): void {
+    this.clients.delete(client);
+    this.cancelKeys.delete(`${client.processId}:${client.secretKey}`);
+    if (this.shutdownMode !== null) this.checkShutdown();
+  }
+
+  // --- PoolContext
+
+  serverCountForDatabase(database: string): number {
+    let count = 0;
+    for (const pool of this.pools.values()) if (pool.database.name === database) count += pool.serverCount;
+    return count;
+  }
+
+  serverCountForUser(user: string): number {
+    let count = 0;
+    for (const pool of this.pools.values()) if (pool.user === user) count += pool.serverCount;
+    return count;
+  }
+
+  onServerSlotFreed(freed: Pool): void {
+    const settings = this.settings;
+    if (settings.max_db_connections === 0 && settings.max_user_connections === 0 && freed.database.max_db_connections === null) return;
+    for (const pool of this.pools.values()) {
+      if (pool !== freed && (pool.database.name === freed.database.name || pool.user === freed.user)) pool.launchIfNeeded();
+    }
+  }
+
+  // --- internals
+
+  private onConnection(socket: net.Socket): void {
+    if (this.shutdownMode !== null) {
+      socket.destroy();
+      return;
+    }
+    const client = new ClientConnection(socket, this);
+    this.clients.add(client);
+  }
+
+  private lookupDatabase(name: string): DatabaseConfig | null {
+    const listed = this.config.databases.get(name);
+    if (listed !== undefined) return listed;
+    const fallback = this.config.fallback;
+    if (fallback === null) return null;
+    let auto = this.autoDatabases.get(name);
+    if (auto === undefined) {
+      auto = { ...fallback, name, dbname: fallback.dbname || name };
+      this.autoDatabases.set(name, auto);
+    }
+    return auto;
+  }
+
+  /** the password servers of this pool log in with: the forced user's, else the stored secret */
+  private serverPassword(database: DatabaseConfig, user: string): string | null {
+    if (database.user !== null && database.password !== null) return database.password;
+    return this.lookupSecret(user);
+  }
+
+  private loadAuthSecrets(config: Config): Map<string, string> {
+    const file = config.settings.auth_file;
+    if (file === null || file === '') return new Map();
+    return parseAuthFile(readFileSync(file, 'utf8'), file);
+  }
+
+  private tick(): void {
+    const now = clock.refresh();
+    const loginTimeout = this.settings.client_login_timeout;
+    if (loginTimeout > 0) {
+      for (const client of this.clients) {
+        if (client.inLogin && now - client.connectTime >= loginTimeout) {
+          client.fail(
+            new PoolerError('CLIENT_LOGIN_TIMEOUT', SqlState.protocolViolation, 'client_login_timeout: login took too long'),
+            'login_timeout',
+          );
+        }
+      }
+    }
+    for (const pool of this.pools.values()) {
+      maintainPool(pool, now, this.settings, this.config.users.get(pool.user));
+    }
+    if (this.shutdownMode !== null) this.checkShutdown();
+  }
+
+  private checkShutdown(): void {
+    if (this.shutdownMode === 'wait_for_clients') {
+      if (this.clients.size === 0) this.finishShutdown();
+      return;
+    }
+    if (this.shutdownMode === 'wait_for_servers') {
+      let active = 0;
+      for (const pool of this.pools.values()) {
+        for (const client of pool.waitingClients.toArray()) {
+          client.fail(new PoolerError('SHUTTING_DOWN', SqlState.adminShutdown, 'server shutting down'), 'shutdown');
+        }
+        active += pool.activeServers.size + pool.loginServers.size;
+      }
+      if (active === 0) this.finishShutdown();
+    }
+  }
+
+  private finishShutdown(): void {
+    if (this.janitor !== null) clearInterval(this.janitor);
+    this.janitor = null;
+    for (const client of [...this.clients]) {
+      client.fail(new PoolerError('SHUTTING_DOWN', SqlState.adminShutdown, 'pooler is shutting down'), 'shutdown');
+    }
+    for (const pool of this.pools.values()) {
+      for (const list of [pool.idleServers, pool.activeServers, pool.loginServers, pool.usedServers, pool.testedServers]) {
+        for (const server of list.toArray()) server.close('shutdown');
+      }
+    }
+    this.listener?.close();
+    this.shutdownDone?.();
+  }
+}

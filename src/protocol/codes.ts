@@ -1,0 +1,77 @@
+// Message codes of the PostgreSQL v3 wire protocol, one table per direction because the same
+// letter means different things each way ('D' is Describe or DataRow, 'S' Sync or ParameterStatus).
+// @see https://www.postgresql.org/docs/current/protocol-message-formats.html
+
+/** messages a client (frontend) sends */
+export const FrontendCode = {
+  Bind: 0x42, // B
+  Close: 0x43, // C
+  Describe: 0x44, // D
+  Execute: 0x45, // E
+  FunctionCall: 0x46, // F
+  Flush: 0x48, // H
+  Parse: 0x50, // P
+  Query: 0x51, // Q
+  Sync: 0x53, // S
+  Terminate: 0x58, // X
+  CopyDone: 0x63, // c
+  CopyData: 0x64, // d
+  CopyFail: 0x66, // f
+  Password: 0x70, // p (also SASLInitialResponse, SASLResponse)
+} as const;
+
+/** messages a server (backend) sends */
+export const BackendCode = {
+  ParseComplete: 0x31, // 1
+  BindComplete: 0x32, // 2
+  CloseComplete: 0x33, // 3
+  NotificationResponse: 0x41, // A
+  CommandComplete: 0x43, // C
+  DataRow: 0x44, // D
+  ErrorResponse: 0x45, // E
+  CopyInResponse: 0x47, // G
+  CopyOutResponse: 0x48, // H
+  EmptyQueryResponse: 0x49, // I
+  BackendKeyData: 0x4b, // K
+  NoticeResponse: 0x4e, // N
+  Authentication: 0x52, // R
+  ParameterStatus: 0x53, // S
+  RowDescription: 0x54, // T
+  FunctionCallResponse: 0x56, // V
+  CopyBothResponse: 0x57, // W
+  ReadyForQuery: 0x5a, // Z
+  CopyDone: 0x63, // c
+  CopyData: 0x64, // d
+  NoData: 0x6e, // n
+  PortalSuspended: 0x73, // s
+  ParameterDescription: 0x74, // t
+  NegotiateProtocolVersion: 0x76, // v
+} as const;
+
+/** the int32 sub-codes of an Authentication ('R') message */
+export const AuthCode = {
+  Ok: 0,
+  CleartextPassword: 3,
+  MD5Password: 5,
+  SASL: 10,
+  SASLContinue: 11,
+  SASLFinal: 12,
+} as const;
+
+/** ReadyForQuery transaction status bytes */
+export const TxStatus = {
+  Idle: 0x49, // I
+  InTransaction: 0x54, // T
+  Failed: 0x45, // E
+} as const;
+
+// Untyped first messages carry one of these in place of a protocol version.
+export const PROTOCOL_V3 = 3 << 16;
+export const SSL_REQUEST_CODE = 80877103; // 1234 << 16 | 5679
+export const GSSENC_REQUEST_CODE = 80877104; // 1234 << 16 | 5680
+export const CANCEL_REQUEST_CODE = 80877102; // 1234 << 16 | 5678
+
+/** every typed message starts with a 1-byte code and an int32 length that counts itself */
+export const HEADER_LENGTH = 5;
+/** a startup packet is larger than this only if something is wrong (PostgreSQL uses 10000) */
+export const MAX_STARTUP_PACKET_LENGTH = 10000;

@@ -1,0 +1,62 @@
+// Decoders for the few message bodies the pooler must read: startup packets, ErrorResponse and
+// NoticeResponse fields, ParameterStatus, Authentication requests, BackendKeyData.
+import { CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE, SSL_REQUEST_CODE } from './codes.js';
+
+export type FirstMessage =
+  | { kind: 'ssl' }
+  | { kind: 'gssenc' }
+  | { kind: 'cancel'; processId: number; secretKey: number }
+  | { kind: 'startup'; major: number; minor: number; parameters: Map<string, string> }
+  | { kind: 'invalid'; reason: string };
+
+/** decode an untyped first message; `packet` includes its int32 length */
+export function decodeFirstMessage(packet: Buffer): FirstMessage {
+  if (packet.length < 8) return { kind: 'invalid', reason: 'startup packet too short' };
+  const code = packet.readInt32BE(4);
+  if (code === SSL_REQUEST_CODE) return { kind: 'ssl' };
+  if (code === GSSENC_REQUEST_CODE) return { kind: 'gssenc' };
+  if (code === CANCEL_REQUEST_CODE) {
+    if (packet.length !== 16) return { kind: 'invalid', reason: 'invalid length of cancel request' };
+    return { kind: 'cancel', processId: packet.readInt32BE(8), secretKey: packet.readInt32BE(12) };
+  }
+  const major = code >>> 16;
+  const minor = code & 0xffff;
+  const parameters = new Map<string, string>();
+  let offset = 8;
+  while (offset < packet.length) {
+    const nameEnd = packet.indexOf(0, offset);
+    if (nameEnd < 0) return { kind: 'invalid', reason: 'startup packet has an unterminated parameter name' };
+    if (nameEnd === offset) break; // the empty name that ends the list
+    const valueEnd = packet.indexOf(0, nameEnd + 1);
+    if (valueEnd < 0) return { kind: 'invalid', reason: 'startup packet has an unterminated parameter value' };
+    parameters.set(packet.toString('utf8', offset, nameEnd), packet.toString('utf8', nameEnd + 1, valueEnd));
+    offset = valueEnd + 1;
+  }
+  return { kind: 'startup', major, minor, parameters };
+}
+
+/** the fields of an ErrorResponse or NoticeResponse, keyed by their one-letter field codes */
+export function decodeFields(message: Buffer): Record<string, string> {
+  const fields: Record<string, string> = {};
+  let offset = 5;
+  while (offset < message.length && message[offset] !== 0) {
+    const type = String.fromCharCode(message[offset]!);
+    const end = message.indexOf(0, offset + 1);
+    if (end < 0) break;
+    fields[type] = message.toString('utf8', offset + 1, end);
+    offset = end + 1;
+  }
+  return fields;
+}
+
+export function decodeParameterStatus(message: Buffer): [string, string] {
+  const nameEnd = message.indexOf(0, 5);
+  const valueEnd = message.indexOf(0, nameEnd + 1);
+  return [message.toString('utf8', 5, nameEnd), message.toString('utf8', nameEnd + 1, valueEnd)];
+}
+
+/** the C-string body of a simple Query message */
+export function decodeQueryText(message: Buffer): string {
+  const end = message.indexOf(0, 5);
+  return message.toString('utf8', 5, end < 0 ? message.length : end);
+}

@@ -1,0 +1,33 @@
+// Builders for the frontend messages the pooler sends to servers itself: startup, password and
+// SASL replies, simple queries (reset, check, SET), Terminate and CancelRequest.
+import { CANCEL_REQUEST_CODE, FrontendCode, PROTOCOL_V3 } from './codes.js';
+import { WireWriter } from './wire-writer.js';
+
+export function startupMessage(parameters: Record<string, string>): Buffer {
+  const w = new WireWriter().int32(PROTOCOL_V3);
+  for (const [name, value] of Object.entries(parameters)) w.cstring(name).cstring(value);
+  w.byte(0);
+  return w.untyped();
+}
+
+export function passwordMessage(password: string): Buffer {
+  return new WireWriter().cstring(password).message(FrontendCode.Password);
+}
+
+export function saslInitialResponse(mechanism: string, data: Buffer): Buffer {
+  return new WireWriter().cstring(mechanism).int32(data.length).bytes(data).message(FrontendCode.Password);
+}
+
+export function saslResponse(data: Buffer): Buffer {
+  return new WireWriter().bytes(data).message(FrontendCode.Password);
+}
+
+export function queryMessage(sql: string): Buffer {
+  return new WireWriter().cstring(sql).message(FrontendCode.Query);
+}
+
+export const terminateMessage = new WireWriter(0).message(FrontendCode.Terminate);
+
+export function cancelRequest(processId: number, secretKey: number): Buffer {
+  return new WireWriter(12).int32(CANCEL_REQUEST_CODE).int32(processId).int32(secretKey).untyped();
+}

@@ -1,0 +1,60 @@
+// Answers a server's Authentication requests during login: trust, cleartext, md5 and
+// SCRAM-SHA-256, with the password the pooler holds for the user. Never logs the password.
+import { md5Response } from '../auth/md5.js';
+import { ScramClient } from '../auth/scram-client.js';
+import { AuthCode } from '../protocol/codes.js';
+import { passwordMessage, saslInitialResponse, saslResponse } from '../protocol/frontend-messages.js';
+
+const SCRAM_MECHANISM = 'SCRAM-SHA-256';
+
+export class ServerAuthenticator {
+  private scram: ScramClient | null = null;
+
+  constructor(
+    private readonly user: string,
+    private readonly password: string | null,
+  ) {}
+
+  /** the reply to one Authentication message (whole message, header included), or null if none is due */
+  async handle(message: Buffer): Promise<Buffer | null> {
+    const code = message.readInt32BE(5);
+    switch (code) {
+      case AuthCode.Ok:
+        return null;
+      case AuthCode.CleartextPassword:
+        return passwordMessage(this.requirePassword('password'));
+      case AuthCode.MD5Password:
+        return passwordMessage(md5Response(this.user, this.requirePassword('md5'), message.subarray(9, 13)));
+      case AuthCode.SASL: {
+        const mechanisms = message.toString('utf8', 9).split('\0').filter(Boolean);
+        if (!mechanisms.includes(SCRAM_MECHANISM)) {
+          throw new Error(`server offers SASL mechanisms ${mechanisms.join(', ')}; pooler supports ${SCRAM_MECHANISM}`);
+        }
+        this.requirePassword('scram-sha-256');
+        this.scram = new ScramClient();
+        return saslInitialResponse(SCRAM_MECHANISM, Buffer.from(this.scram.start()));
+      }
+      case AuthCode.SASLContinue: {
+        if (this.scram === null) throw new Error('server sent SASLContinue before SASL');
+        const reply = await this.scram.continue(message.toString('utf8', 9), this.requirePassword('scram-sha-256'));
+        return saslResponse(Buffer.from(reply));
+      }
+      case AuthCode.SASLFinal:
+        if (this.scram === null) throw new Error('server sent SASLFinal before SASL');
+        this.scram.finish(message.toString('utf8', 9));
+        return null;
+      default:
+        throw new Error(`server asks for an authentication method pooler does not support (code ${code})`);
+    }
+  }
+
+  private requirePassword(method: string): string {
+    if (this.password === null || this.password === '') {
+      throw new Error(
+        `server requires ${method} authentication for user "${this.user}" but pooler has no password for it; ` +
+          'add the user to auth_file or set password= in the [databases] entry',
+      );
+    }
+    return this.password;
+  }
+}

@@ -1,0 +1,339 @@
+// One connection to PostgreSQL: connect, log in, remember its ParameterStatus values and cancel
+// key, run the pooler's own queries (reset, check, SET), and track what the server still owes the
+// client so the pool knows when it may be released.
+import net, { type Socket } from 'node:net';
+import { clock } from '../clock.js';
+import type { DisconnectReason } from '../errors.js';
+import { BackendCode, TxStatus } from '../protocol/codes.js';
+import { decodeFields, decodeParameterStatus } from '../protocol/decode.js';
+import { queryMessage, startupMessage, terminateMessage } from '../protocol/frontend-messages.js';
+import { Disposition, PacketStream, Treat, treatTable, type PacketHandler } from '../net/packet-stream.js';
+import { ServerAuthenticator } from './server-auth.js';
+import type { StateList } from '../state-list.js';
+
+export type ServerState = 'login' | 'idle' | 'active' | 'used' | 'tested';
+
+export interface ServerTarget {
+  /** host name or IP; a path starting with '/' is a directory holding the Unix socket */
+  host: string;
+  port: number;
+  user: string;
+  database: string;
+  password: string | null;
+  startupParameters: Record<string, string>;
+}
+
+/** the linked client, as the server needs to see it */
+export interface ServerPeer {
+  readonly socket: Socket;
+  /** the server reported a new value for a parameter while linked */
+  onServerParameter(name: string, value: string): void;
+  /** the server's socket can take writes again */
+  onServerDrain(): void;
+}
+
+/** the pool, as the server reports to it */
+export interface ServerOwner {
+  onServerLogin(server: ServerConnection, error: ServerError | null): void;
+  /** a ReadyForQuery arrived for the client's traffic, and the chunk carrying it has been forwarded */
+  onServerReadyForQuery(server: ServerConnection): void;
+  onServerClosed(server: ServerConnection, reason: DisconnectReason, error: ServerError | null): void;
+}
+
+/** an error the server sent, or one met talking to it, with the fields a client should see */
+export interface ServerError {
+  sqlstate: string;
+  message: string;
+  severity: string;
+  detail?: string;
+  hint?: string;
+}
+
+type InternalDone = (error: ServerError | null) => void;
+
+const LOGIN_TABLE = treatTable({
+  [BackendCode.Authentication]: Treat.Whole,
+  [BackendCode.ParameterStatus]: Treat.Whole,
+  [BackendCode.BackendKeyData]: Treat.Whole,
+  [BackendCode.ErrorResponse]: Treat.Whole,
+  [BackendCode.ReadyForQuery]: Treat.Whole,
+  [BackendCode.NoticeResponse]: Treat.Whole,
+  [BackendCode.NegotiateProtocolVersion]: Treat.Whole,
+});
+
+const WORK_TABLE = treatTable({
+  [BackendCode.ReadyForQuery]: Treat.Whole,
+  [BackendCode.ParameterStatus]: Treat.Whole,
+  [BackendCode.ErrorResponse]: Treat.Whole,
+  [BackendCode.CopyInResponse]: Treat.Header,
+  [BackendCode.CopyBothResponse]: Treat.Header,
+});
+
+let nextServerId = 1;
+
+export class ServerConnection implements PacketHandler {
+  readonly id = nextServerId++;
+  readonly socket: Socket;
+  readonly stream: PacketStream;
+  state: ServerState = 'login';
+  // StateList membership
+  list: StateList<ServerConnection> | null = null;
+  prev: ServerConnection | null = null;
+  next: ServerConnection | null = null;
+
+  /** the client this server is linked to */
+  peer: ServerPeer | null = null;
+  /** ParameterStatus values as the server last reported them */
+  readonly parameters = new Map<string, string>();
+  processId = 0;
+  secretKey = 0;
+  readonly connectTime = clock.now;
+  /** when the server was last linked or released (SHOW SERVERS request_time) */
+  lastUsed = clock.now;
+  /** when the client's current request was sent (query_timeout) */
+  requestStart = 0;
+  /** when the last ReadyForQuery arrived (idle_transaction_timeout) */
+  readyAt = 0;
+  /** close when next released instead of reusing (RECONNECT, reload, lifetime) */
+  closeNeeded = false;
+  closed = false;
+
+  /** the transaction status of the last ReadyForQuery */
+  txStatus: number = TxStatus.Idle;
+  /** ReadyForQuery messages still owed for Query, Sync and FunctionCall messages sent */
+  expectReady = 0;
+  /** extended-protocol messages sent since the last Sync: their replies are still to come */
+  unsynced = false;
+  /** the server is waiting for CopyData from the client */
+  copyIn = false;
+
+  private authenticator: ServerAuthenticator | null;
+  private internalDone: InternalDone | null = null;
+  private internalError: ServerError | null = null;
+  private readyPending = false;
+
+  constructor(
+    readonly target: ServerTarget,
+    private readonly owner: ServerOwner,
+    options: { maxMessageLength: number; keepAlive: boolean },
+  ) {
+    this.stream = new PacketStream(this, LOGIN_TABLE, options.maxMessageLength);
+    this.authenticator = new ServerAuthenticator(target.user, target.password);
+    const socket = target.host.startsWith('/')
+      ? net.connect({ path: `${target.host}/.s.PGSQL.${target.port}` })
+      : net.connect({ host: target.host, port: target.port, noDelay: true, keepAlive: options.keepAlive });
+    this.socket = socket;
+    socket.on('connect', () => this.onConnect());
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('drain', () => this.peer?.onServerDrain());
+    socket.on('error', (error: NodeJS.ErrnoException) => this.onSocketError(error));
+    socket.on('close', () => this.onSocketClose());
+  }
+
+  get address(): string {
+    return this.target.host.startsWith('/') ? 'unix' : this.target.host;
+  }
+
+  /** nothing owed to the client and no transaction open: the server may go back to the pool */
+  get quiet(): boolean {
+    return this.txStatus === TxStatus.Idle && this.expectReady === 0 && !this.unsynced && !this.copyIn;
+  }
+
+  /** true while the pooler runs its own query on this server */
+  get busyInternally(): boolean {
+    return this.internalDone !== null;
+  }
+
+  /** run the pooler's own simple query; replies are swallowed and `done` gets the first error */
+  runInternal(sql: string, done: InternalDone): void {
+    this.internalDone = done;
+    this.internalError = null;
+    this.stream.target = null;
+    this.socket.write(queryMessage(sql));
+  }
+
+  /** stop forwarding for this client (the pool unlinks) */
+  unlink(): void {
+    this.peer = null;
+    this.stream.target = null;
+    this.readyPending = false;
+    if (this.socket.isPaused()) this.socket.resume();
+  }
+
+  /** pause reading this server while its client cannot take more */
+  pauseReading(): void {
+    this.socket.pause();
+  }
+
+  resumeReading(): void {
+    this.socket.resume();
+  }
+
+  close(reason: DisconnectReason, error: ServerError | null = null): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.stream.stop();
+    if (!this.socket.destroyed) {
+      if (this.state !== 'login' && this.socket.writable) this.socket.end(terminateMessage);
+      this.socket.destroySoon();
+    }
+    const done = this.internalDone;
+    this.internalDone = null;
+    done?.(error ?? { sqlstate: '08006', severity: 'ERROR', message: 'server connection closed' });
+    this.owner.onServerClosed(this, reason, error);
+  }
+
+  // --- PacketHandler
+
+  onHeader(code: number): Disposition {
+    if (code === BackendCode.CopyInResponse || code === BackendCode.CopyBothResponse) this.copyIn = true;
+    return Disposition.Forward;
+  }
+
+  onMessage(code: number, buffer: Buffer, offset: number, total: number): Disposition {
+    if (this.state === 'login') return this.onLoginMessage(code, buffer, offset, total);
+    switch (code) {
+      case BackendCode.ReadyForQuery:
+        return this.onReadyForQuery(buffer[offset + 5]!);
+      case BackendCode.ParameterStatus: {
+        const [name, value] = decodeParameterStatus(slice(buffer, offset, total));
+        this.parameters.set(name, value);
+        this.peer?.onServerParameter(name, value);
+        return Disposition.Forward;
+      }
+      case BackendCode.ErrorResponse:
+        if (this.internalDone !== null && this.internalError === null) {
+          this.internalError = toServerError(decodeFields(slice(buffer, offset, total)));
+        } else if (this.peer === null) {
+          // An error nobody asked for, e.g. the server is shutting down: this connection is done.
+          this.close('server_error', toServerError(decodeFields(slice(buffer, offset, total))));
+        }
+        return Disposition.Forward;
+      default:
+        return Disposition.Forward;
+    }
+  }
+
+  onFramingError(message: string): void {
+    this.close('protocol_error', { sqlstate: '08P01', severity: 'FATAL', message: `server sent ${message}` });
+  }
+
+  onTargetFull(): void {
+    this.socket.pause();
+  }
+
+  // --- internals
+
+  private onConnect(): void {
+    const parameters: Record<string, string> = {
+      user: this.target.user,
+      database: this.target.database,
+      ...this.target.startupParameters,
+    };
+    this.socket.write(startupMessage(parameters));
+  }
+
+  private onData(chunk: Buffer): void {
+    this.stream.feed(chunk);
+    if (this.readyPending) {
+      this.readyPending = false;
+      this.owner.onServerReadyForQuery(this);
+    }
+  }
+
+  private onReadyForQuery(status: number): Disposition {
+    this.txStatus = status;
+    this.readyAt = clock.now;
+    if (this.expectReady > 0) this.expectReady--;
+    this.copyIn = false;
+    const done = this.internalDone;
+    if (done !== null) {
+      this.internalDone = null;
+      this.stream.target = this.peer?.socket ?? null;
+      done(this.internalError);
+      return Disposition.Skip;
+    }
+    if (this.peer !== null) this.readyPending = true;
+    return Disposition.Forward;
+  }
+
+  private onLoginMessage(code: number, buffer: Buffer, offset: number, total: number): Disposition {
+    const message = slice(buffer, offset, total);
+    switch (code) {
+      case BackendCode.Authentication: {
+        const authenticator = this.authenticator;
+        if (authenticator === null) break;
+        authenticator.handle(message).then(
+          (reply) => {
+            if (reply !== null && !this.closed) this.socket.write(reply);
+          },
+          (error: Error) => this.failLogin({ sqlstate: '08006', severity: 'FATAL', message: error.message }),
+        );
+        break;
+      }
+      case BackendCode.ParameterStatus: {
+        const [name, value] = decodeParameterStatus(message);
+        this.parameters.set(name, value);
+        break;
+      }
+      case BackendCode.BackendKeyData:
+        this.processId = message.readInt32BE(5);
+        this.secretKey = message.readInt32BE(9);
+        break;
+      case BackendCode.ErrorResponse:
+        this.failLogin(toServerError(decodeFields(message)));
+        break;
+      case BackendCode.ReadyForQuery:
+        this.authenticator = null;
+        this.txStatus = message[5]!;
+        this.stream.table = WORK_TABLE;
+        this.owner.onServerLogin(this, null);
+        break;
+      default:
+        break;
+    }
+    return Disposition.Skip;
+  }
+
+  /** end a login that failed or took too long; the pool hears of it before the close */
+  failLogin(error: ServerError): void {
+    if (this.closed) return;
+    this.owner.onServerLogin(this, error);
+    this.close('login_failed', error);
+  }
+
+  private onSocketError(error: NodeJS.ErrnoException): void {
+    const where = this.target.host.startsWith('/')
+      ? `socket ${this.target.host}/.s.PGSQL.${this.target.port}`
+      : `${this.target.host}:${this.target.port}`;
+    const serverError: ServerError = {
+      sqlstate: '08006',
+      severity: 'FATAL',
+      message: `could not talk to server at ${where}: ${error.code ?? error.message}`,
+    };
+    if (this.state === 'login') this.failLogin(serverError);
+    else this.close('server_close', serverError);
+  }
+
+  private onSocketClose(): void {
+    if (this.closed) return;
+    const error: ServerError = { sqlstate: '08006', severity: 'FATAL', message: 'server closed the connection unexpectedly' };
+    if (this.state === 'login') this.failLogin(error);
+    else this.close('server_close', error);
+  }
+}
+
+function slice(buffer: Buffer, offset: number, total: number): Buffer {
+  return offset === 0 && total === buffer.length ? buffer : buffer.subarray(offset, offset + total);
+}
+
+function toServerError(fields: Record<string, string>): ServerError {
+  const error: ServerError = {
+    sqlstate: fields.C ?? 'XX000',
+    message: fields.M ?? 'unknown server error',
+    severity: fields.V ?? fields.S ?? 'ERROR',
+  };
+  if (fields.D) error.detail = fields.D;
+  if (fields.H) error.hint = fields.H;
+  return error;
+}
