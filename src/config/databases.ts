@@ -1,0 +1,147 @@
+// One [databases] line, `name = connstring`, turned into a DatabaseConfig with PgBouncer's keys
+// and defaults (loader.c parse_database). The `*` entry is the fallback for unlisted names.
+import { ConnStringSyntaxError, parseConnString, type ConnStringPair } from './connstring.js';
+import { configError, describeSource, type Source } from './errors.js';
+import { POOL_MODES } from './settings.js';
+import type { DatabaseConfig } from './types.js';
+import { InvalidValue, parseEnum, parseInteger, parseTime } from './values.js';
+
+/** names that belong to the admin console and cannot be [databases] keys */
+export const RESERVED_DATABASE_NAMES: readonly string[] = ['pgbouncer', 'pooler'];
+
+/** the `*` key */
+export const FALLBACK_DATABASE = '*';
+
+/** [databases] keys PgBouncer has that we accept and ignore */
+const IGNORED_DATABASE_KEYS = new Set(['max_db_client_connections', 'load_balance_hosts', 'query_wait_timeout']);
+
+/** startup packet parameters a database entry can set, and the names PostgreSQL knows them by */
+const STARTUP_PARAMETER_KEYS: Record<string, string> = {
+  client_encoding: 'client_encoding',
+  datestyle: 'DateStyle',
+  timezone: 'TimeZone',
+  application_name: 'application_name',
+};
+
+/**
+ * An empty DatabaseConfig for `name`. host '' stands for "the Unix socket in unix_socket_dir";
+ * the loader fills it in once the settings are final. dbname '' (the `*` entry) means "the name
+ * the client asked for".
+ */
+export function emptyDatabase(name: string): DatabaseConfig {
+  return {
+    name,
+    host: '',
+    port: 5432,
+    dbname: name === FALLBACK_DATABASE ? '' : name,
+    user: null,
+    password: null,
+    pool_size: null,
+    min_pool_size: null,
+    reserve_pool_size: null,
+    pool_mode: null,
+    max_db_connections: null,
+    server_lifetime: null,
+    connect_query: null,
+    auth_user: null,
+    auth_query: null,
+    auth_dbname: null,
+    startup_parameters: {},
+  };
+}
+
+/** parse one [databases] entry; `warn` receives notes about keys we accept but ignore */
+export function parseDatabaseEntry(
+  name: string,
+  connstring: string,
+  source: Source,
+  warn: (message: string) => void,
+): DatabaseConfig {
+  const subject = `database "${name}"`;
+  if (RESERVED_DATABASE_NAMES.includes(name)) {
+    throw configError(source, name, `${subject}: the name is reserved for the admin console; pick another name`);
+  }
+  if (name === '') throw configError(source, name, 'a database name cannot be empty');
+
+  let pairs: ConnStringPair[];
+  try {
+    pairs = parseConnString(connstring);
+  } catch (err) {
+    if (err instanceof ConnStringSyntaxError) throw configError(source, name, `${subject}: syntax error in connection string: ${err.message}`);
+    throw err;
+  }
+
+  const db = emptyDatabase(name);
+  for (const { key, value } of pairs) {
+    try {
+      switch (key) {
+        case 'dbname':
+          db.dbname = value;
+          break;
+        case 'host':
+          db.host = value;
+          break;
+        case 'port':
+          db.port = parseInteger(value, 1, 65535);
+          break;
+        case 'user':
+          db.user = value;
+          break;
+        case 'password':
+          db.password = value;
+          break;
+        case 'pool_size':
+          db.pool_size = parseInteger(value);
+          break;
+        case 'min_pool_size':
+          db.min_pool_size = parseInteger(value);
+          break;
+        case 'reserve_pool':
+        case 'reserve_pool_size':
+          db.reserve_pool_size = parseInteger(value);
+          break;
+        case 'max_db_connections':
+          db.max_db_connections = parseInteger(value);
+          break;
+        case 'pool_mode':
+          db.pool_mode = parseEnum(value, POOL_MODES);
+          break;
+        case 'server_lifetime':
+          db.server_lifetime = parseTime(value);
+          break;
+        case 'connect_query':
+          db.connect_query = value;
+          break;
+        case 'auth_user':
+          db.auth_user = value;
+          break;
+        case 'auth_query':
+          db.auth_query = value;
+          break;
+        case 'auth_dbname':
+          db.auth_dbname = value;
+          break;
+        default: {
+          const startupName = STARTUP_PARAMETER_KEYS[key];
+          if (startupName !== undefined) {
+            db.startup_parameters[startupName] = value;
+          } else if (IGNORED_DATABASE_KEYS.has(key)) {
+            warn(`${describeSource(source)}: ${subject}: "${key}" is a PgBouncer parameter pooler does not support yet; it is ignored`);
+          } else {
+            throw configError(
+              source,
+              name,
+              `${subject}: unrecognized connection parameter "${key}" (known: dbname, host, port, user, password, pool_size, min_pool_size, reserve_pool_size, max_db_connections, pool_mode, server_lifetime, connect_query, auth_user, auth_query, auth_dbname, client_encoding, datestyle, timezone, application_name)`,
+            );
+          }
+        }
+      }
+    } catch (err) {
+      if (err instanceof InvalidValue) {
+        throw configError(source, name, `${subject}: parameter "${key}": invalid value "${value}" (expected ${err.expected})`);
+      }
+      throw err;
+    }
+  }
+  return db;
+}
