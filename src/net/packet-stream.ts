@@ -42,7 +42,7 @@ export interface PacketHandler {
 
 export class PacketStream {
   /** where forwarded messages go; null drops them */
-  target: Socket | null = null;
+  private destination: Socket | null = null;
   /** the per-code treatment currently in force */
   table: Uint8Array;
   /** bytes passed through this stream, for the stats */
@@ -57,6 +57,8 @@ export class PacketStream {
   // the chunk being fed and the start of its not-yet-written forward range
   private chunk: Buffer | null = null;
   private forwardStart = -1;
+  /** where in the chunk the message being handled starts */
+  private messageStart = 0;
 
   constructor(
     private readonly handler: PacketHandler,
@@ -67,6 +69,19 @@ export class PacketStream {
   }
 
   /** true when no message is half-received: a link may change now without splitting one */
+  get target(): Socket | null {
+    return this.destination;
+  }
+
+  /**
+   * Point forwarding somewhere else. Called from a handler mid-chunk, everything forwarded before
+   * the current message still goes to the old target first.
+   */
+  set target(socket: Socket | null) {
+    if (this.chunk !== null) this.flushForward(this.messageStart);
+    this.destination = socket;
+  }
+
   get betweenMessages(): boolean {
     return this.remaining === 0 && this.pending === null;
   }
@@ -96,7 +111,6 @@ export class PacketStream {
       this.remaining -= take;
       pos += take;
     }
-    const table = this.table;
     while (pos < end) {
       if (end - pos < HEADER_LENGTH) {
         this.flushForward(pos);
@@ -107,7 +121,8 @@ export class PacketStream {
       const length = chunk.readUInt32BE(pos + 1);
       if (length < 4 || length > this.maxMessageLength) return this.framingError(code, length);
       const total = length + 1;
-      const treat = table[code];
+      const treat = this.table[code];
+      this.messageStart = pos;
       let disposition: Disposition = Disposition.Forward;
       if (treat === Treat.Whole) {
         if (pos + total > end) {
@@ -159,7 +174,7 @@ export class PacketStream {
   }
 
   private write(data: Buffer): void {
-    const target = this.target;
+    const target = this.destination;
     if (target === null || target.destroyed) return;
     if (!target.write(data)) this.handler.onTargetFull();
   }
@@ -168,6 +183,7 @@ export class PacketStream {
   private resumePending(chunk: Buffer): number {
     let head = this.pending!;
     let used = 0;
+    this.messageStart = 0;
     if (head.length < HEADER_LENGTH) {
       used = Math.min(HEADER_LENGTH - head.length, chunk.length);
       head = Buffer.concat([head, chunk.subarray(0, used)]);
