@@ -1,11 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { removeScratchDirs, scratchDir } from '../testing/scratch-dir.js';
 import { describeConfig, diffConfig, isEmptyDiff, loadConfig } from './index.js';
 
+afterAll(removeScratchDirs);
+
 function load(text: string, env: Record<string, string> = {}) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'pooler-describe-'));
+  const dir = scratchDir('pooler-describe-');
   writeFileSync(path.join(dir, 'pooler.ini'), text);
   return loadConfig({ file: 'pooler.ini', env, cwd: dir });
 }

@@ -1,11 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { removeScratchDirs, scratchDir } from '../testing/scratch-dir.js';
 import { ConfigError, loadConfig, parseDatabaseUrl } from './index.js';
 
+afterAll(removeScratchDirs);
+
 function loadWith(text: string | null, env: Record<string, string | undefined>) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'pooler-env-'));
+  const dir = scratchDir('pooler-env-');
   if (text === null) return loadConfig({ env, cwd: dir });
   writeFileSync(path.join(dir, 'pooler.ini'), text);
   return loadConfig({ file: 'pooler.ini', env, cwd: dir });

@@ -1,12 +1,14 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { removeScratchDirs, scratchDir } from '../testing/scratch-dir.js';
 import { ConfigError } from './errors.js';
 import { MAX_INCLUDE_DEPTH, readIniFile } from './ini-reader.js';
 
+afterAll(removeScratchDirs);
+
 function tempDir(): string {
-  return mkdtempSync(path.join(os.tmpdir(), 'pooler-ini-'));
+  return scratchDir('pooler-ini-');
 }
 
 function write(dir: string, name: string, text: string): string {

@@ -1,11 +1,13 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { removeScratchDirs, scratchDir } from '../testing/scratch-dir.js';
 import { ConfigError, loadConfig } from './index.js';
 
+afterAll(removeScratchDirs);
+
 function tempDir(): string {
-  return mkdtempSync(path.join(os.tmpdir(), 'pooler-config-'));
+  return scratchDir('pooler-config-');
 }
 
 /** write `text` as `name` in a fresh directory and load it from there, with an empty environment */

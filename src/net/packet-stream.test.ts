@@ -2,7 +2,7 @@
 import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { wire } from '../protocol/testing/wire.js';
+import { wire } from '../testing/wire.js';
 import { Disposition, PacketStream, Treat, treatTable, type PacketHandler } from './packet-stream.js';
 
 const Z = 0x5a;
