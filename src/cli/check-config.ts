@@ -4,5 +4,5 @@ import { loadConfigOrExit } from './load.js';
 
 export function checkConfigCommand(positional: string | undefined, options: { config?: string }): void {
   const config = loadConfigOrExit(positional, options.config);
-  process.stdout.write(describeConfig(config) + '\n');
+  process.stdout.write(describeConfig(config));
 }

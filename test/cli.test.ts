@@ -1,0 +1,118 @@
+// The `pooler` command as a user runs it: a config error names file, line and key and exits 2;
+// check-config and size print what they promise; start with only DATABASE_URL works; SIGTERM
+// lets connected clients finish before exiting.
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getPostgres } from './harness/context.js';
+import { freePort } from './support/free-port.js';
+import { startPooler } from './support/pooler-process.js';
+
+const run = promisify(execFile);
+const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js');
+const postgres = getPostgres();
+let dir: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'pooler-cli-'));
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, DATABASE_URL: '', ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+describe('pooler check-config', () => {
+  it('names the file, line and key of a bad value and exits with status 2', async () => {
+    const file = join(dir, 'bad.ini');
+    writeFileSync(file, '[pgbouncer]\nlisten_port = 6000\npool_mode = sesion\n');
+    const result = await cli(['check-config', '-c', file]);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`${file}:3`);
+    expect(result.stderr).toContain('pool_mode');
+  });
+
+  it('prints effective settings with where each came from', async () => {
+    const file = join(dir, 'good.ini');
+    writeFileSync(file, '[pgbouncer]\npool_mode = transaction\n[databases]\napp = host=127.0.0.1 port=5432\n');
+    const result = await cli(['check-config', file], { POOLER_DEFAULT_POOL_SIZE: '7' });
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/pool_mode\s+transaction\s+.*good\.ini:2/);
+    expect(result.stdout).toMatch(/default_pool_size\s+7\s+.*POOLER_DEFAULT_POOL_SIZE/);
+  });
+});
+
+describe('pooler size', () => {
+  it('prints the pool size from cores × 2 + spindles with the arithmetic', async () => {
+    const result = await cli(['size', '--cores', '8', '--spindles', '2']);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('8 × 2 + 2 = 18');
+    expect(result.stdout.trim().split('\n').at(-1)).toBe('18');
+  });
+});
+
+describe('pooler start', () => {
+  it('runs in front of DATABASE_URL with no config file', async () => {
+    const port = await freePort();
+    const child = spawn(process.execPath, [CLI, 'start'], {
+      env: {
+        ...process.env,
+        DATABASE_URL: `postgres://postgres@${postgres.host}:${postgres.port}/pooler_test`,
+        POOLER_LISTEN_PORT: String(port),
+      },
+      stdio: 'ignore',
+    });
+    try {
+      let client: pg.Client | null = null;
+      for (let i = 0; i < 100 && client === null; i++) {
+        const attempt = new pg.Client({ connectionString: `postgres://postgres@127.0.0.1:${port}/pooler_test` });
+        client = await attempt.connect().then(
+          () => attempt,
+          async () => {
+            await new Promise((r) => setTimeout(r, 100));
+            return null;
+          },
+        );
+      }
+      const { rows } = await client!.query('SELECT current_database() AS db');
+      expect(rows[0].db).toBe('pooler_test');
+      await client!.end();
+    } finally {
+      child.kill('SIGQUIT');
+    }
+  });
+
+  it('on SIGTERM refuses new clients, lets a connected client finish, then exits 0', async () => {
+    const pooler = await startPooler({
+      settings: { auth_type: 'trust', pool_mode: 'transaction' },
+      databases: { app: `host=${postgres.host} port=${postgres.port} dbname=pooler_test` },
+    });
+    const client = new pg.Client({ connectionString: pooler.url('app') });
+    await client.connect();
+    await client.query('BEGIN');
+    pooler.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 300));
+    const late = new pg.Client({ connectionString: pooler.url('app') });
+    await expect(late.connect()).rejects.toThrow();
+    const { rows } = await client.query('SELECT 1 AS still');
+    expect(rows[0].still).toBe(1);
+    await client.query('COMMIT');
+    expect(pooler.child.exitCode).toBeNull();
+    await client.end();
+    expect(await pooler.exited).toBe(0);
+    await pooler.stop();
+  });
+});

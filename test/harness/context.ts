@@ -1,0 +1,40 @@
+// What a test file sees of the PostgreSQL server that globalSetup started: where it is, a URL
+// builder for node-postgres, and psql for administration.
+import { inject } from 'vitest';
+import { TEST_DATABASE } from './roles.js';
+import { runTool } from './tools.js';
+
+export interface PostgresInfo {
+  host: string;
+  port: number;
+  /** the unix-socket directory, when the server is local */
+  socketDir: string | null;
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    postgres: PostgresInfo;
+  }
+}
+
+export interface TestPostgres extends PostgresInfo {
+  url(database?: string, user?: string, password?: string): string;
+  /** runs SQL through psql as `postgres` and returns its unaligned, tuples-only output; throws on error */
+  psql(sql: string, options?: { database?: string; user?: string }): Promise<string>;
+}
+
+export function getPostgres(): TestPostgres {
+  const info = inject('postgres');
+  return {
+    ...info,
+    url: (database = TEST_DATABASE, user = 'postgres', password) =>
+      `postgres://${encodeURIComponent(user)}${password ? ':' + encodeURIComponent(password) : ''}@${info.host}:${info.port}/${database}`,
+    psql: async (sql, options = {}) => {
+      const args = ['-X', '-A', '-t', '-q', '-v', 'ON_ERROR_STOP=1', '-h', info.host, '-p', String(info.port)];
+      args.push('-U', options.user ?? 'postgres', '-d', options.database ?? 'postgres', '-c', sql);
+      const result = await runTool('psql', args);
+      if (result.code !== 0) throw new Error(`psql ${JSON.stringify(sql)} failed: ${result.stderr}`);
+      return result.stdout;
+    },
+  };
+}

@@ -1,0 +1,88 @@
+// A throwaway PostgreSQL cluster made with the installed initdb/pg_ctl in a temp dir, on an
+// ephemeral port. PostgreSQL refuses to run as root, so as root the binaries run as `postgres`.
+import { execFile, execFileSync } from 'node:child_process';
+import { appendFileSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir, userInfo } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface LocalPostgres {
+  host: string;
+  port: number;
+  socketDir: string;
+  stop(): Promise<void>;
+}
+
+/** where initdb lives: PATH first, then the newest Debian /usr/lib/postgresql/<major>/bin */
+export function findPostgresBinDir(): string {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const initdb = join(dir, 'initdb');
+    if (dir && existsSync(initdb)) return dirname(realpathSync(initdb));
+  }
+  const root = '/usr/lib/postgresql';
+  const majors = existsSync(root) ? readdirSync(root).filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a)) : [];
+  for (const major of majors) {
+    const dir = join(root, major, 'bin');
+    if (existsSync(join(dir, 'initdb'))) return dir;
+  }
+  throw new Error('initdb not found: install PostgreSQL (Debian: apt-get install -y postgresql) or start Docker');
+}
+
+/** root runs the server binaries as the unprivileged `postgres` account, anyone else as themselves */
+function asServerUser(dir: string): { wrap: (argv: string[]) => string[] } {
+  if (userInfo().uid !== 0) return { wrap: (argv) => argv };
+  const account = 'postgres';
+  const uid = Number(execFileSync('id', ['-u', account], { encoding: 'utf8' }).trim());
+  const gid = Number(execFileSync('id', ['-g', account], { encoding: 'utf8' }).trim());
+  chownSync(dir, uid, gid);
+  return { wrap: (argv) => ['runuser', '-u', account, '--', ...argv] };
+}
+
+async function exec(argv: string[]): Promise<string> {
+  const [file, ...args] = argv;
+  try {
+    const { stdout } = await run(file!, args, { encoding: 'utf8', maxBuffer: 16 << 20 });
+    return stdout;
+  } catch (error) {
+    const failure = error as { stderr?: string; stdout?: string; message: string };
+    throw new Error(`${argv.join(' ')} failed: ${failure.stderr || failure.stdout || failure.message}`);
+  }
+}
+
+export async function startLocalPostgres(port: number, hbaLines: string[]): Promise<LocalPostgres> {
+  const binDir = findPostgresBinDir();
+  const dir = mkdtempSync(join(tmpdir(), 'pooler-pg-'));
+  const data = join(dir, 'data');
+  const { wrap } = asServerUser(dir);
+  await exec(wrap([join(binDir, 'initdb'), '-D', data, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C']));
+  // Rules go on top so they win over initdb's catch-all lines.
+  const hbaPath = join(data, 'pg_hba.conf');
+  const stock = readFileSync(hbaPath, 'utf8');
+  writeFileSync(hbaPath, [...hbaLines, '', stock].join('\n'));
+  appendFileSync(
+    join(data, 'postgresql.conf'),
+    [
+      `port = ${port}`,
+      "listen_addresses = '127.0.0.1'",
+      `unix_socket_directories = '${dir}'`,
+      'max_connections = 300',
+      'fsync = off',
+      'synchronous_commit = off',
+      'full_page_writes = off',
+      "log_min_messages = 'warning'",
+      '',
+    ].join('\n'),
+  );
+  await exec(wrap([join(binDir, 'pg_ctl'), '-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']));
+  return {
+    host: '127.0.0.1',
+    port,
+    socketDir: dir,
+    stop: async () => {
+      await exec(wrap([join(binDir, 'pg_ctl'), '-D', data, '-m', 'immediate', '-w', 'stop'])).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}

@@ -1,0 +1,121 @@
+// Runs the real `pooler` CLI (compiled dist/) as a child process with a temporary pooler.ini, on an
+// ephemeral port, and stops it after the test. Logs go to a file that is printed if startup fails.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './free-port.js';
+
+const CLI = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
+
+export interface PoolerProcess {
+  port: number;
+  pid: number;
+  dir: string;
+  child: ChildProcess;
+  logFile: string;
+  /** a connection URL for node-postgres / psql through the pooler */
+  url(database: string, user?: string, password?: string): string;
+  /** resident set size in bytes, from /proc */
+  rss(): number;
+  /** the exit code once the process ends */
+  exited: Promise<number | null>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export interface PoolerOptions {
+  /** lines for the [pooler] section (listen_port is added) */
+  settings?: Record<string, string | number>;
+  /** [databases] entries: name → connection string */
+  databases: Record<string, string>;
+  users?: Record<string, string>;
+  /** userlist.txt lines: user → secret */
+  authFile?: Record<string, string>;
+  env?: Record<string, string>;
+}
+
+export async function startPooler(options: PoolerOptions): Promise<PoolerProcess> {
+  const dir = mkdtempSync(join(tmpdir(), 'pooler-test-'));
+  const port = await freePort();
+  const logFile = join(dir, 'pooler.log');
+  const lines = ['[pooler]', 'listen_addr = 127.0.0.1', `listen_port = ${port}`, `logfile = ${logFile}`];
+  if (options.authFile) {
+    const authPath = join(dir, 'userlist.txt');
+    writeFileSync(
+      authPath,
+      Object.entries(options.authFile)
+        .map(([user, secret]) => `"${user}" "${secret}"`)
+        .join('\n') + '\n',
+    );
+    lines.push(`auth_file = ${authPath}`);
+  }
+  for (const [key, value] of Object.entries(options.settings ?? {})) lines.push(`${key} = ${value}`);
+  lines.push('', '[databases]');
+  for (const [name, connstring] of Object.entries(options.databases)) lines.push(`${name} = ${connstring}`);
+  if (options.users) {
+    lines.push('', '[users]');
+    for (const [name, settings] of Object.entries(options.users)) lines.push(`${name} = ${settings}`);
+  }
+  const iniPath = join(dir, 'pooler.ini');
+  writeFileSync(iniPath, lines.join('\n') + '\n');
+
+  const child = spawn(process.execPath, [CLI, 'start', '-c', iniPath], {
+    env: { ...process.env, DATABASE_URL: '', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+
+  const deadline = Date.now() + 15000;
+  while (!(await canConnect(port))) {
+    const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('running'), 50))]);
+    if (code !== 'running' || Date.now() > deadline) {
+      child.kill('SIGKILL');
+      let log = '';
+      try {
+        log = readFileSync(logFile, 'utf8');
+      } catch {
+        // no log file yet
+      }
+      throw new Error(`pooler did not start (exit ${String(code)}):\n${output}\n${log}`);
+    }
+  }
+
+  return {
+    port,
+    pid: child.pid!,
+    dir,
+    child,
+    logFile,
+    exited,
+    url: (database, user = 'postgres', password) =>
+      `postgres://${encodeURIComponent(user)}${password ? ':' + encodeURIComponent(password) : ''}@127.0.0.1:${port}/${database}`,
+    rss: () => {
+      const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
+      const match = /VmRSS:\s+(\d+) kB/.exec(status);
+      return match ? Number(match[1]) * 1024 : 0;
+    },
+    stop: async (signal: NodeJS.Signals = 'SIGQUIT') => {
+      if (child.exitCode === null) child.kill(signal);
+      const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
+      const code = await exited;
+      clearTimeout(timer);
+      rmSync(dir, { recursive: true, force: true });
+      return code;
+    },
+  };
+}
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
