@@ -76,6 +76,7 @@ export type DisconnectReason =
   | 'statement_mode_transaction'
   | 'client_gone'
   | 'dirty_release'
+  | 'evicted'
   | 'pool_closed'
   | 'shutdown'
   | 'cancel_done';

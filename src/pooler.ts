@@ -11,6 +11,7 @@ import type { Logger } from './log.js';
 import { maintainPool } from './pool/maintenance.js';
 import { Pool, type PoolContext } from './pool/pool.js';
 import { cancelRequest } from './protocol/frontend-messages.js';
+import type { ServerConnection } from './server/server-connection.js';
 import { DatabaseStats } from './stats/database-stats.js';
 
 /** how often the janitor runs: PgBouncer's 1/3 s */
@@ -173,9 +174,19 @@ export class Pooler implements ClientContext, PoolContext {
     return count;
   }
 
+  evictIdleServer(pool: Pool, shares: (other: Pool) => boolean): boolean {
+    let oldest: ServerConnection | null = null;
+    for (const other of this.pools.values()) {
+      if (other === pool || !shares(other)) continue;
+      for (const server of other.idleServers.toArray()) if (oldest === null || server.lastUsed < oldest.lastUsed) oldest = server;
+    }
+    if (oldest === null) return false;
+    oldest.close('evicted');
+    return true;
+  }
+
   onServerSlotFreed(freed: Pool): void {
-    const settings = this.settings;
-    if (settings.max_db_connections === 0 && settings.max_user_connections === 0 && freed.database.max_db_connections === null) return;
+    // Server closes are rare enough to look at every pool, which also covers caps set per user.
     for (const pool of this.pools.values()) {
       if (pool !== freed && (pool.database.name === freed.database.name || pool.user === freed.user)) pool.launchIfNeeded();
     }

@@ -14,7 +14,8 @@ function seconds(ms: number): string {
 export function maintainPool(pool: Pool, now: number, settings: Settings, user: UserConfig | undefined): void {
   const queryWaitTimeout = settings.query_wait_timeout;
   if (queryWaitTimeout > 0) {
-    for (const client of pool.waitingClients.toArray()) {
+    // A client still waiting for its first server (the welcome) counts from when it connected.
+    for (const client of [...pool.waitingLoginClients.toArray(), ...pool.waitingClients.toArray()]) {
       if (now - client.waitStart < queryWaitTimeout) continue;
       client.fail(
         new PoolerError(
@@ -51,6 +52,8 @@ export function maintainPool(pool: Pool, now: number, settings: Settings, user: 
   const lifetime = pool.database.server_lifetime ?? settings.server_lifetime;
   const idleTimeout = settings.server_idle_timeout;
   for (const server of pool.idleServers.toArray()) {
+    // a check that found no client to hand the server to goes stale: check again before use
+    server.checkPassed = false;
     if (lifetime > 0 && now - server.connectTime >= lifetime) server.close('server_lifetime');
     else if (idleTimeout > 0 && now - server.lastUsed >= idleTimeout && pool.serverCount > pool.minPoolSize) {
       server.close('server_idle_timeout');

@@ -47,6 +47,8 @@ export interface PoolContext {
   serverCountForUser(user: string): number;
   /** a server slot may have freed up for another pool of the same database or user */
   onServerSlotFreed(pool: Pool): void;
+  /** close one idle server of another pool that shares the limit, so `pool` can open one; false if none */
+  evictIdleServer(pool: Pool, shares: (other: Pool) => boolean): boolean;
 }
 
 export class Pool implements ServerOwner {
@@ -323,16 +325,18 @@ export class Pool implements ServerOwner {
       const server = settings.server_round_robin ? this.idleServers.first() : this.idleServers.last();
       if (server === null) return null;
       const checkQuery = settings.server_check_query;
-      if (checkQuery !== '' && clock.now - server.lastUsed >= settings.server_check_delay) {
+      if (!server.checkPassed && checkQuery !== '' && clock.now - server.lastUsed >= settings.server_check_delay) {
         this.setServerState(server, 'tested');
         server.runInternal(checkQuery === '<empty>' ? '' : checkQuery, (error) => {
           if (error !== null) return server.close('server_check_failed', error);
           server.lastUsed = clock.now;
+          server.checkPassed = true;
           this.setServerState(server, 'idle');
           this.dispatch();
         });
         continue;
       }
+      server.checkPassed = false;
       return server;
     }
   }
@@ -362,10 +366,18 @@ export class Pool implements ServerOwner {
       }
       if (this.serverCount >= limit) return false;
     }
+    // At a database or user cap, an idle server of another pool under the same cap gives way, as
+    // in PgBouncer; closing it frees the slot and calls launchIfNeeded again, so stop here either way.
     const maxDb = this.database.max_db_connections ?? settings.max_db_connections;
-    if (maxDb > 0 && this.context.serverCountForDatabase(this.database.name) >= maxDb) return false;
+    if (maxDb > 0 && this.context.serverCountForDatabase(this.database.name) >= maxDb) {
+      this.context.evictIdleServer(this, (other) => other.database.name === this.database.name);
+      return false;
+    }
     const maxUser = this.context.config.users.get(this.user)?.max_user_connections ?? settings.max_user_connections;
-    if (maxUser > 0 && this.context.serverCountForUser(this.user) >= maxUser) return false;
+    if (maxUser > 0 && this.context.serverCountForUser(this.user) >= maxUser) {
+      this.context.evictIdleServer(this, (other) => other.user === this.user);
+      return false;
+    }
     return true;
   }
 

@@ -96,6 +96,8 @@ export class ServerConnection implements PacketHandler {
   readyAt = 0;
   /** close when next released instead of reusing (RECONNECT, reload, lifetime) */
   closeNeeded = false;
+  /** server_check_query just succeeded: hand it out without checking again (server_check_delay = 0) */
+  checkPassed = false;
   closed = false;
 
   /** the transaction status of the last ReadyForQuery */
