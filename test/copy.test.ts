@@ -18,8 +18,7 @@ let dir: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pooler-copy-'));
-  await postgres.psql('DROP DATABASE IF EXISTS copy_db');
-  await postgres.psql('CREATE DATABASE copy_db');
+  await postgres.createDatabase('copy_db');
   pooler = await startPooler({
     settings: { auth_type: 'trust', pool_mode: 'transaction', default_pool_size: 2 },
     databases: { copy_db: `host=${postgres.host} port=${postgres.port}` },

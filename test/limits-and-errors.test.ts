@@ -129,6 +129,20 @@ describe('cancel', () => {
     expect(rows[0].after).toBe(2);
     await c.end();
   });
+
+  it('ignores a cancel for an idle client, even when its last server now runs another client\'s query', async () => {
+    const idle = client('single');
+    await idle.connect();
+    await idle.query('SELECT 1');
+    const busy = client('single');
+    await busy.connect();
+    const sleeping = busy.query('SELECT pg_sleep(1) AS slept');
+    await new Promise((r) => setTimeout(r, 300));
+    const { processID, secretKey } = idle as unknown as { processID: number; secretKey: number };
+    await sendCancelRequest(pooler.port, processID, secretKey);
+    await expect(sleeping).resolves.toMatchObject({ rows: [{ slept: '' }] });
+    await Promise.all([idle.end(), busy.end()]);
+  });
 });
 
 function sendCancelRequest(port: number, processId: number, secretKey: number): Promise<void> {

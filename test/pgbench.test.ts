@@ -12,8 +12,7 @@ const DB = 'pgbench_tx';
 let pooler: PoolerProcess;
 
 beforeAll(async () => {
-  await postgres.psql(`DROP DATABASE IF EXISTS ${DB}`);
-  await postgres.psql(`CREATE DATABASE ${DB}`);
+  await postgres.createDatabase(DB);
   const init = await runPgbench(['-i', '-s', '2', '-q', '-h', postgres.host, '-p', String(postgres.port), '-U', 'postgres', DB], { PGAPPNAME: DIRECT_APP });
   expect(init.code, init.stderr).toBe(0);
   pooler = await startPooler({

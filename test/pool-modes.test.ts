@@ -13,8 +13,7 @@ const postgres = getPostgres();
 let pooler: PoolerProcess;
 
 beforeAll(async () => {
-  await postgres.psql('DROP DATABASE IF EXISTS modes_many');
-  await postgres.psql('CREATE DATABASE modes_many');
+  await postgres.createDatabase('modes_many');
   const target = `host=${postgres.host} port=${postgres.port} dbname=pooler_test`;
   pooler = await startPooler({
     settings: { auth_type: 'trust', default_pool_size: 1, pool_mode: 'transaction' },

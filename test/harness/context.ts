@@ -21,11 +21,15 @@ export interface TestPostgres extends PostgresInfo {
   url(database?: string, user?: string, password?: string): string;
   /** runs SQL through psql as `postgres` and returns its unaligned, tuples-only output; throws on error */
   psql(sql: string, options?: { database?: string; user?: string }): Promise<string>;
+  /** a fresh database for one test file, dropped first if a previous run left it */
+  createDatabase(name: string): Promise<void>;
+  /** how many backends PostgreSQL has for `database` right now, other than psql's own */
+  backendCount(database: string): Promise<number>;
 }
 
 export function getPostgres(): TestPostgres {
   const info = inject('postgres');
-  return {
+  const postgres: TestPostgres = {
     ...info,
     url: (database = TEST_DATABASE, user = 'postgres', password) =>
       `postgres://${encodeURIComponent(user)}${password ? ':' + encodeURIComponent(password) : ''}@${info.host}:${info.port}/${database}`,
@@ -36,5 +40,14 @@ export function getPostgres(): TestPostgres {
       if (result.code !== 0) throw new Error(`psql ${JSON.stringify(sql)} failed: ${result.stderr}`);
       return result.stdout;
     },
+    createDatabase: async (name) => {
+      await postgres.psql(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await postgres.psql(`CREATE DATABASE ${name}`);
+    },
+    backendCount: async (database) => {
+      const out = await postgres.psql(`SELECT count(*) FROM pg_stat_activity WHERE datname = '${database}' AND pid <> pg_backend_pid()`);
+      return Number(out.trim());
+    },
   };
+  return postgres;
 }
