@@ -23,6 +23,7 @@ beforeAll(async () => {
       stmt_db: `${target} pool_mode=statement`,
       many_db: `host=${postgres.host} port=${postgres.port} dbname=modes_many pool_mode=transaction pool_size=5`,
     },
+    users: { trust_user: 'pool_mode=session' },
   });
 });
 
@@ -165,5 +166,19 @@ describe.each([
     expect(result.code, result.stderr).toBe(0);
     expect(result.failed).toBe(0);
     expect(result.stdout).toContain(`number of transactions actually processed: ${clients * 200}/${clients * 200}`);
+  });
+});
+
+// The statement-mode tests above already show a database's pool_mode beating the global one.
+describe('pool_mode precedence: user over database over global', () => {
+  it('lets a user with pool_mode=session open a transaction block in a statement-mode database', async () => {
+    const client = new pg.Client({ connectionString: pooler.url('stmt_db', 'trust_user') });
+    await client.connect();
+    await client.query('BEGIN');
+    await client.query("SET LOCAL application_name = 'in_a_block'");
+    const { rows } = await client.query('SHOW application_name');
+    expect(rows[0].application_name).toBe('in_a_block');
+    await client.query('COMMIT');
+    await client.end();
   });
 });
