@@ -1,0 +1,101 @@
+// Signals as PgBouncer 1.23+ reads them (SIGTERM is in cli.test.ts): SIGHUP reloads pooler.ini
+// and keeps the old settings when the new file is broken, SIGINT lets open transactions finish and
+// then exits, SIGQUIT exits at once.
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { getPostgres } from './harness/context.js';
+import { startPooler, type PoolerProcess } from './support/pooler-process.js';
+import { waitUntil } from './support/wait.js';
+
+const postgres = getPostgres();
+const target = `host=${postgres.host} port=${postgres.port} dbname=pooler_test`;
+let pooler: PoolerProcess | undefined;
+
+afterEach(async () => {
+  await pooler?.stop();
+  pooler = undefined;
+});
+
+async function start(settings: Record<string, string | number> = {}): Promise<PoolerProcess> {
+  pooler = await startPooler({ settings: { auth_type: 'trust', pool_mode: 'transaction', ...settings }, databases: { app: target } });
+  return pooler;
+}
+
+async function connect(through: PoolerProcess, database = 'app'): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: through.url(database) });
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}
+
+/** answers whether a fresh client can log in and run a query right now */
+async function canQuery(through: PoolerProcess, database = 'app'): Promise<boolean> {
+  try {
+    const client = await connect(through, database);
+    await client.query('SELECT 1');
+    await client.end();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('SIGHUP', () => {
+  it('reloads pooler.ini: a new database and a bigger pool take effect without a restart', async () => {
+    const p = await start({ default_pool_size: 1, query_wait_timeout: 30 });
+    const ini = join(p.dir, 'pooler.ini');
+    expect(await canQuery(p, 'added')).toBe(false);
+
+    writeFileSync(ini, readFileSync(ini, 'utf8').replace('default_pool_size = 1', 'default_pool_size = 2'));
+    appendFileSync(ini, `added = ${target}\n`);
+    p.child.kill('SIGHUP');
+    await waitUntil(() => canQuery(p, 'added'), (ok) => ok, 'the added database to accept clients');
+
+    // with pool size 2, a second open transaction gets its own server instead of queueing
+    const first = await connect(p);
+    const second = await connect(p);
+    await first.query('BEGIN');
+    await second.query('BEGIN');
+    const pids = await Promise.all([first, second].map(async (c) => (await c.query('SELECT pg_backend_pid() AS pid')).rows[0].pid));
+    expect(new Set(pids).size).toBe(2);
+    await Promise.all([first, second].map((c) => c.query('COMMIT').then(() => c.end())));
+  });
+
+  it('keeps serving with the old configuration when the new file is broken, and logs why', async () => {
+    const p = await start();
+    appendFileSync(join(p.dir, 'pooler.ini'), 'this line is not a setting\n');
+    p.child.kill('SIGHUP');
+    await waitUntil(async () => readFileSync(p.logFile, 'utf8'), (log) => log.includes('RELOAD failed'), 'the reload error in the log');
+    expect(readFileSync(p.logFile, 'utf8')).toMatch(/RELOAD failed.*pooler\.ini:\d+/);
+    expect(await canQuery(p)).toBe(true);
+    expect(p.child.exitCode).toBeNull();
+  });
+});
+
+describe('SIGINT', () => {
+  it('refuses new clients, lets an open transaction commit, then exits 0 once its server is released', async () => {
+    const p = await start();
+    const client = await connect(p);
+    await client.query('BEGIN');
+    await client.query('CREATE TEMP TABLE sigint_check (x int)');
+    p.child.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await canQuery(p)).toBe(false);
+    await client.query('INSERT INTO sigint_check VALUES (1)');
+    await client.query('COMMIT');
+    expect(await p.exited).toBe(0);
+  });
+});
+
+describe('SIGQUIT', () => {
+  it('exits at once, closing connected clients', async () => {
+    const p = await start();
+    const client = await connect(p);
+    await client.query('BEGIN');
+    p.child.kill('SIGQUIT');
+    expect(await p.exited).toBe(0);
+    await expect(client.query('SELECT 1')).rejects.toThrow();
+  });
+});
