@@ -13,6 +13,7 @@ import { Pool, type PoolContext } from './pool/pool.js';
 import { cancelRequest } from './protocol/frontend-messages.js';
 import type { ServerConnection } from './server/server-connection.js';
 import { DatabaseStats } from './stats/database-stats.js';
+import { logStats } from './stats/log-stats.js';
 
 /** how often the janitor runs: PgBouncer's 1/3 s */
 const JANITOR_INTERVAL_MS = 333;
@@ -24,6 +25,8 @@ export class Pooler implements ClientContext, PoolContext {
   readonly pools = new Map<string, Pool>();
   readonly clients = new Set<ClientConnection>();
   readonly stats = new Map<string, DatabaseStats>();
+  /** when the current stats_period began (SHOW STATS averages, the log_stats line) */
+  private statsPeriodStart = clock.now;
   private readonly cancelKeys = new Map<string, ClientConnection>();
   private readonly autoDatabases = new Map<string, DatabaseConfig>();
   private authSecrets = new Map<string, string>();
@@ -243,6 +246,13 @@ export class Pooler implements ClientContext, PoolContext {
     }
     for (const pool of this.pools.values()) {
       maintainPool(pool, now, this.settings, this.config.users.get(pool.user));
+    }
+    if (now - this.statsPeriodStart >= this.settings.stats_period) {
+      this.statsPeriodStart = now;
+      for (const stats of this.stats.values()) {
+        stats.updateAverages();
+        if (this.settings.log_stats) logStats(this.log, stats, this.settings.stats_period);
+      }
     }
     if (this.shutdownMode !== null) this.checkShutdown();
   }

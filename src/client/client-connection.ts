@@ -225,14 +225,13 @@ export class ClientConnection implements PacketHandler, PoolClient {
     switch (code) {
       case FrontendCode.Query:
         server.expectReady++;
-        server.requestStart = clock.now;
-        this.pool!.stats.countQuery();
+        this.beginRequest(server);
         return Disposition.Forward;
       case FrontendCode.Sync:
       case FrontendCode.FunctionCall:
         server.expectReady++;
         server.unsynced = false;
-        if (server.requestStart === 0) server.requestStart = clock.now;
+        if (server.requestStart === 0) this.beginRequest(server);
         return Disposition.Forward;
       case FrontendCode.CopyDone:
       case FrontendCode.CopyFail:
@@ -245,11 +244,18 @@ export class ClientConnection implements PacketHandler, PoolClient {
         // Parse, Bind, Describe, Execute, Close: replies come once the client syncs or flushes.
         if (!server.unsynced) {
           server.unsynced = true;
-          server.requestStart = clock.now;
-          this.pool!.stats.countQuery();
+          this.beginRequest(server);
         }
         return Disposition.Forward;
     }
+  }
+
+  /** a query (simple, or an extended batch up to Sync) starts: it counts, and its times start */
+  private beginRequest(server: ServerConnection): void {
+    const now = clock.now;
+    server.requestStart = now;
+    if (server.xactStart === 0) server.xactStart = now;
+    this.pool!.stats.countQuery();
   }
 
   onMessage(code: number, buffer: Buffer, offset: number, total: number): Disposition {

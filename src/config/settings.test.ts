@@ -47,7 +47,7 @@ describe('the settings table', () => {
     const known = new Set([...SETTING_DEFINITIONS.map((def) => def.name as string), ...UNSUPPORTED_SETTINGS.map((row) => row.name)]);
     expect(PGBOUNCER_PARAMETERS.filter((name) => !known.has(name))).toEqual([]);
     const ours = SETTING_DEFINITIONS.map((def) => def.name as string).filter((name) => !PGBOUNCER_PARAMETERS.includes(name));
-    expect(ours.sort()).toEqual(['effective_spindle_count', 'server_cores']);
+    expect(ours.sort()).toEqual(['effective_spindle_count', 'metrics_listen_addr', 'metrics_port', 'server_cores']);
     expect(UNSUPPORTED_SETTINGS.filter((row) => !PGBOUNCER_PARAMETERS.includes(row.name))).toEqual([]);
     // no name is both implemented and ignored
     expect(SETTING_DEFINITIONS.filter((def) => UNSUPPORTED_SETTINGS.some((row) => row.name === def.name))).toEqual([]);
@@ -55,7 +55,7 @@ describe('the settings table', () => {
 
   it('marks PgBouncer\'s startup-only parameters as not reloadable', () => {
     const fixed = SETTING_DEFINITIONS.filter((def) => !def.reloadable).map((def) => def.name);
-    expect(fixed).toEqual(['listen_addr', 'listen_port', 'pidfile', 'pkt_buf', 'track_extra_parameters', 'unix_socket_dir']);
+    expect(fixed).toEqual(['listen_addr', 'listen_port', 'metrics_listen_addr', 'metrics_port', 'pidfile', 'pkt_buf', 'track_extra_parameters', 'unix_socket_dir']);
   });
 });
 

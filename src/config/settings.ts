@@ -41,7 +41,7 @@ export const AUTH_TYPES: readonly AuthType[] = ['trust', 'any', 'plain', 'md5', 
  * Alphabetical, as PgBouncer's bouncer_params[] is, because SHOW CONFIG lists rows in table order.
  * Defaults are PgBouncer 1.25's except listen_addr (PgBouncer: unset, i.e. Unix socket only; we
  * listen on loopback TCP so `pooler start` is reachable at once) and the two `auto` sizing inputs,
- * which PgBouncer does not have.
+ * which PgBouncer does not have, and the metrics endpoint (metrics_port, metrics_listen_addr).
  */
 export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
   { name: 'admin_users', kind: 'list', default: '', reloadable: true },
@@ -66,6 +66,8 @@ export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
   { name: 'max_db_connections', kind: 'int', default: '0', reloadable: true },
   { name: 'max_packet_size', kind: 'int', default: '2147483647', reloadable: true, max: 4294967295 },
   { name: 'max_user_connections', kind: 'int', default: '0', reloadable: true },
+  { name: 'metrics_listen_addr', kind: 'string', default: '127.0.0.1', reloadable: false },
+  { name: 'metrics_port', kind: 'int', default: '9127', reloadable: false, max: 65535 },
   { name: 'min_pool_size', kind: 'int', default: '0', reloadable: true },
   { name: 'pidfile', kind: 'string', default: '', reloadable: false },
   { name: 'pkt_buf', kind: 'int', default: '4096', reloadable: false },

@@ -19,6 +19,9 @@ export interface Settings {
   default_pool_size: number;
   default_pool_size_auto: boolean;
   server_cores: number;
+  /** Prometheus /metrics and the /healthz, /readyz probes; 0 turns the endpoint off */
+  metrics_port: number;
+  metrics_listen_addr: string;
   effective_spindle_count: number;
   min_pool_size: number;
   reserve_pool_size: number;

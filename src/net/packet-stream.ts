@@ -45,8 +45,8 @@ export class PacketStream {
   private destination: Socket | null = null;
   /** the per-code treatment currently in force */
   table: Uint8Array;
-  /** bytes passed through this stream, for the stats */
-  bytes = 0;
+  /** bytes read into this stream since the stats last took them */
+  private bytes = 0;
 
   private stopped = false;
   /** bytes of the current message body still to come in later chunks */
@@ -66,6 +66,13 @@ export class PacketStream {
     private readonly maxMessageLength: number,
   ) {
     this.table = table;
+  }
+
+  /** the bytes read since the last call, for the per-database totals */
+  takeBytes(): number {
+    const bytes = this.bytes;
+    this.bytes = 0;
+    return bytes;
   }
 
   /** true when no message is half-received: a link may change now without splitting one */

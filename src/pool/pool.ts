@@ -13,6 +13,7 @@ import {
   type ServerPeer,
   type ServerState,
 } from '../server/server-connection.js';
+import { TxStatus } from '../protocol/codes.js';
 import { StateList, type Listed } from '../state-list.js';
 import type { DatabaseStats } from '../stats/database-stats.js';
 
@@ -27,6 +28,8 @@ export interface PoolClient extends Listed<PoolClient>, ServerPeer {
   waitStart: number;
   /** when the client last sent anything */
   lastActivity: number;
+  /** its byte count feeds the database's `received` total */
+  readonly stream: { takeBytes(): number };
   /** no client message is half-received, so the link may change */
   readonly betweenMessages: boolean;
   /** the pool has the welcome parameters now */
@@ -222,9 +225,14 @@ export class Pool implements ServerOwner {
   onServerReadyForQuery(server: ServerConnection): void {
     const client = server.peer as PoolClient | null;
     if (client === null) return;
-    if (server.expectReady === 0 && !server.unsynced) this.stats.countTransactionEnd(server);
+    if (server.expectReady === 0 && !server.unsynced) {
+      const idle = server.txStatus === TxStatus.Idle;
+      this.stats.countRequestEnd(server, idle);
+      server.requestStart = 0;
+      if (idle) server.xactStart = 0;
+    }
     if (!server.quiet) {
-      if (this.mode === 'statement' && server.expectReady === 0 && !server.unsynced && server.txStatus !== 0x49) {
+      if (this.mode === 'statement' && server.expectReady === 0 && !server.unsynced && server.txStatus !== TxStatus.Idle) {
         const error = new PoolerError(
           'TRANSACTION_IN_STATEMENT_MODE',
           SqlState.featureNotSupported,
@@ -282,6 +290,8 @@ export class Pool implements ServerOwner {
   }
 
   private unlink(client: PoolClient, server: ServerConnection): void {
+    this.stats.countBytes(client.stream.takeBytes(), server.stream.takeBytes());
+    server.xactStart = 0;
     client.server = null;
     server.unlink();
     client.onUnlinked();

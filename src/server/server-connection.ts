@@ -90,8 +90,10 @@ export class ServerConnection implements PacketHandler {
   readonly connectTime = clock.now;
   /** when the server was last linked or released (SHOW SERVERS request_time) */
   lastUsed = clock.now;
-  /** when the client's current request was sent (query_timeout) */
+  /** when the client's current request was sent (query_timeout, query_time); 0 when none is outstanding */
   requestStart = 0;
+  /** when the current transaction's first request was sent (xact_time); 0 outside a transaction */
+  xactStart = 0;
   /** when the last ReadyForQuery arrived (idle_transaction_timeout) */
   readyAt = 0;
   /** close when next released instead of reusing (RECONNECT, reload, lifetime) */

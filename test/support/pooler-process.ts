@@ -39,7 +39,9 @@ export async function startPooler(options: PoolerOptions): Promise<PoolerProcess
   const dir = mkdtempSync(join(tmpdir(), 'pooler-test-'));
   const port = await freePort();
   const logFile = join(dir, 'pooler.log');
+  // metrics_port defaults to 9127; tests run poolers side by side, so it is off unless a test sets one
   const lines = ['[pooler]', 'listen_addr = 127.0.0.1', `listen_port = ${port}`, `logfile = ${logFile}`];
+  if (options.settings?.metrics_port === undefined) lines.push('metrics_port = 0');
   if (options.authFile) {
     const authPath = join(dir, 'userlist.txt');
     writeFileSync(
