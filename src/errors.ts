@@ -20,6 +20,9 @@ export type PoolerErrorCode =
   | 'SERVER_CONNECTION_LOST'
   | 'TRANSACTION_IN_STATEMENT_MODE'
   | 'SHUTTING_DOWN'
+  | 'DATABASE_DISABLED'
+  | 'CONSOLE_NOT_ALLOWED'
+  | 'CONSOLE'
   | 'INTERNAL';
 
 export class PoolerError extends Error {
@@ -50,6 +53,12 @@ export const SqlState = {
   idleInTransactionTimeout: '25P03',
   idleSessionTimeout: '57P05',
   internalError: 'XX000',
+  syntaxError: '42601',
+  insufficientPrivilege: '42501',
+  objectNotInPrerequisiteState: '55000',
+  invalidParameterValue: '22023',
+  configFileError: 'F0000',
+  undefinedObject: '42704',
 } as const;
 
 /** Why a connection was closed; a closed union so logs and metrics can label by it. */
@@ -77,6 +86,9 @@ export type DisconnectReason =
   | 'client_gone'
   | 'dirty_release'
   | 'evicted'
+  | 'paused'
+  | 'killed'
+  | 'admin_shutdown'
   | 'pool_closed'
   | 'shutdown'
   | 'cancel_done';

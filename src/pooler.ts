@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { parseAuthFile } from './auth/auth-file.js';
-import { ClientConnection, type ClientContext } from './client/client-connection.js';
+import { ConsoleSession } from './admin/console-session.js';
+import { CONSOLE, ClientConnection, type ClientContext } from './client/client-connection.js';
 import { clock } from './clock.js';
 import type { Config, DatabaseConfig, Settings } from './config/types.js';
 import { PoolerError, SqlState } from './errors.js';
@@ -25,6 +26,18 @@ export class Pooler implements ClientContext, PoolContext {
   readonly pools = new Map<string, Pool>();
   readonly clients = new Set<ClientConnection>();
   readonly stats = new Map<string, DatabaseStats>();
+  readonly consoleSessions = new Set<ConsoleSession>();
+  private readonly consoleOf = new Map<ClientConnection, ConsoleSession>();
+  /** the name SHOW output gives the console, as PgBouncer's exporters expect */
+  readonly consoleName = 'pgbouncer';
+  pausedAll = false;
+  readonly pausedDatabases = new Set<string>();
+  readonly disabledDatabases = new Set<string>();
+  /** SUSPEND is refused (no online restart), so this stays false; SHOW STATE reports it */
+  readonly suspended = false;
+  /** reads the configuration again for RELOAD; set by whoever knows where it came from */
+  configSource: (() => Config) | null = null;
+  private waiters: { condition: () => boolean; resolve: () => void }[] = [];
   /** when the current stats_period began (SHOW STATS averages, the log_stats line) */
   private statsPeriodStart = clock.now;
   private readonly cancelKeys = new Map<string, ClientConnection>();
@@ -32,7 +45,8 @@ export class Pooler implements ClientContext, PoolContext {
   private authSecrets = new Map<string, string>();
   private listener: net.Server | null = null;
   private janitor: NodeJS.Timeout | null = null;
-  private shutdownMode: ShutdownMode | null = null;
+  /** set once shutdown began; read by the console and the readiness probe */
+  shutdownMode: ShutdownMode | null = null;
   private shutdownDone: (() => void) | null = null;
   readonly closed: Promise<void>;
 
@@ -99,7 +113,7 @@ export class Pooler implements ClientContext, PoolContext {
     return this.authSecrets.get(user) ?? this.config.urlCredentials.get(user) ?? null;
   }
 
-  findDatabase(name: string): DatabaseConfig | PoolerError {
+  findDatabase(name: string): DatabaseConfig | typeof CONSOLE | PoolerError {
     if (this.shutdownMode !== null) {
       return new PoolerError('SHUTTING_DOWN', SqlState.adminShutdown, 'pooler is shutting down');
     }
@@ -110,17 +124,69 @@ export class Pooler implements ClientContext, PoolContext {
         `no more connections allowed (max_client_conn = ${this.settings.max_client_conn})`,
       );
     }
-    if (ADMIN_DATABASES.has(name)) {
-      return new PoolerError(
-        'NO_SUCH_DATABASE',
-        SqlState.featureNotSupported,
-        `the admin console (database "${name}") is not implemented in this version of pooler yet`,
-      );
+    if (this.isConsoleDatabase(name)) return CONSOLE;
+    if (this.disabledDatabases.has(name)) {
+      return new PoolerError('DATABASE_DISABLED', SqlState.cannotConnectNow, `database "${name}" is disabled`);
     }
     return (
       this.lookupDatabase(name) ??
       new PoolerError('NO_SUCH_DATABASE', SqlState.invalidCatalogName, `no such database: ${name}`, 'FATAL', undefined)
     );
+  }
+
+  openConsole(client: ClientConnection, user: string): ConsoleSession | PoolerError {
+    const settings = this.settings;
+    const admin = settings.admin_users.includes(user);
+    // auth_type = any lets anyone in; PgBouncer's code makes them read-only unless in admin_users
+    if (!admin && !settings.stats_users.includes(user) && settings.auth_type !== 'any') {
+      return new PoolerError(
+        'CONSOLE_NOT_ALLOWED',
+        SqlState.invalidAuthorization,
+        `user "${user}" may not use the console: add it to admin_users or stats_users`,
+      );
+    }
+    const session = new ConsoleSession(client, this, { name: user, admin });
+    this.consoleSessions.add(session);
+    this.consoleOf.set(client, session);
+    return session;
+  }
+
+  // --- console state and actions
+
+  isConsoleDatabase(name: string): boolean {
+    return ADMIN_DATABASES.has(name);
+  }
+
+  /** PAUSE or KILL: `database` null means every database */
+  isPaused(database: string | null): boolean {
+    if (database === null) return this.pausedAll || this.pausedDatabases.size > 0;
+    return this.pausedAll || this.pausedDatabases.has(database);
+  }
+
+  pause(database: string | null): void {
+    if (database === null) this.pausedAll = true;
+    else this.pausedDatabases.add(database);
+  }
+
+  resume(database: string | null): void {
+    if (database === null) {
+      this.pausedAll = false;
+      this.pausedDatabases.clear();
+    } else {
+      this.pausedDatabases.delete(database);
+    }
+  }
+
+  /** resolves once `condition` holds; checked now and on every janitor tick */
+  waitUntil(condition: () => boolean): Promise<void> {
+    if (condition()) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ condition, resolve }));
+  }
+
+  /** RELOAD from the console: the same as SIGHUP; throws when the new configuration is invalid */
+  reloadFromSource(): void {
+    if (this.configSource === null) throw new Error('this pooler was not started from a configuration it can read again');
+    this.reload(this.configSource());
   }
 
   poolFor(database: DatabaseConfig, user: string): Pool {
@@ -159,6 +225,11 @@ export class Pooler implements ClientContext, PoolContext {
 
   onClientClosed(client: ClientConnection): void {
     this.clients.delete(client);
+    const session = this.consoleOf.get(client);
+    if (session !== undefined) {
+      this.consoleOf.delete(client);
+      this.consoleSessions.delete(session);
+    }
     this.cancelKeys.delete(`${client.processId}:${client.secretKey}`);
     if (this.shutdownMode !== null) this.checkShutdown();
   }
@@ -252,6 +323,14 @@ export class Pooler implements ClientContext, PoolContext {
       for (const stats of this.stats.values()) {
         stats.updateAverages();
         if (this.settings.log_stats) logStats(this.log, stats, this.settings.stats_period);
+      }
+    }
+    if (this.waiters.length > 0) {
+      const waiting = this.waiters;
+      this.waiters = [];
+      for (const waiter of waiting) {
+        if (waiter.condition()) waiter.resolve();
+        else this.waiters.push(waiter);
       }
     }
     if (this.shutdownMode !== null) this.checkShutdown();

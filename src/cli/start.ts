@@ -33,9 +33,10 @@ export async function startCommand(positional: string | undefined, options: { co
   process.on('SIGTERM', stop('wait_for_clients'));
   process.on('SIGINT', stop('wait_for_servers'));
   process.on('SIGQUIT', () => void pooler.shutdown('immediate'));
+  pooler.configSource = () => loadConfig({ file: file ?? null, env: process.env });
   process.on('SIGHUP', () => {
     try {
-      pooler.reload(loadConfig({ file: file ?? null, env: process.env }));
+      pooler.reloadFromSource();
     } catch (error) {
       const message = error instanceof ConfigError ? error.message : (error as Error).message;
       log.error(`RELOAD failed, keeping the old configuration: ${message}`);

@@ -22,6 +22,7 @@ import {
 } from '../protocol/backend-messages.js';
 import { FrontendCode, MAX_STARTUP_PACKET_LENGTH } from '../protocol/codes.js';
 import { decodeFirstMessage } from '../protocol/decode.js';
+import { CONSOLE_PARAMETERS, type ConsoleSession } from '../admin/console-session.js';
 import { ClientAuthenticator } from './client-auth.js';
 import { checkStartupParameters, TRACKED_PARAMETERS, type ClientStartup } from './startup-parameters.js';
 import { parameterSetQuery } from './parameter-sync.js';
@@ -32,8 +33,10 @@ export interface ClientContext {
   readonly log: Logger;
   /** the stored secret for a user (auth_file, DATABASE_URL), or null */
   lookupSecret(user: string): string | null;
-  /** the database entry a client name maps to, or an error to send */
-  findDatabase(name: string): DatabaseConfig | PoolerError;
+  /** the database entry a client name maps to, CONSOLE for the admin console, or an error to send */
+  findDatabase(name: string): DatabaseConfig | typeof CONSOLE | PoolerError;
+  /** a console session for an authenticated user, or the error that refuses them */
+  openConsole(client: ClientConnection, user: string): ConsoleSession | PoolerError;
   poolFor(database: DatabaseConfig, user: string): Pool;
   /** a client finished login and holds a cancel key now */
   registerCancelKey(client: ClientConnection): void;
@@ -42,7 +45,13 @@ export interface ClientContext {
   onClientClosed(client: ClientConnection): void;
 }
 
-type Phase = 'startup' | 'auth' | 'welcome' | 'ready' | 'closed';
+type Phase = 'startup' | 'auth' | 'welcome' | 'ready' | 'console' | 'closed';
+
+/** what findDatabase returns for the console's names (pooler, pgbouncer) */
+export const CONSOLE = Symbol('console');
+
+/** the console reads every message whole; none is forwarded */
+const CONSOLE_TABLE = new Uint8Array(256).fill(Treat.Whole);
 
 const LOGIN_TABLE = treatTable({ [FrontendCode.Password]: Treat.Whole });
 const WORK_TABLE = treatTable({
@@ -85,6 +94,8 @@ export class ClientConnection implements PacketHandler, PoolClient {
   private readonly trackedNames: Set<string>;
 
   private phase: Phase = 'startup';
+  /** set once a console user logged in; the client then never gets a pool */
+  private console: ConsoleSession | null = null;
   private startupBytes: Buffer | null = null;
   private authenticator: ClientAuthenticator | null = null;
   /** what the client sent while it had no server, in order */
@@ -116,6 +127,10 @@ export class ClientConnection implements PacketHandler, PoolClient {
 
   get betweenMessages(): boolean {
     return this.stream.betweenMessages;
+  }
+
+  get isConsole(): boolean {
+    return this.console !== null;
   }
 
   get inLogin(): boolean {
@@ -259,6 +274,10 @@ export class ClientConnection implements PacketHandler, PoolClient {
   }
 
   onMessage(code: number, buffer: Buffer, offset: number, total: number): Disposition {
+    if (this.phase === 'console') {
+      this.console!.receive(buffer.subarray(offset, offset + total));
+      return Disposition.Skip;
+    }
     if (this.phase === 'auth' && code === FrontendCode.Password && this.authenticator !== null) {
       const message = Buffer.from(buffer.subarray(offset, offset + total));
       this.authenticator.onPassword(message);
@@ -283,13 +302,15 @@ export class ClientConnection implements PacketHandler, PoolClient {
   // --- socket events
 
   private onData(chunk: Buffer): void {
-    this.lastActivity = clock.now;
+    // once per read, not per message: query and transaction times need better than the tick
+    this.lastActivity = clock.refresh();
     switch (this.phase) {
       case 'ready':
         return this.onWorkData(chunk);
       case 'startup':
         return this.onStartupData(chunk);
       case 'auth':
+      case 'console':
         this.stream.feed(chunk);
         return;
       case 'welcome':
@@ -420,9 +441,25 @@ export class ClientConnection implements PacketHandler, PoolClient {
       secret: this.context.lookupSecret(startup.user),
       requireKnownUser: this.context.settings.auth_file !== null,
       send: (message) => this.socket.write(message),
-      done: (error) => this.onAuthenticated(database, error),
+      done: (error) => (database === CONSOLE ? this.onConsoleAuthenticated(error) : this.onAuthenticated(database, error)),
     });
     this.authenticator.begin();
+  }
+
+  private onConsoleAuthenticated(error: PoolerError | null): void {
+    this.authenticator = null;
+    if (this.phase === 'closed') return;
+    if (error !== null) return this.fail(error, 'auth_failed');
+    const session = this.context.openConsole(this, this.startup!.user);
+    if (session instanceof PoolerError) return this.fail(session, 'auth_failed');
+    this.console = session;
+    this.phase = 'console';
+    this.stream.table = CONSOLE_TABLE;
+    const welcome = [authenticationOk, ...CONSOLE_PARAMETERS.map(([name, value]) => parameterStatus(name, value))];
+    this.socket.write(Buffer.concat([...welcome, backendKeyData(this.processId, this.secretKey), readyForQueryIdle]));
+    if (this.context.settings.log_connections) {
+      this.log.info({ db: this.startup!.database, user: this.startup!.user, admin: session.user.admin }, 'login attempt: ok (console)');
+    }
   }
 
   private onAuthenticated(database: DatabaseConfig, error: PoolerError | null): void {

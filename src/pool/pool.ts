@@ -50,6 +50,8 @@ export interface PoolContext {
   serverCountForUser(user: string): number;
   /** a server slot may have freed up for another pool of the same database or user */
   onServerSlotFreed(pool: Pool): void;
+  /** PAUSE or KILL holds new work for the database */
+  isPaused(database: string): boolean;
   /** close one idle server of another pool that shares the limit, so `pool` can open one; false if none */
   evictIdleServer(pool: Pool, shares: (other: Pool) => boolean): boolean;
 }
@@ -105,6 +107,28 @@ export class Pool implements ServerOwner {
     return this.database.min_pool_size ?? this.context.config.settings.min_pool_size;
   }
 
+  /** PAUSE or KILL is in force for this pool's database */
+  get paused(): boolean {
+    return this.context.isPaused(this.database.name);
+  }
+
+  /** every server closes now and every client is dropped (KILL) */
+  closeEverything(reason: DisconnectReason, error: ServerError): void {
+    for (const list of [this.activeClients, this.waitingClients, this.waitingLoginClients]) {
+      for (const client of list.toArray()) client.fail(error, reason);
+    }
+    for (const list of [this.loginServers, this.idleServers, this.activeServers, this.usedServers, this.testedServers]) {
+      for (const server of list.toArray()) server.close(reason);
+    }
+  }
+
+  /** close the servers nobody is using right now (PAUSE) */
+  closeUnusedServers(reason: DisconnectReason): void {
+    for (const list of [this.loginServers, this.idleServers, this.usedServers, this.testedServers]) {
+      for (const server of list.toArray()) server.close(reason);
+    }
+  }
+
   get serverCount(): number {
     return (
       this.loginServers.size + this.idleServers.size + this.activeServers.size + this.usedServers.size + this.testedServers.size
@@ -126,6 +150,14 @@ export class Pool implements ServerOwner {
       database.host !== this.database.host || database.port !== this.database.port || database.dbname !== this.database.dbname;
     (this as { database: DatabaseConfig }).database = database;
     if (moved) this.markAllCloseNeeded();
+  }
+
+  /** some server is still to be closed when released (RECONNECT, RELOAD); WAIT_CLOSE waits for none */
+  hasCloseNeeded(): boolean {
+    for (const list of [this.loginServers, this.idleServers, this.activeServers, this.usedServers, this.testedServers]) {
+      for (let s = list.first(); s !== null; s = s.next) if (s.closeNeeded) return true;
+    }
+    return false;
   }
 
   markAllCloseNeeded(): void {
@@ -268,6 +300,8 @@ export class Pool implements ServerOwner {
 
   /** give idle servers to waiting clients, oldest client first; launch more servers if allowed */
   dispatch(): void {
+    // PAUSE: clients queue, and released servers close, until RESUME
+    if (this.paused) return;
     for (let client = this.waitingClients.first(); client !== null; client = this.waitingClients.first()) {
       const server = this.takeIdleServer();
       if (server === null) break;
@@ -320,6 +354,10 @@ export class Pool implements ServerOwner {
     if (server.closed) return;
     const now = clock.now;
     const lifetime = this.database.server_lifetime ?? this.context.config.settings.server_lifetime;
+    if (this.paused) {
+      server.close('paused');
+      return;
+    }
     if (server.closeNeeded || (lifetime > 0 && now - server.connectTime >= lifetime) || !server.quiet) {
       server.close(server.quiet ? 'server_lifetime' : 'dirty_release');
       return;
@@ -355,6 +393,7 @@ export class Pool implements ServerOwner {
 
   /** open one more server connection when clients need one and the limits allow it */
   launchIfNeeded(): void {
+    if (this.paused) return;
     if (this.loginServers.size > 0) return; // one login at a time per pool, as PgBouncer does
     const now = clock.now;
     if (this.loginError !== null && now < this.loginRetryAt) return;

@@ -238,6 +238,8 @@ export class ServerConnection implements PacketHandler {
   }
 
   private onData(chunk: Buffer): void {
+    // once per read, not per message: query and transaction times need better than the tick
+    clock.refresh();
     this.stream.feed(chunk);
     if (this.readyPending) {
       this.readyPending = false;

@@ -1,0 +1,79 @@
+// The console's commands: which SHOW builder or control action a parsed query maps to, who may run
+// it (stats_users only SHOW), and the errors PgBouncer gives for a bad or refused command.
+import type { Pooler } from '../pooler.js';
+import { PoolerError, SqlState } from '../errors.js';
+import { parseConsoleQuery } from './grammar.js';
+import type { ResultSet } from './result-set.js';
+import { showConfig, showDatabases, showPoolSize, showUsers, showVersion } from './show-config.js';
+import { showLists, showPools, showState } from './show-pools.js';
+import { showClients, showServers } from './show-sockets.js';
+import { showLatency, showStats, showStatsAverages, showStatsTotals, showTotals } from './show-stats.js';
+import { runControl, CONTROL_VERBS } from './control.js';
+import { HELP } from './help.js';
+
+export interface ConsoleUser {
+  name: string;
+  /** in admin_users: may run control commands */
+  admin: boolean;
+}
+
+const SHOWS: Record<string, (pooler: Pooler) => ResultSet> = {
+  pools: showPools,
+  stats: showStats,
+  stats_totals: showStatsTotals,
+  stats_averages: showStatsAverages,
+  totals: showTotals,
+  servers: showServers,
+  clients: showClients,
+  databases: showDatabases,
+  users: showUsers,
+  lists: showLists,
+  config: showConfig,
+  version: showVersion,
+  state: showState,
+  latency: showLatency,
+  pool_size: showPoolSize,
+  help: () => ({ columns: null, rows: [], tag: 'SHOW', notices: [{ severity: 'NOTICE', code: '00000', message: 'Console usage', detail: HELP }] }),
+};
+
+/** PgBouncer answers SHOW/SET of these session settings itself, so drivers that ask them work */
+const FAKE_PARAMETERS: Record<string, string> = {
+  client_encoding: 'UTF8',
+  default_transaction_isolation: 'read committed',
+  standard_conforming_strings: 'on',
+  datestyle: 'ISO',
+  timezone: 'GMT',
+  extra_float_digits: '1',
+};
+
+function consoleError(message: string, sqlstate: string = SqlState.syntaxError): PoolerError {
+  return new PoolerError('CONSOLE', sqlstate, message, 'ERROR');
+}
+
+export async function runConsoleQuery(pooler: Pooler, user: ConsoleUser, query: string): Promise<ResultSet> {
+  const parsed = parseConsoleQuery(query);
+  if (parsed === null) throw consoleError(`invalid command '${query}', use SHOW HELP;`);
+  switch (parsed.kind) {
+    case 'show': {
+      const fake = FAKE_PARAMETERS[parsed.what];
+      if (fake !== undefined) return { columns: [{ name: parsed.what, type: 'text' }], rows: [[fake]], tag: 'SHOW' };
+      const show = SHOWS[parsed.what];
+      if (show === undefined) throw consoleError(`unsupported SHOW cmd: ${parsed.what}`);
+      return show(pooler);
+    }
+    case 'set':
+      if (FAKE_PARAMETERS[parsed.key] !== undefined) {
+        return { columns: null, rows: [], tag: 'SET', notices: [{ severity: 'NOTICE', code: '00000', message: 'SET ignored' }] };
+      }
+      requireAdmin(user);
+      return runControl(pooler, 'set', parsed.key, parsed.value);
+    case 'command':
+      if (!CONTROL_VERBS.has(parsed.verb)) throw consoleError(`unknown command: ${parsed.verb}, use SHOW HELP;`);
+      requireAdmin(user);
+      return runControl(pooler, parsed.verb, parsed.argument, null);
+  }
+}
+
+function requireAdmin(user: ConsoleUser): void {
+  if (!user.admin) throw consoleError('admin access needed', SqlState.insufficientPrivilege);
+}
