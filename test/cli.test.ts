@@ -1,19 +1,17 @@
 // The `pooler` command as a user runs it: a config error names file, line and key and exits 2;
 // check-config and size print what they promise; start with only DATABASE_URL works; SIGTERM
 // lets connected clients finish before exiting.
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getPostgres } from './harness/context.js';
-import { freePort } from './support/free-port.js';
+import { freePort } from '../src/net/free-port.js';
+import { CLI, cli } from './support/cli.js';
 import { startPooler } from './support/pooler-process.js';
 
-const run = promisify(execFile);
-const CLI = join(import.meta.dirname, '..', 'dist', 'cli', 'main.js');
 const postgres = getPostgres();
 let dir: string;
 
@@ -24,16 +22,6 @@ beforeAll(() => {
 afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
-
-async function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [CLI, ...args], { env: { ...process.env, DATABASE_URL: '', ...env } });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
 
 describe('pooler check-config', () => {
   it('names the file, line and key of a bad value and exits with status 2', async () => {

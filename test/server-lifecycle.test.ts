@@ -5,7 +5,7 @@ import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getPostgres } from './harness/context.js';
-import { freePort } from './support/free-port.js';
+import { freePort } from '../src/net/free-port.js';
 import { startPooler, type PoolerProcess } from './support/pooler-process.js';
 import { waitUntil } from './support/wait.js';
 

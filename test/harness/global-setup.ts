@@ -3,10 +3,10 @@
 import type { TestProject } from 'vitest/node';
 import { startContainerPostgres } from './container-postgres.js';
 import type { PostgresInfo } from './context.js';
-import { startLocalPostgres } from './local-postgres.js';
+import { startLocalPostgres } from '../../src/demo/local-postgres.js';
 import { DATABASE_SQL, HBA_LINES, SETUP_SQL, TEST_DATABASE } from './roles.js';
 import { runTool } from './tools.js';
-import { freePort } from '../support/free-port.js';
+import { freePort } from '../../src/net/free-port.js';
 
 async function psql(info: PostgresInfo, database: string, statements: string[]): Promise<void> {
   const args = ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', info.host, '-p', String(info.port), '-U', 'postgres', '-d', database];

@@ -1,9 +1,7 @@
 // PostgreSQL's own command-line clients (psql, pgbench) run as child processes, with their output
 // parsed into what the tests assert on.
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { findPostgresBinDir } from './local-postgres.js';
+import { postgresTool } from '../../src/demo/local-postgres.js';
 
 export interface ToolResult {
   code: number;
@@ -18,20 +16,9 @@ export interface PgbenchResult extends ToolResult {
   failed: number;
 }
 
-/** a PostgreSQL client program: from the server's bin dir when it has one, else from PATH */
-function tool(name: string): string {
-  try {
-    const candidate = join(findPostgresBinDir(), name);
-    if (existsSync(candidate)) return candidate;
-  } catch {
-    // no server binaries here (Docker run); the client package's wrapper on PATH will do
-  }
-  return name;
-}
-
 export function runTool(name: string, args: string[], env: Record<string, string> = {}): Promise<ToolResult> {
   return new Promise((resolve) => {
-    execFile(tool(name), args, { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
+    execFile(postgresTool(name), args, { encoding: 'utf8', maxBuffer: 64 << 20, env: { ...process.env, ...env } }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
       resolve({ code, stdout, stderr });
     });

@@ -1,4 +1,4 @@
-// An ephemeral TCP port on loopback, asked of the kernel, for servers the tests start.
+// An ephemeral TCP port on loopback, asked of the kernel, for servers started by the demo and tests.
 import net from 'node:net';
 
 export async function freePort(): Promise<number> {

@@ -1,5 +1,6 @@
-// A throwaway PostgreSQL cluster made with the installed initdb/pg_ctl in a temp dir, on an
-// ephemeral port. PostgreSQL refuses to run as root, so as root the binaries run as `postgres`.
+// A throwaway PostgreSQL cluster made with the installed initdb/pg_ctl in a temp dir, on a given
+// port, for `pooler demo` and the tests. PostgreSQL refuses to run as root, so as root the
+// binaries run as the `postgres` account.
 import { execFile, execFileSync } from 'node:child_process';
 import { appendFileSync, chownSync, existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, userInfo } from 'node:os';
@@ -38,6 +39,17 @@ function asServerUser(dir: string): { wrap: (argv: string[]) => string[] } {
   const gid = Number(execFileSync('id', ['-g', account], { encoding: 'utf8' }).trim());
   chownSync(dir, uid, gid);
   return { wrap: (argv) => ['runuser', '-u', account, '--', ...argv] };
+}
+
+/** a PostgreSQL client program (psql, pgbench): from the server's bin dir when there is one, else PATH */
+export function postgresTool(name: string): string {
+  try {
+    const candidate = join(findPostgresBinDir(), name);
+    if (existsSync(candidate)) return candidate;
+  } catch {
+    // no server binaries here (a Docker run); the client package's program on PATH will do
+  }
+  return name;
 }
 
 async function exec(argv: string[]): Promise<string> {
