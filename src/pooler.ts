@@ -117,14 +117,15 @@ export class Pooler implements ClientContext, PoolContext {
     if (this.shutdownMode !== null) {
       return new PoolerError('SHUTTING_DOWN', SqlState.adminShutdown, 'pooler is shutting down');
     }
-    if (this.clients.size > this.settings.max_client_conn) {
+    // The console is exempt from max_client_conn, as in PgBouncer, so an operator can always get in.
+    if (this.isConsoleDatabase(name)) return CONSOLE;
+    if (this.clients.size - this.consoleSessions.size > this.settings.max_client_conn) {
       return new PoolerError(
         'TOO_MANY_CLIENTS',
         SqlState.tooManyConnections,
         `no more connections allowed (max_client_conn = ${this.settings.max_client_conn})`,
       );
     }
-    if (this.isConsoleDatabase(name)) return CONSOLE;
     if (this.disabledDatabases.has(name)) {
       return new PoolerError('DATABASE_DISABLED', SqlState.cannotConnectNow, `database "${name}" is disabled`);
     }

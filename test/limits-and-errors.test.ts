@@ -30,6 +30,7 @@ beforeAll(async () => {
       max_client_conn: 5,
       query_wait_timeout: 1,
       verbose: 1,
+      admin_users: 'postgres',
     },
     authFile: PASSWORDS,
     databases: { app: target, single: `${target} pool_size=1` },
@@ -83,6 +84,12 @@ describe('limits', () => {
       code: '53300',
       message: expect.stringContaining('max_client_conn'),
     });
+    // the console is exempt, so an operator can still see what is going on
+    const admin = client('pgbouncer');
+    await admin.connect();
+    const { rows } = await admin.query('SHOW POOLS');
+    expect(rows.find((r) => r.database === 'app' && r.user === 'postgres')!.cl_active).toBe(5);
+    await admin.end();
     await Promise.all(held.map((c) => c.end()));
   });
 
