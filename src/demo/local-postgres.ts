@@ -31,8 +31,11 @@ export function findPostgresBinDir(): string {
   throw new Error('initdb not found: install PostgreSQL (Debian: apt-get install -y postgresql) or start Docker');
 }
 
-/** root runs the server binaries as the unprivileged `postgres` account, anyone else as themselves */
-function asServerUser(dir: string): { wrap: (argv: string[]) => string[] } {
+/**
+ * Root runs server programs (PostgreSQL, PgBouncer) as the unprivileged `postgres` account, anyone
+ * else as themselves; `dir` is handed to that account so the program can write there.
+ */
+export function asServerUser(dir: string): { wrap: (argv: string[]) => string[] } {
   if (userInfo().uid !== 0) return { wrap: (argv) => argv };
   const account = 'postgres';
   const uid = Number(execFileSync('id', ['-u', account], { encoding: 'utf8' }).trim());
@@ -63,7 +66,8 @@ async function exec(argv: string[]): Promise<string> {
   }
 }
 
-export async function startLocalPostgres(port: number, hbaLines: string[]): Promise<LocalPostgres> {
+/** `settings` are extra postgresql.conf lines, e.g. a higher max_connections for a benchmark */
+export async function startLocalPostgres(port: number, hbaLines: string[], settings: string[] = []): Promise<LocalPostgres> {
   const binDir = findPostgresBinDir();
   const dir = mkdtempSync(join(tmpdir(), 'pooler-pg-'));
   const data = join(dir, 'data');
@@ -84,6 +88,7 @@ export async function startLocalPostgres(port: number, hbaLines: string[]): Prom
       'synchronous_commit = off',
       'full_page_writes = off',
       "log_min_messages = 'warning'",
+      ...settings,
       '',
     ].join('\n'),
   );

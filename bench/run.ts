@@ -1,0 +1,105 @@
+// `npm run bench`: PostgreSQL direct, PgBouncer and pooler side by side in one run — pgbench over
+// the workload × clients matrix with the targets interleaved round by round, idle-client memory,
+// and the results as JSON, a markdown table and an SVG chart in bench/results/.
+//   npm run bench                      the full matrix, 3 rounds of 5 s per cell
+//   npm run bench -- --quick           one cell (select-only extended, 10 clients), 1 round of 2 s
+//   npm run bench -- --workloads 'select-only extended' --clients 100 --rounds 5 --seconds 10
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, hostname } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { postgresTool } from '../src/demo/local-postgres.js';
+import { measureIdleConnections, type IdleResult } from './idle-connections.js';
+import { runCell, type CellResult } from './pgbench-cell.js';
+import { markdown, summarize, svgChart } from './report.js';
+import { DATABASE, directTarget, startBenchPostgres, startPgbouncer, startPooler, type Target } from './targets.js';
+import { CLIENT_COUNTS, WORKLOADS, findWorkload } from './workloads.js';
+
+const { values: options } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    workloads: { type: 'string' },
+    clients: { type: 'string' },
+    rounds: { type: 'string' },
+    seconds: { type: 'string' },
+    scale: { type: 'string' },
+    idle: { type: 'string' },
+    out: { type: 'string' },
+  },
+});
+
+const quick = options.quick === true;
+const workloads = options.workloads ? options.workloads.split(',').map((name) => findWorkload(name.trim())) : quick ? [findWorkload('select-only extended')] : WORKLOADS;
+const clientCounts = options.clients ? options.clients.split(',').map(Number) : quick ? [10] : CLIENT_COUNTS;
+const rounds = Number(options.rounds ?? (quick ? 1 : 3));
+const seconds = Number(options.seconds ?? (quick ? 2 : 5));
+const scale = Number(options.scale ?? (quick ? 1 : 10));
+const idleCount = Number(options.idle ?? (quick ? 100 : 10_000));
+const outDir = options.out ?? join(import.meta.dirname, '..', '..', 'bench', 'results');
+/** the pool size formula: cores × 2 + effective spindles (1 for SSD or cloud disks) */
+const poolSize = cpus().length * 2 + 1;
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+async function main(): Promise<void> {
+  log(`bench: ${workloads.length} workloads × ${clientCounts.join('/')} clients × ${rounds} rounds of ${seconds} s; pool size ${poolSize}`);
+  const postgres = await startBenchPostgres();
+  const targets: Target[] = [];
+  try {
+    execFileSync(postgresTool('psql'), ['-X', '-q', '-h', '127.0.0.1', '-p', String(postgres.port), '-U', 'postgres', '-c', `CREATE DATABASE ${DATABASE}`]);
+    execFileSync(postgresTool('pgbench'), ['-i', '-q', '-s', String(scale), '-h', '127.0.0.1', '-p', String(postgres.port), '-U', 'postgres', DATABASE], { stdio: 'ignore' });
+    const postgresVersion = execFileSync(postgresTool('psql'), ['-X', '-A', '-t', '-h', '127.0.0.1', '-p', String(postgres.port), '-U', 'postgres', '-c', 'SHOW server_version'], { encoding: 'utf8' }).trim();
+    targets.push(directTarget(postgres, `PostgreSQL ${postgresVersion}`));
+    targets.push(await startPgbouncer(postgres.port, poolSize));
+    targets.push(await startPooler(postgres.port, poolSize));
+
+    const results: CellResult[] = [];
+    for (const workload of workloads) {
+      for (const clients of clientCounts) {
+        for (let round = 1; round <= rounds; round++) {
+          // interleaved A B C A B C: a slow drift of the machine hits every target alike
+          for (const target of targets) {
+            const result = await runCell(target, workload, clients, seconds);
+            results.push(result);
+            const shown = result.status === 'ok' ? `${result.tps.toFixed(0)} tps, p99 ${result.latencyP99Ms.toFixed(2)} ms` : `${result.status}: ${result.error}`;
+            log(`${workload.name}, ${clients} clients, round ${round}, ${target.name}: ${shown}`);
+          }
+        }
+      }
+    }
+
+    const idle: IdleResult[] = [];
+    if (idleCount > 1) {
+      for (const target of targets.filter((t) => t.pid !== null)) {
+        const result = await measureIdleConnections(target, idleCount);
+        idle.push(result);
+        log(`${idleCount} idle clients on ${target.name}: ${result.bytesPerConnection} bytes each`);
+      }
+    }
+
+    const summaries = summarize(results);
+    const date = new Date().toISOString().replace(/:\d\d\.\d+Z$/, '').replace(':', '');
+    const base = join(outDir, `${date}-${hostname()}`);
+    mkdirSync(outDir, { recursive: true });
+    const table = markdown(summaries, idle);
+    const meta = {
+      date: new Date().toISOString(),
+      host: hostname(),
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cores: cpus().length,
+      versions: Object.fromEntries(targets.map((t) => [t.name, t.version])),
+      settings: { poolSize, poolMode: 'transaction', rounds, seconds, scale, idleCount },
+    };
+    writeFileSync(`${base}.json`, JSON.stringify({ ...meta, summaries, results, idle }, null, 2) + '\n');
+    writeFileSync(`${base}.svg`, svgChart(summaries));
+    writeFileSync(`${base}.md`, `${meta.date} on ${meta.host} (${meta.cpu}, ${meta.cores} cores); ${Object.values(meta.versions).join(', ')}\n\n${table}`);
+    process.stdout.write(table);
+    log(`results: ${base}.json, ${base}.md, ${base}.svg`);
+  } finally {
+    for (const target of targets) await target.stop();
+    await postgres.stop();
+  }
+}
+
+await main();

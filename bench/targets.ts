@@ -1,0 +1,134 @@
+// The three things the benchmark measures side by side: PostgreSQL direct, PgBouncer (Debian's
+// package, installed when missing) and pooler, the two poolers started from the same
+// pgbouncer.ini text so their settings cannot drift apart.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { asServerUser, startLocalPostgres, type LocalPostgres } from '../src/demo/local-postgres.js';
+import { freePort } from '../src/net/free-port.js';
+
+export type TargetName = 'direct' | 'pgbouncer' | 'pooler';
+
+export interface Target {
+  name: TargetName;
+  port: number;
+  /** the process to measure; null for PostgreSQL direct (its cost is the baseline, not a pooler's) */
+  pid: number | null;
+  version: string;
+  stop(): Promise<void>;
+}
+
+export const DATABASE = 'bench';
+
+/** a tuned throwaway PostgreSQL that takes 1000 direct clients */
+export function startBenchPostgres(): Promise<LocalPostgres> {
+  return freePort().then((port) =>
+    startLocalPostgres(port, ['host all all 127.0.0.1/32 trust'], [
+      'max_connections = 1100',
+      'shared_buffers = 256MB',
+      'max_wal_size = 4GB',
+      'checkpoint_timeout = 30min',
+      'autovacuum = off',
+    ]),
+  );
+}
+
+function pgbouncerBinary(): string {
+  for (const path of ['/usr/sbin/pgbouncer', '/usr/bin/pgbouncer']) if (existsSync(path)) return path;
+  if (process.getuid?.() === 0) {
+    process.stderr.write('installing PgBouncer from Debian\'s packages for the benchmark\n');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    execFileSync('apt-get', ['update', '-qq'], { stdio: 'ignore', env });
+    execFileSync('apt-get', ['install', '-y', '-qq', 'pgbouncer'], { stdio: 'ignore', env });
+    if (existsSync('/usr/sbin/pgbouncer')) return '/usr/sbin/pgbouncer';
+  }
+  throw new Error('pgbouncer is not installed and could not be installed (Debian: apt-get install pgbouncer)');
+}
+
+/** the shared configuration; only the ports and file paths differ between the two poolers */
+function poolerIni(section: string, postgresPort: number, port: number, dir: string, poolSize: number): string {
+  return [
+    '[databases]',
+    `${DATABASE} = host=127.0.0.1 port=${postgresPort} dbname=${DATABASE}`,
+    '',
+    `[${section}]`,
+    'listen_addr = 127.0.0.1',
+    `listen_port = ${port}`,
+    "unix_socket_dir = ''",
+    'auth_type = trust',
+    `auth_file = ${join(dir, 'userlist.txt')}`,
+    'pool_mode = transaction',
+    `default_pool_size = ${poolSize}`,
+    'max_client_conn = 12000',
+    'ignore_startup_parameters = extra_float_digits',
+    'log_connections = 0',
+    'log_disconnections = 0',
+    `pidfile = ${join(dir, 'pid')}`,
+    `logfile = ${join(dir, 'log')}`,
+    'metrics_port = 0',
+    '',
+  ].join('\n');
+}
+
+async function waitForPidfile(dir: string, child: ChildProcess, what: string): Promise<number> {
+  const pidfile = join(dir, 'pid');
+  for (let i = 0; i < 200; i++) {
+    if (existsSync(pidfile)) {
+      const pid = Number(readFileSync(pidfile, 'utf8').trim());
+      if (pid > 0) return pid;
+    }
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const log = existsSync(join(dir, 'log')) ? readFileSync(join(dir, 'log'), 'utf8') : '';
+  throw new Error(`${what} did not start:\n${log}`);
+}
+
+async function stopProcess(pid: number, dir: string): Promise<void> {
+  try {
+    process.kill(pid, 'SIGQUIT');
+  } catch {
+    // already gone
+  }
+  for (let i = 0; i < 100; i++) {
+    try {
+      process.kill(pid, 0);
+    } catch {
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  rmSync(dir, { recursive: true, force: true });
+}
+
+export async function startPgbouncer(postgresPort: number, poolSize: number): Promise<Target> {
+  const binary = pgbouncerBinary();
+  const dir = mkdtempSync(join(tmpdir(), 'bench-pgbouncer-'));
+  const port = await freePort();
+  writeFileSync(join(dir, 'userlist.txt'), '"postgres" ""\n');
+  // PgBouncer 1.18 rejects metrics_port; it is pooler's own key, so the PgBouncer copy drops it
+  writeFileSync(join(dir, 'pgbouncer.ini'), poolerIni('pgbouncer', postgresPort, port, dir, poolSize).replace('metrics_port = 0\n', ''));
+  const { wrap } = asServerUser(dir);
+  const [command, ...args] = wrap([binary, join(dir, 'pgbouncer.ini')]);
+  const child = spawn(command!, args, { stdio: 'ignore', detached: false });
+  const pid = await waitForPidfile(dir, child, 'PgBouncer');
+  const version = execFileSync(binary, ['--version'], { encoding: 'utf8' }).split('\n')[0]!;
+  return { name: 'pgbouncer', port, pid, version, stop: () => stopProcess(pid, dir) };
+}
+
+export async function startPooler(postgresPort: number, poolSize: number): Promise<Target> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-pooler-'));
+  const port = await freePort();
+  writeFileSync(join(dir, 'userlist.txt'), '"postgres" ""\n');
+  writeFileSync(join(dir, 'pooler.ini'), poolerIni('pgbouncer', postgresPort, port, dir, poolSize));
+  const cli = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
+  const child = spawn(process.execPath, [cli, 'start', '-c', join(dir, 'pooler.ini')], { stdio: 'ignore', env: { ...process.env, DATABASE_URL: '' } });
+  const pid = await waitForPidfile(dir, child, 'pooler');
+  const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
+  return { name: 'pooler', port, pid, version: `pooler ${pkg.version} (node ${process.version})`, stop: () => stopProcess(pid, dir) };
+}
+
+export function directTarget(postgres: LocalPostgres, version: string): Target {
+  return { name: 'direct', port: postgres.port, pid: null, version, stop: async () => undefined };
+}
