@@ -60,6 +60,8 @@ describe('pooler start', () => {
         ...process.env,
         DATABASE_URL: `postgres://postgres@${postgres.host}:${postgres.port}/pooler_test`,
         POOLER_LISTEN_PORT: String(port),
+        // other tests run poolers side by side; the default metrics port 9127 would collide
+        POOLER_METRICS_PORT: '0',
       },
       stdio: 'ignore',
     });

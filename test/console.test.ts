@@ -19,6 +19,7 @@ const NUMERIC = 1700;
 
 beforeAll(async () => {
   await postgres.createDatabase('console_db');
+  await postgres.createDatabase('console_other');
   pooler = await startPooler({
     settings: {
       auth_type: 'trust',
@@ -31,7 +32,7 @@ beforeAll(async () => {
     },
     databases: {
       app: `host=${postgres.host} port=${postgres.port} dbname=console_db`,
-      other: `host=${postgres.host} port=${postgres.port} dbname=pooler_test`,
+      other: `host=${postgres.host} port=${postgres.port} dbname=console_other`,
     },
   });
 });
@@ -202,7 +203,7 @@ describe('control commands', () => {
     await expect(c.query('SELECT 1')).rejects.toThrow();
     const waiting = client('other').then((w) => w.query('SELECT 2 AS after').then((r) => w.end().then(() => r.rows[0].after)));
     await new Promise((r) => setTimeout(r, 500));
-    expect(await postgres.backendCount('pooler_test')).toBe(0);
+    expect(await postgres.backendCount('console_other')).toBe(0);
     expect((await console_('RESUME other')).stdout.trim()).toBe('RESUME');
     expect(await waiting).toBe(2);
   });

@@ -6,6 +6,7 @@ import { createLogger } from '../log.js';
 import { Pooler } from '../pooler.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { loadConfigOrExit } from './load.js';
+import { startMetricsEndpoint, type MetricsEndpoint } from '../metrics/http-endpoint.js';
 
 export async function startCommand(positional: string | undefined, options: { config?: string; verbose?: boolean }): Promise<void> {
   const file = options.config ?? positional;
@@ -20,6 +21,18 @@ export async function startCommand(positional: string | undefined, options: { co
     log.fatal(`cannot listen on ${config.settings.listen_addr}:${config.settings.listen_port}: ${(error as Error).message}`);
     log.flush();
     process.exit(1);
+  }
+  let metrics: MetricsEndpoint | null = null;
+  if (config.settings.metrics_port > 0) {
+    try {
+      metrics = await startMetricsEndpoint(pooler, config.settings.metrics_listen_addr, config.settings.metrics_port, log);
+    } catch (error) {
+      log.fatal(
+        `cannot listen for metrics on ${config.settings.metrics_listen_addr}:${config.settings.metrics_port}: ${(error as Error).message} (metrics_port = 0 turns it off)`,
+      );
+      log.flush();
+      process.exit(1);
+    }
   }
   const pidfile = config.settings.pidfile;
   if (pidfile) writeFileSync(pidfile, `${process.pid}\n`);
@@ -44,6 +57,7 @@ export async function startCommand(positional: string | undefined, options: { co
   });
 
   await pooler.closed;
+  await metrics?.close();
   if (pidfile) rmSync(pidfile, { force: true });
   log.info('pooler stopped');
   log.flush();

@@ -1,0 +1,89 @@
+// The pooler's Prometheus metrics: pgbouncer_exporter's names and labels (so existing dashboards
+// work), latency histograms for wait and transaction time, and Node's process metrics. Every value
+// is read from the pools' lists and the stats counters at scrape time.
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { oldestWait } from '../admin/show-pools.js';
+import { VERSION } from '../admin/show-config.js';
+import type { Pool } from '../pool/pool.js';
+import type { Pooler } from '../pooler.js';
+import type { DatabaseStats } from '../stats/database-stats.js';
+import { LATENCY_BUCKETS_US, type LatencyHistogram } from '../stats/latency-histogram.js';
+import { registerScrapeMetric, type Sample } from './scrape-metric.js';
+
+const POOL_GAUGES: [string, string, (pool: Pool) => number][] = [
+  ['client_active_connections', 'Client connections linked to a server connection or idle between transactions', (p) => p.activeClients.size],
+  ['client_waiting_connections', 'Client connections waiting for a server connection', (p) => p.waitingClients.size + p.waitingLoginClients.size],
+  ['server_active_connections', 'Server connections linked to a client', (p) => p.activeServers.size],
+  ['server_idle_connections', 'Server connections idle and ready for a client', (p) => p.idleServers.size],
+  ['server_used_connections', 'Server connections idle longer than server_check_delay', (p) => p.usedServers.size],
+  ['server_testing_connections', 'Server connections running server_reset_query or server_check_query', (p) => p.testedServers.size],
+  ['server_login_connections', 'Server connections logging in', (p) => p.loginServers.size],
+  ['client_maxwait_seconds', 'Age of the oldest waiting client, in seconds', (p) => oldestWait(p) / 1000],
+];
+
+const MICROS = 1e-6;
+const STATS_COUNTERS: [string, string, (s: DatabaseStats) => number][] = [
+  ['queries_pooled_total', 'SQL queries pooled', (s) => s.queries],
+  ['queries_duration_seconds_total', 'Seconds spent by the pooler connected to PostgreSQL executing queries', (s) => s.queryTime * MICROS],
+  ['received_bytes_total', 'Bytes received from clients', (s) => s.received],
+  ['sent_bytes_total', 'Bytes sent by servers to clients', (s) => s.sent],
+  ['client_wait_seconds_total', 'Seconds clients waited for a server', (s) => s.waitTime * MICROS],
+  ['sql_transactions_pooled_total', 'SQL transactions pooled', (s) => s.transactions],
+  ['server_in_transaction_seconds_total', 'Seconds servers spent in transactions', (s) => s.transactionTime * MICROS],
+  ['server_assignments_total', 'Times a server was assigned to a client', (s) => s.serverAssignments],
+];
+
+/** a LatencyHistogram (per-bucket counts in µs) as a cumulative Prometheus histogram in seconds */
+function histogramSamples(name: string, database: string, histogram: LatencyHistogram): Sample[] {
+  const samples: Sample[] = [];
+  let cumulative = 0;
+  LATENCY_BUCKETS_US.forEach((bound, i) => {
+    cumulative += histogram.counts[i]!;
+    samples.push({ metricName: `${name}_bucket`, labels: { database, le: bound * MICROS }, value: cumulative });
+  });
+  samples.push({ metricName: `${name}_bucket`, labels: { database, le: '+Inf' }, value: histogram.count });
+  samples.push({ metricName: `${name}_sum`, labels: { database }, value: histogram.sum * MICROS });
+  samples.push({ metricName: `${name}_count`, labels: { database }, value: histogram.count });
+  return samples;
+}
+
+export function createPoolerMetrics(pooler: Pooler): Registry {
+  const registry = new Registry();
+  const pools = () => [...pooler.pools.values()];
+  const stats = () => [...pooler.stats.values()];
+
+  registerScrapeMetric(registry, 'pgbouncer_up', 'The pooler is up and answering', 'gauge', () => [{ labels: {}, value: 1 }]);
+  registerScrapeMetric(registry, 'pgbouncer_version_info', 'The pooler version', 'gauge', () => [{ labels: { version: VERSION }, value: 1 }]);
+  for (const [suffix, help, read] of POOL_GAUGES) {
+    registerScrapeMetric(registry, `pgbouncer_pools_${suffix}`, help, 'gauge', () =>
+      pools().map((pool) => ({ labels: { database: pool.database.name, user: pool.user }, value: read(pool) })),
+    );
+  }
+  for (const [suffix, help, read] of STATS_COUNTERS) {
+    registerScrapeMetric(registry, `pgbouncer_stats_${suffix}`, help, 'counter', () =>
+      stats().map((s) => ({ labels: { database: s.database }, value: read(s) })),
+    );
+  }
+  registerScrapeMetric(registry, 'pgbouncer_databases_current_connections', 'Server connections per database', 'gauge', () =>
+    [...pooler.config.databases.values()].map((db) => ({
+      labels: { name: db.name, host: db.host, port: db.port, database: db.dbname, force_user: db.user ?? '', pool_mode: db.pool_mode ?? '' },
+      value: pools().filter((p) => p.database.name === db.name).reduce((n, p) => n + p.serverCount, 0),
+    })),
+  );
+  registerScrapeMetric(registry, 'pgbouncer_databases_pool_size', 'Configured pool size per database', 'gauge', () =>
+    [...pooler.config.databases.values()].map((db) => ({
+      labels: { name: db.name, host: db.host, port: db.port, database: db.dbname, force_user: db.user ?? '', pool_mode: db.pool_mode ?? '' },
+      value: db.pool_size ?? pooler.settings.default_pool_size,
+    })),
+  );
+  registerScrapeMetric(registry, 'pgbouncer_config_max_client_connections', 'max_client_conn', 'gauge', () => [{ labels: {}, value: pooler.settings.max_client_conn }]);
+  registerScrapeMetric(registry, 'pgbouncer_config_max_user_connections', 'max_user_connections', 'gauge', () => [{ labels: {}, value: pooler.settings.max_user_connections }]);
+  registerScrapeMetric(registry, 'pooler_client_wait_seconds', 'How long clients waited for a server, per assignment', 'histogram', () =>
+    stats().flatMap((s) => histogramSamples('pooler_client_wait_seconds', s.database, s.waitHistogram)),
+  );
+  registerScrapeMetric(registry, 'pooler_transaction_duration_seconds', 'Transaction time on the server, first request to ReadyForQuery idle', 'histogram', () =>
+    stats().flatMap((s) => histogramSamples('pooler_transaction_duration_seconds', s.database, s.transactionHistogram)),
+  );
+  collectDefaultMetrics({ register: registry });
+  return registry;
+}
