@@ -1,9 +1,9 @@
 // /metrics, /healthz and /readyz as Prometheus and Kubernetes use them: pgbouncer_exporter's metric
 // names with values that agree with SHOW STATS and SHOW POOLS, the latency histograms, and
 // readiness that turns 503 while a database is down and 200 once it is back.
-import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startLocalPostgres } from '../src/demo/local-postgres.js';
 import { freePort } from '../src/net/free-port.js';
 import { getPostgres } from './harness/context.js';
 import { startPooler, type PoolerProcess } from './support/pooler-process.js';
@@ -83,25 +83,31 @@ describe('/healthz and /readyz', () => {
     expect(JSON.parse(ready.body)).toEqual({ ready: true, reasons: [] });
   });
 
-  it('turns /readyz 503 with a reason while a database is down, and 200 when it is back', async () => {
-    // a stand-in server on a port we control: closed means down, listening means back
-    const port = await freePort();
+  it('turns /readyz 503 with a reason while its PostgreSQL is down, and 200 once it is back', async () => {
+    // a PostgreSQL of this test's own, so stopping it disturbs nobody else
+    const own = await startLocalPostgres(await freePort(), ['host all all 127.0.0.1/32 trust']);
     const probePort = await freePort();
-    const down = await startPooler({
+    const watched = await startPooler({
       settings: { auth_type: 'trust', metrics_port: probePort, server_login_retry: 1 },
-      databases: { flaky: `host=127.0.0.1 port=${port} dbname=postgres` },
+      databases: { flaky: `host=127.0.0.1 port=${own.port} dbname=postgres` },
     });
     try {
-      const notReady = await get(probePort, '/readyz');
-      expect(notReady.status).toBe(503);
-      expect(JSON.parse(notReady.body).reasons[0]).toMatch(/^database flaky: cannot connect to 127\.0\.0\.1:\d+: ECONNREFUSED/);
-      const back = net.createServer((socket) => socket.destroy());
-      await new Promise<void>((resolve) => back.listen(port, '127.0.0.1', resolve));
-      const ready = await waitUntil(() => get(probePort, '/readyz'), (r) => r.status === 200, '/readyz to turn 200');
-      expect(JSON.parse(ready.body).ready).toBe(true);
-      back.close();
+      const client = new pg.Client({ connectionString: watched.url('flaky') });
+      await client.connect();
+      await client.query('SELECT 1');
+      await client.end();
+      expect((await get(probePort, '/readyz')).status).toBe(200);
+
+      await own.halt();
+      const down = await waitUntil(() => get(probePort, '/readyz'), (r) => r.status === 503, '/readyz to turn 503');
+      expect(JSON.parse(down.body).reasons[0]).toMatch(/^database flaky: /);
+
+      await own.start();
+      const back = await waitUntil(() => get(probePort, '/readyz'), (r) => r.status === 200, '/readyz to turn 200');
+      expect(JSON.parse(back.body)).toEqual({ ready: true, reasons: [] });
     } finally {
-      await down.stop();
+      await watched.stop();
+      await own.stop();
     }
   });
 });

@@ -13,6 +13,10 @@ export interface LocalPostgres {
   host: string;
   port: number;
   socketDir: string;
+  /** stop the server but keep its data, so `start` brings the same cluster back (outage tests) */
+  halt(): Promise<void>;
+  start(): Promise<void>;
+  /** stop the server and remove the cluster */
   stop(): Promise<void>;
 }
 
@@ -92,13 +96,17 @@ export async function startLocalPostgres(port: number, hbaLines: string[], setti
       '',
     ].join('\n'),
   );
-  await exec(wrap([join(binDir, 'pg_ctl'), '-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start']));
+  const start = () => exec(wrap([join(binDir, 'pg_ctl'), '-D', data, '-l', join(dir, 'server.log'), '-w', '-t', '60', 'start'])).then(() => undefined);
+  const halt = () => exec(wrap([join(binDir, 'pg_ctl'), '-D', data, '-m', 'immediate', '-w', 'stop'])).then(() => undefined);
+  await start();
   return {
     host: '127.0.0.1',
     port,
     socketDir: dir,
+    halt,
+    start,
     stop: async () => {
-      await exec(wrap([join(binDir, 'pg_ctl'), '-D', data, '-m', 'immediate', '-w', 'stop'])).catch(() => undefined);
+      await halt().catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });
     },
   };
