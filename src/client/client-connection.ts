@@ -25,7 +25,7 @@ import { decodeFirstMessage } from '../protocol/decode.js';
 import { CONSOLE_PARAMETERS, type ConsoleSession } from '../admin/console-session.js';
 import { ClientAuthenticator } from './client-auth.js';
 import { checkStartupParameters, TRACKED_PARAMETERS, type ClientStartup } from './startup-parameters.js';
-import { parameterSetQuery } from './parameter-sync.js';
+import { parameterSetQuery, parametersKey } from './parameter-sync.js';
 
 /** what a client needs from the pooler around it */
 export interface ClientContext {
@@ -89,6 +89,8 @@ export class ClientConnection implements PacketHandler, PoolClient {
   startup: ClientStartup | null = null;
   /** the client's view of the tracked session parameters */
   readonly parameters = new Map<string, string>();
+  /** `parameters` as one string, rebuilt when they change; equal keys mean equal settings */
+  parametersKey = '';
   readonly log: Logger;
   /** the parameter names whose values follow the client from server to server */
   private readonly trackedNames: Set<string>;
@@ -149,6 +151,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
       const value = tracked.get(name) ?? welcome.get(name);
       if (value !== undefined) this.parameters.set(name, value);
     }
+    this.parametersKey = parametersKey(this.parameters);
     messages.push(backendKeyData(this.processId, this.secretKey), readyForQueryIdle);
     this.socket.write(Buffer.concat(messages));
     this.phase = 'ready';
@@ -167,11 +170,18 @@ export class ClientConnection implements PacketHandler, PoolClient {
 
   onLinked(server: ServerConnection): void {
     this.stream.target = server.socket;
+    // Most clients of a pool share their settings: compare maps only when this server has not
+    // already been found to match a client with the same ones.
+    if (server.matchesParametersKey === this.parametersKey) return this.sendHeld();
     const sql = parameterSetQuery(this.parameters, server.parameters);
-    if (sql === null) return this.sendHeld();
+    if (sql === null) {
+      server.matchesParametersKey = this.parametersKey;
+      return this.sendHeld();
+    }
     this.syncingParameters = true;
     server.runInternal(sql, (error) => {
       this.syncingParameters = false;
+      if (error === null) server.matchesParametersKey = this.parametersKey;
       if (error !== null) {
         this.fail(
           { ...error, message: `invalid server parameter: ${error.message}`, severity: 'FATAL' },
@@ -193,7 +203,9 @@ export class ClientConnection implements PacketHandler, PoolClient {
   }
 
   onServerParameter(name: string, value: string): void {
-    if (this.trackedNames.has(name)) this.parameters.set(name, value);
+    if (!this.trackedNames.has(name)) return;
+    this.parameters.set(name, value);
+    this.parametersKey = parametersKey(this.parameters);
   }
 
   onServerDrain(): void {

@@ -85,6 +85,11 @@ export class ServerConnection implements PacketHandler {
   peer: ServerPeer | null = null;
   /** ParameterStatus values as the server last reported them */
   readonly parameters = new Map<string, string>();
+  /**
+   * A client parametersKey these parameters were last found to match, so the next client with the
+   * same settings skips the comparison; any ParameterStatus clears it.
+   */
+  matchesParametersKey: string | null = null;
   processId = 0;
   secretKey = 0;
   readonly connectTime = clock.now;
@@ -202,6 +207,7 @@ export class ServerConnection implements PacketHandler {
       case BackendCode.ParameterStatus: {
         const [name, value] = decodeParameterStatus(slice(buffer, offset, total));
         this.parameters.set(name, value);
+        this.matchesParametersKey = null;
         this.peer?.onServerParameter(name, value);
         return Disposition.Forward;
       }
