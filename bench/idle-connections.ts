@@ -29,6 +29,9 @@ function openIdle(port: number): Promise<net.Socket> {
         if (code === 0x45) return reject(new Error(`login refused: ${seen.toString('utf8', offset + 5, offset + 1 + length)}`));
         if (code === 0x5a) {
           socket.off('data', onData);
+          // a later reset of an idle client must not throw; the measurement reads RSS, not sockets
+          socket.removeAllListeners('error');
+          socket.on('error', () => undefined);
           return resolve(socket);
         }
         offset += 1 + length;
@@ -37,6 +40,18 @@ function openIdle(port: number): Promise<net.Socket> {
     socket.on('data', onData);
     socket.on('error', reject);
   });
+}
+
+/** a few tries: a login refused or reset under a connection storm says nothing about idle memory */
+async function openIdleRetrying(port: number): Promise<net.Socket> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await openIdle(port);
+    } catch (error) {
+      if (attempt === 3) throw error;
+      await new Promise((r) => setTimeout(r, 100 * attempt));
+    }
+  }
 }
 
 export async function measureIdleConnections(target: Target, count: number): Promise<IdleResult> {
@@ -48,7 +63,7 @@ export async function measureIdleConnections(target: Target, count: number): Pro
   const batch = 200;
   for (let opened = 1; opened < count; opened += batch) {
     const size = Math.min(batch, count - opened);
-    sockets.push(...(await Promise.all(Array.from({ length: size }, () => openIdle(target.port)))));
+    sockets.push(...(await Promise.all(Array.from({ length: size }, () => openIdleRetrying(target.port)))));
   }
   await new Promise((r) => setTimeout(r, 1000));
   const rssAfterBytes = rssBytes(target.pid);

@@ -5,7 +5,7 @@
 //   npm run bench -- --quick           one cell (select-only extended, 10 clients), 1 round of 2 s
 //   npm run bench -- --workloads 'select-only extended' --clients 100 --rounds 5 --seconds 10
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -55,6 +55,9 @@ async function main(): Promise<void> {
     targets.push(await startPooler(postgres.port, poolSize));
 
     const results: CellResult[] = [];
+    // kept up to date after every cell, so a run that dies late still leaves its figures
+    mkdirSync(outDir, { recursive: true });
+    const partialFile = join(outDir, 'partial.tmp');
     for (const workload of workloads) {
       for (const clients of clientCounts) {
         for (let round = 1; round <= rounds; round++) {
@@ -62,6 +65,7 @@ async function main(): Promise<void> {
           for (const target of targets) {
             const result = await runCell(target, workload, clients, seconds);
             results.push(result);
+            writeFileSync(partialFile, JSON.stringify(results) + '\n');
             const shown = result.status === 'ok' ? `${result.tps.toFixed(0)} tps, p99 ${result.latencyP99Ms.toFixed(2)} ms` : `${result.status}: ${result.error}`;
             log(`${workload.name}, ${clients} clients, round ${round}, ${target.name}: ${shown}`);
           }
@@ -72,9 +76,13 @@ async function main(): Promise<void> {
     const idle: IdleResult[] = [];
     if (idleCount > 1) {
       for (const target of targets.filter((t) => t.pid !== null)) {
-        const result = await measureIdleConnections(target, idleCount);
-        idle.push(result);
-        log(`${idleCount} idle clients on ${target.name}: ${result.bytesPerConnection} bytes each`);
+        try {
+          const result = await measureIdleConnections(target, idleCount);
+          idle.push(result);
+          log(`${idleCount} idle clients on ${target.name}: ${result.bytesPerConnection} bytes each`);
+        } catch (error) {
+          log(`${idleCount} idle clients on ${target.name}: failed: ${(error as Error).message}`);
+        }
       }
     }
 
@@ -95,6 +103,7 @@ async function main(): Promise<void> {
     writeFileSync(`${base}.svg`, svgChart(summaries));
     writeFileSync(`${base}.md`, `${meta.date} on ${meta.host} (${meta.cpu}, ${meta.cores} cores); ${Object.values(meta.versions).join(', ')}\n\n${table}`);
     process.stdout.write(table);
+    rmSync(partialFile, { force: true });
     log(`results: ${base}.json, ${base}.md, ${base}.svg`);
   } finally {
     for (const target of targets) await target.stop();

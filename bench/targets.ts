@@ -110,7 +110,8 @@ export async function startPgbouncer(postgresPort: number, poolSize: number): Pr
   // PgBouncer 1.18 rejects metrics_port; it is pooler's own key, so the PgBouncer copy drops it
   writeFileSync(join(dir, 'pgbouncer.ini'), poolerIni('pgbouncer', postgresPort, port, dir, poolSize).replace('metrics_port = 0\n', ''));
   const { wrap } = asServerUser(dir);
-  const [command, ...args] = wrap([binary, join(dir, 'pgbouncer.ini')]);
+  // runuser starts a login session whose soft open-files limit is 1024; PgBouncer needs one per client
+  const [command, ...args] = wrap(['sh', '-c', 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$1"', binary, join(dir, 'pgbouncer.ini')]);
   const child = spawn(command!, args, { stdio: 'ignore', detached: false });
   const pid = await waitForPidfile(dir, child, 'PgBouncer');
   const version = execFileSync(binary, ['--version'], { encoding: 'utf8' }).split('\n')[0]!;
