@@ -92,3 +92,8 @@ export type DisconnectReason =
   | 'pool_closed'
   | 'shutdown'
   | 'cancel_done';
+
+/** what a client is told when the pooler closes it because it is shutting down (57P01, as PostgreSQL) */
+export function shuttingDown(message = 'pooler is shutting down'): PoolerError {
+  return new PoolerError('SHUTTING_DOWN', SqlState.adminShutdown, message);
+}

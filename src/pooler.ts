@@ -7,7 +7,8 @@ import { ConsoleSession } from './admin/console-session.js';
 import { CONSOLE, ClientConnection, type ClientContext } from './client/client-connection.js';
 import { clock } from './clock.js';
 import type { Config, DatabaseConfig, Settings } from './config/types.js';
-import { PoolerError, SqlState } from './errors.js';
+import { SETTING_DEFINITIONS, formatSetting, type SettingName } from './config/settings.js';
+import { PoolerError, SqlState, shuttingDown } from './errors.js';
 import type { Logger } from './log.js';
 import { maintainPool } from './pool/maintenance.js';
 import { Pool, type PoolContext } from './pool/pool.js';
@@ -20,7 +21,13 @@ import { logStats } from './stats/log-stats.js';
 const JANITOR_INTERVAL_MS = 333;
 const ADMIN_DATABASES = new Set(['pgbouncer', 'pooler']);
 
-export type ShutdownMode = 'immediate' | 'wait_for_clients' | 'wait_for_servers';
+/**
+ * immediate: close everything now (SIGQUIT, SHUTDOWN). wait_for_clients: wait until clients leave
+ * (SHUTDOWN WAIT_FOR_CLIENTS). wait_for_servers: wait until servers are released (SIGINT).
+ * drain: SIGTERM in a container — close each client at its next transaction boundary, exit when
+ * none is left or at shutdown_timeout.
+ */
+export type ShutdownMode = 'immediate' | 'wait_for_clients' | 'wait_for_servers' | 'drain';
 
 export class Pooler implements ClientContext, PoolContext {
   readonly pools = new Map<string, Pool>();
@@ -45,6 +52,13 @@ export class Pooler implements ClientContext, PoolContext {
   private authSecrets = new Map<string, string>();
   private listener: net.Server | null = null;
   private janitor: NodeJS.Timeout | null = null;
+  /** drain: when shutdown_timeout runs out; 0 for no limit */
+  private shutdownDeadline = 0;
+  /** SIGTERM drain: pools close each client as its transaction ends */
+  get draining(): boolean {
+    return this.shutdownMode === 'drain';
+  }
+
   /** set once shutdown began; read by the console and the readiness probe */
   shutdownMode: ShutdownMode | null = null;
   private shutdownDone: (() => void) | null = null;
@@ -86,7 +100,14 @@ export class Pooler implements ClientContext, PoolContext {
     if (this.shutdownMode !== null && mode !== 'immediate') return this.closed;
     this.shutdownMode = mode;
     this.listener?.close();
-    this.log.info({ mode }, 'shutting down');
+    // PgBouncer's SIGINT / SHUTDOWN WAIT_FOR_SERVERS also sets PAUSE: a client whose server was
+    // released gets no new one (it waits, and checkShutdown disconnects it with "server shutting
+    // down"). Without this, clients that keep starting transactions keep a server active and the
+    // shutdown never completes.
+    if (mode === 'wait_for_servers') this.pausedAll = true;
+    const timeout = this.settings.shutdown_timeout;
+    if (mode === 'drain' && timeout > 0) this.shutdownDeadline = clock.refresh() + timeout;
+    this.log.info({ mode, ...(mode === 'drain' ? { shutdown_timeout_s: timeout / 1000 } : {}) }, 'shutting down');
     if (mode === 'immediate') this.finishShutdown();
     else this.checkShutdown();
     return this.closed;
@@ -95,6 +116,19 @@ export class Pooler implements ClientContext, PoolContext {
   /** apply a newly loaded configuration without dropping clients */
   reload(config: Config): void {
     const secrets = this.loadAuthSecrets(config);
+    // Settings PgBouncer reads only at startup (listen_port, pidfile, metrics_port, ...; CF_NO_RELOAD)
+    // keep their running value, as PgBouncer ignores them on reload: the listener and endpoints were
+    // set up from them, and SHOW CONFIG must report what is in effect, not what the file now says.
+    for (const def of SETTING_DEFINITIONS) {
+      if (def.reloadable) continue;
+      const running = formatSetting(def.name, this.config.settings);
+      if (formatSetting(def.name, config.settings) !== running) {
+        this.log.warn(`RELOAD: ${def.name} changed in the configuration, but it only takes effect on restart; keeping ${running ?? "''"}`);
+      }
+      (config.settings as unknown as Record<SettingName, unknown>)[def.name] = this.config.settings[def.name];
+      const origin = this.config.origins.get(def.name);
+      if (origin !== undefined) config.origins.set(def.name, origin);
+    }
     this.config = config;
     this.authSecrets = secrets;
     this.autoDatabases.clear();
@@ -115,7 +149,7 @@ export class Pooler implements ClientContext, PoolContext {
 
   findDatabase(name: string): DatabaseConfig | typeof CONSOLE | PoolerError {
     if (this.shutdownMode !== null) {
-      return new PoolerError('SHUTTING_DOWN', SqlState.adminShutdown, 'pooler is shutting down');
+      return shuttingDown();
     }
     // The console is exempt from max_client_conn, as in PgBouncer, so an operator can always get in.
     if (this.isConsoleDatabase(name)) return CONSOLE;
@@ -211,6 +245,16 @@ export class Pooler implements ClientContext, PoolContext {
 
   forwardCancel(processId: number, secretKey: number): void {
     const client = this.cancelKeys.get(`${processId}:${secretKey}`);
+    if (client?.isConsole) {
+      // PgBouncer: Ctrl-C in a console session that is waiting in PAUSE means RESUME (but a
+      // shutdown's own pause stays)
+      if (this.shutdownMode === null && this.isPaused(null)) {
+        this.log.info('cancel on the console during PAUSE: resuming');
+        this.resume(null);
+        for (const pool of this.pools.values()) pool.dispatch();
+      }
+      return;
+    }
     const server = client?.server;
     if (server == null) {
       this.log.debug({ processId }, client ? 'cancel request for an idle client: nothing to cancel' : 'cancel request with an unknown key');
@@ -338,6 +382,19 @@ export class Pooler implements ClientContext, PoolContext {
   }
 
   private checkShutdown(): void {
+    if (this.shutdownMode === 'drain') {
+      if (this.shutdownDeadline > 0 && clock.now >= this.shutdownDeadline) {
+        this.log.warn({ clients: this.clients.size }, 'shutdown_timeout reached: closing the clients that are left');
+        return this.finishShutdown();
+      }
+      for (const client of [...this.clients]) {
+        if (client.betweenTransactions) {
+          client.fail(shuttingDown(), 'shutdown');
+        }
+      }
+      if (this.clients.size === 0) this.finishShutdown();
+      return;
+    }
     if (this.shutdownMode === 'wait_for_clients') {
       if (this.clients.size === 0) this.finishShutdown();
       return;
@@ -346,7 +403,7 @@ export class Pooler implements ClientContext, PoolContext {
       let active = 0;
       for (const pool of this.pools.values()) {
         for (const client of pool.waitingClients.toArray()) {
-          client.fail(new PoolerError('SHUTTING_DOWN', SqlState.adminShutdown, 'server shutting down'), 'shutdown');
+          client.fail(shuttingDown('server shutting down'), 'shutdown');
         }
         active += pool.activeServers.size + pool.loginServers.size;
       }
@@ -358,7 +415,7 @@ export class Pooler implements ClientContext, PoolContext {
     if (this.janitor !== null) clearInterval(this.janitor);
     this.janitor = null;
     for (const client of [...this.clients]) {
-      client.fail(new PoolerError('SHUTTING_DOWN', SqlState.adminShutdown, 'pooler is shutting down'), 'shutdown');
+      client.fail(shuttingDown(), 'shutdown');
     }
     for (const pool of this.pools.values()) {
       for (const list of [pool.idleServers, pool.activeServers, pool.loginServers, pool.usedServers, pool.testedServers]) {

@@ -2,6 +2,7 @@
 // counts that match what is happening, PAUSE/RESUME under load, KILL, KILL_CLIENT, RECONNECT,
 // RELOAD, SET, access rules, and — beyond PgBouncer — SHOW over the extended protocol.
 import { readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -169,6 +170,32 @@ describe('control commands', () => {
     const result = await run;
     expect(result.code, result.stderr).toBe(0);
     expect(result.failed).toBe(0);
+  });
+
+  it('a cancel (Ctrl-C) on a console waiting in PAUSE resumes, as PgBouncer does', async () => {
+    const holder = await client('other');
+    await holder.query('BEGIN');
+    const admin = await client('pgbouncer');
+    const pausing = admin.query('PAUSE other');
+    await new Promise((r) => setTimeout(r, 300));
+    const { processID, secretKey } = admin as unknown as { processID: number; secretKey: number };
+    await new Promise<void>((resolve, reject) => {
+      const socket = net.connect({ host: '127.0.0.1', port: pooler.port }, () => {
+        const packet = Buffer.alloc(16);
+        packet.writeInt32BE(16, 0);
+        packet.writeInt32BE(80877102, 4);
+        packet.writeInt32BE(processID, 8);
+        packet.writeInt32BE(secretKey, 12);
+        socket.end(packet);
+      });
+      socket.on('close', () => resolve());
+      socket.on('error', reject);
+    });
+    await expect(pausing).rejects.toMatchObject({ code: '57014', message: 'PAUSE cancelled: resumed' });
+    expect((await show('STATE'))[1]).toEqual({ key: 'paused', value: 'no' });
+    expect((await holder.query('SELECT 1 AS ok')).rows[0].ok).toBe(1);
+    await holder.query('COMMIT');
+    await Promise.all([holder.end(), admin.end()]);
   });
 
   it('RECONNECT marks servers to close when released; WAIT_CLOSE returns once they are gone', async () => {

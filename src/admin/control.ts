@@ -51,7 +51,9 @@ export async function runControl(pooler: Pooler, verb: string, argument: string 
       if (pooler.isPaused(argument)) throw refuse(argument === null ? 'already paused' : `database ${argument} is already paused`);
       pooler.pause(argument);
       for (const pool of pools) pool.closeUnusedServers('paused');
-      await pooler.waitUntil(() => poolsOf(pooler, argument).every((pool) => pool.serverCount === 0));
+      await pooler.waitUntil(() => !pooler.isPaused(argument) || poolsOf(pooler, argument).every((pool) => pool.serverCount === 0));
+      // a cancel from this console (Ctrl-C in psql) resumes while PAUSE still waits, as in PgBouncer
+      if (!pooler.isPaused(argument)) throw refuse('PAUSE cancelled: resumed', SqlState.queryCanceled);
       return done('PAUSE');
     }
     case 'resume': {

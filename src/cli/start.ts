@@ -1,6 +1,6 @@
-// `pooler start`: load the configuration, listen, and map signals to PgBouncer 1.23+'s meanings:
-// SIGHUP reloads, SIGTERM waits for clients to leave, SIGINT waits for servers to be released,
-// SIGQUIT (or a second SIGTERM/SIGINT) exits at once.
+// `pooler start`: load the configuration, listen, and map signals: SIGHUP reloads, SIGTERM drains
+// (each client is closed at its next transaction boundary, exit by shutdown_timeout), SIGINT waits
+// for servers to be released, SIGQUIT (or a second SIGTERM/SIGINT) exits at once.
 import { writeFileSync, rmSync } from 'node:fs';
 import { createLogger } from '../log.js';
 import { Pooler } from '../pooler.js';
@@ -38,12 +38,12 @@ export async function startCommand(positional: string | undefined, options: { co
   if (pidfile) writeFileSync(pidfile, `${process.pid}\n`);
 
   let stopping = false;
-  const stop = (mode: 'wait_for_clients' | 'wait_for_servers') => () => {
+  const stop = (mode: 'drain' | 'wait_for_servers') => () => {
     if (stopping) return void pooler.shutdown('immediate');
     stopping = true;
     void pooler.shutdown(mode);
   };
-  process.on('SIGTERM', stop('wait_for_clients'));
+  process.on('SIGTERM', stop('drain'));
   process.on('SIGINT', stop('wait_for_servers'));
   process.on('SIGQUIT', () => void pooler.shutdown('immediate'));
   pooler.configSource = () => loadConfig({ file: file ?? null, env: process.env });

@@ -70,6 +70,17 @@ const WORK_TABLE = treatTable({
 
 let nextClientId = 1;
 
+/** one shared set per configuration rather than one per client: it is the same for all of them */
+const trackedNameSets = new WeakMap<readonly string[], ReadonlySet<string>>();
+function trackedNamesFor(extra: readonly string[]): ReadonlySet<string> {
+  let names = trackedNameSets.get(extra);
+  if (names === undefined) {
+    names = new Set([...TRACKED_PARAMETERS, ...extra]);
+    trackedNameSets.set(extra, names);
+  }
+  return names;
+}
+
 export class ClientConnection implements PacketHandler, PoolClient {
   readonly id = nextClientId++;
   readonly stream: PacketStream;
@@ -91,9 +102,10 @@ export class ClientConnection implements PacketHandler, PoolClient {
   readonly parameters = new Map<string, string>();
   /** `parameters` as one string, rebuilt when they change; equal keys mean equal settings */
   parametersKey = '';
-  readonly log: Logger;
+  /** made on first use: most clients never log a line, and a child logger per client costs memory */
+  private childLog: Logger | null = null;
   /** the parameter names whose values follow the client from server to server */
-  private readonly trackedNames: Set<string>;
+  private readonly trackedNames: ReadonlySet<string>;
 
   private phase: Phase = 'startup';
   /** set once a console user logged in; the client then never gets a pool */
@@ -113,8 +125,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
     private readonly context: ClientContext,
   ) {
     this.stream = new PacketStream(this, LOGIN_TABLE, MAX_STARTUP_PACKET_LENGTH);
-    this.trackedNames = new Set([...TRACKED_PARAMETERS, ...context.settings.track_extra_parameters]);
-    this.log = context.log.child({ client: `C-${this.id}`, addr: `${socket.remoteAddress}:${socket.remotePort}` });
+    this.trackedNames = trackedNamesFor(context.settings.track_extra_parameters);
     socket.setNoDelay(true);
     if (context.settings.tcp_keepalive) socket.setKeepAlive(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -129,6 +140,22 @@ export class ClientConnection implements PacketHandler, PoolClient {
 
   get betweenMessages(): boolean {
     return this.stream.betweenMessages;
+  }
+
+  /**
+   * Nothing would be cut off by closing this client now: it is logging in, on the console, or
+   * between transactions (no server, or a server that owes nothing and is outside a transaction).
+   * A client waiting for a server has a query queued, so it is not.
+   */
+  get betweenTransactions(): boolean {
+    if (this.phase !== 'ready') return this.phase !== 'welcome';
+    if (this.state === 'waiting' || this.held.length > 0 || !this.stream.betweenMessages) return false;
+    return this.server === null || this.server.quiet;
+  }
+
+  get log(): Logger {
+    this.childLog ??= this.context.log.child({ client: `C-${this.id}`, addr: `${this.socket.remoteAddress}:${this.socket.remotePort}` });
+    return this.childLog;
   }
 
   get isConsole(): boolean {
@@ -469,6 +496,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
     this.stream.table = CONSOLE_TABLE;
     const welcome = [authenticationOk, ...CONSOLE_PARAMETERS.map(([name, value]) => parameterStatus(name, value))];
     this.socket.write(Buffer.concat([...welcome, backendKeyData(this.processId, this.secretKey), readyForQueryIdle]));
+    this.context.registerCancelKey(this);
     if (this.context.settings.log_connections) {
       this.log.info({ db: this.startup!.database, user: this.startup!.user, admin: session.user.admin }, 'login attempt: ok (console)');
     }

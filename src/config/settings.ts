@@ -41,7 +41,8 @@ export const AUTH_TYPES: readonly AuthType[] = ['trust', 'any', 'plain', 'md5', 
  * Alphabetical, as PgBouncer's bouncer_params[] is, because SHOW CONFIG lists rows in table order.
  * Defaults are PgBouncer 1.25's except listen_addr (PgBouncer: unset, i.e. Unix socket only; we
  * listen on loopback TCP so `pooler start` is reachable at once) and the two `auto` sizing inputs,
- * which PgBouncer does not have, and the metrics endpoint (metrics_port, metrics_listen_addr).
+ * which PgBouncer does not have, the metrics endpoint (metrics_port, metrics_listen_addr) and shutdown_timeout, the bound on a
+ * SIGTERM drain.
  */
 export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
   { name: 'admin_users', kind: 'list', default: '', reloadable: true },
@@ -86,6 +87,7 @@ export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
   { name: 'server_reset_query', kind: 'string', default: 'DISCARD ALL', reloadable: true },
   { name: 'server_reset_query_always', kind: 'bool', default: '0', reloadable: true },
   { name: 'server_round_robin', kind: 'bool', default: '0', reloadable: true },
+  { name: 'shutdown_timeout', kind: 'time', default: '30', reloadable: true },
   { name: 'stats_period', kind: 'time', default: '60', reloadable: true },
   { name: 'stats_users', kind: 'list', default: '', reloadable: true },
   { name: 'tcp_keepalive', kind: 'bool', default: '1', reloadable: true },

@@ -22,6 +22,8 @@ export interface Settings {
   /** Prometheus /metrics and the /healthz, /readyz probes; 0 turns the endpoint off */
   metrics_port: number;
   metrics_listen_addr: string;
+  /** SIGTERM drain: exit after this long (ms) even if clients remain; 0 waits for ever */
+  shutdown_timeout: number;
   effective_spindle_count: number;
   min_pool_size: number;
   reserve_pool_size: number;

@@ -39,7 +39,9 @@ function histogramSamples(name: string, database: string, histogram: LatencyHist
   let cumulative = 0;
   LATENCY_BUCKETS_US.forEach((bound, i) => {
     cumulative += histogram.counts[i]!;
-    samples.push({ metricName: `${name}_bucket`, labels: { database, le: bound * MICROS }, value: cumulative });
+    // divide rather than multiply by 1e-6: 50 * 1e-6 prints as 0.000049999999999999996, and a
+    // dashboard selecting le="0.00005" would find nothing
+    samples.push({ metricName: `${name}_bucket`, labels: { database, le: bound / 1e6 }, value: cumulative });
   });
   samples.push({ metricName: `${name}_bucket`, labels: { database, le: '+Inf' }, value: histogram.count });
   samples.push({ metricName: `${name}_sum`, labels: { database }, value: histogram.sum * MICROS });

@@ -4,7 +4,7 @@
 // setClientState/setServerState, so the lists are the truth SHOW POOLS reports.
 import { clock } from '../clock.js';
 import type { Config, DatabaseConfig, PoolMode } from '../config/types.js';
-import { PoolerError, SqlState, type DisconnectReason } from '../errors.js';
+import { PoolerError, SqlState, shuttingDown, type DisconnectReason } from '../errors.js';
 import type { Logger } from '../log.js';
 import {
   ServerConnection,
@@ -50,6 +50,8 @@ export interface PoolContext {
   serverCountForUser(user: string): number;
   /** a server slot may have freed up for another pool of the same database or user */
   onServerSlotFreed(pool: Pool): void;
+  /** SIGTERM drain in progress: clients are closed at their next transaction boundary */
+  readonly draining: boolean;
   /** PAUSE or KILL holds new work for the database */
   isPaused(database: string): boolean;
   /** close one idle server of another pool that shares the limit, so `pool` can open one; false if none */
@@ -187,6 +189,8 @@ export class Pool implements ServerOwner {
   /** the client has something to send and no server */
   requestServer(client: PoolClient): void {
     this.lastActivity = clock.now;
+    // draining: a new transaction would start now; the client is told to go elsewhere instead
+    if (this.context.draining) return client.fail(shuttingDown(), 'shutdown');
     const failFast = this.failFastError();
     if (failFast !== null) return client.fail(failFast, 'login_failed');
     client.waitStart = clock.refresh();
@@ -338,6 +342,8 @@ export class Pool implements ServerOwner {
     const settings = this.context.config.settings;
     if (settings.server_reset_query_always && settings.server_reset_query !== '') this.resetThenIdle(server);
     else this.releaseToIdle(server);
+    // a drain closes each client at its transaction boundary, which is now
+    if (this.context.draining) client.fail(shuttingDown(), 'shutdown');
     this.dispatch();
   }
 
