@@ -1,3 +1,4 @@
+// The console grammar: what PgBouncer's admin.c accepts (case, quoting, SET forms, SELECT as SHOW) and what it refuses.
 import { describe, expect, it } from 'vitest';
 import { parseConsoleQuery } from './grammar.js';
 

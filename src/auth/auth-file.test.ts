@@ -1,3 +1,4 @@
+// userlist.txt parsing: quoting rules, comments, and errors that name file:line but never the secret.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -1,3 +1,4 @@
+// MD5 password hashes and challenge answers, against vectors computed outside Node.
 import { describe, expect, it } from 'vitest';
 import { md5PasswordHash, md5Response, verifyMd5Response } from './md5.js';
 

@@ -1,3 +1,4 @@
+// SASLprep of SCRAM passwords (RFC 4013), including PostgreSQL's use-unchanged fallback.
 import { describe, expect, it } from 'vitest';
 import { saslprep } from './saslprep.js';
 

@@ -1,3 +1,4 @@
+// The SCRAM-SHA-256 client exchange (RFC 7677 vectors) and its refusal of malformed server messages.
 import { createHmac, createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ScramClient, ScramError } from './scram-client.js';

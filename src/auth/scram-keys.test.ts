@@ -1,3 +1,4 @@
+// SCRAM key derivation against RFC 7677's example, computed independently.
 import { describe, expect, it } from 'vitest';
 import { createScramSecret, deriveScramKeys, saltedPassword, scramKeysFromSaltedPassword } from './scram-keys.js';
 

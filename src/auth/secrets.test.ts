@@ -1,3 +1,4 @@
+// Telling plaintext, md5 and SCRAM secrets apart, and parsing SCRAM secrets strictly.
 import { describe, expect, it } from 'vitest';
 import { classifySecret, formatScramSecret, isMd5Secret, parseScramSecret } from './secrets.js';
 

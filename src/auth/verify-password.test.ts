@@ -1,3 +1,4 @@
+// Checking a cleartext password against each kind of stored secret.
 import { describe, expect, it } from 'vitest';
 import { verifyPlainPassword } from './verify-password.js';
 

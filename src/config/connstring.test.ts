@@ -1,3 +1,4 @@
+// libpq-style connection strings in [databases]: quoting, escapes and syntax errors.
 import { describe, expect, it } from 'vitest';
 import { ConnStringSyntaxError, parseConnString, quoteConnStringValue } from './connstring.js';
 

@@ -1,3 +1,4 @@
+// check-config's description of the effective settings and the diff a reload reports.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';

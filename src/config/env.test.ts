@@ -1,3 +1,4 @@
+// DATABASE_URL and POOLER_* layered over the file, with the origin of each value.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';

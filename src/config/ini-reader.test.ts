@@ -1,3 +1,4 @@
+// PgBouncer's ini syntax: sections, comments, %include (and its depth limit), line numbers.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';

@@ -1,3 +1,4 @@
+// Loading pooler.ini end to end: sections, defaults, warnings for unsupported keys, file:line errors.
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';

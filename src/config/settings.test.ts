@@ -1,3 +1,4 @@
+// The settings table against PgBouncer's 101 parameters, reloadability, and SHOW CONFIG formatting.
 import { describe, expect, it } from 'vitest';
 import {
   ConfigError,

@@ -1,3 +1,4 @@
+// Value syntax as PgBouncer reads it: integers, times with units, booleans, lists, enums.
 import { describe, expect, it } from 'vitest';
 import {
   InvalidValue,

@@ -1,3 +1,4 @@
+// The latency histogram: bucket placement and interpolated quantiles.
 import { describe, expect, it } from 'vitest';
 import { LatencyHistogram } from './latency-histogram.js';
 
