@@ -1,13 +1,21 @@
-// Client authentication for the login phase: trust, any, plain (cleartext) and md5 against the
-// stored secret (auth_file or DATABASE_URL). Unknown users go through the same exchange and fail
-// the same way, so a client cannot tell which user names exist.
+// Client authentication for the login phase: trust, any, plain (cleartext), md5 and SCRAM-SHA-256
+// against the stored secret (auth_file or DATABASE_URL). Unknown users go through the same exchange
+// and fail the same way, so a client cannot tell which user names exist.
 import { randomBytes } from 'node:crypto';
 import type { AuthType } from '../config/types.js';
 import { PoolerError, SqlState } from '../errors.js';
 import { verifyMd5Response } from '../auth/md5.js';
 import { verifyPlainPassword } from '../auth/verify-password.js';
 import { classifySecret } from '../auth/secrets.js';
-import { authenticationCleartext, authenticationMd5 } from '../protocol/backend-messages.js';
+import { ScramError, type ScramClientKeys } from '../auth/scram-client.js';
+import { SCRAM_MECHANISM, ScramServerExchange } from '../auth/scram-server.js';
+import {
+  authenticationCleartext,
+  authenticationMd5,
+  authenticationSasl,
+  authenticationSaslContinue,
+  authenticationSaslFinal,
+} from '../protocol/backend-messages.js';
 
 export interface ClientAuthOptions {
   secret: string | null;
@@ -15,10 +23,14 @@ export interface ClientAuthOptions {
   requireKnownUser: boolean;
   send(message: Buffer): void;
   done(error: PoolerError | null): void;
+  /** a SCRAM login succeeded: the client's key, for logging in to PostgreSQL on its behalf */
+  onScramKeys?(keys: ScramClientKeys): void;
 }
 
 export class ClientAuthenticator {
   private salt: Buffer | null = null;
+  private scram: ScramServerExchange | null = null;
+  private scramStarted = false;
   private finished = false;
 
   constructor(
@@ -42,36 +54,74 @@ export class ClientAuthenticator {
         this.options.send(authenticationCleartext);
         return;
       case 'md5': {
+        // as PostgreSQL and PgBouncer: a user whose stored secret is SCRAM is asked for SCRAM
         const secret = this.options.secret === null ? null : classifySecret(this.options.secret);
-        if (secret?.kind === 'scram') {
-          return this.finish(
-            new PoolerError(
-              'AUTH_FAILED',
-              SqlState.featureNotSupported,
-              `user "${this.user}" has a SCRAM secret; pooler cannot check it with md5 and SCRAM client authentication is not implemented yet`,
-              'FATAL',
-              'store a plaintext or md5 secret for this user in auth_file, or use auth_type = plain',
-            ),
-          );
-        }
+        if (secret?.kind === 'scram') return this.beginScram();
         this.salt = randomBytes(4);
         this.options.send(authenticationMd5(this.salt));
         return;
+      }
+      case 'scram-sha-256': {
+        const secret = this.options.secret === null ? null : classifySecret(this.options.secret);
+        if (secret?.kind === 'md5') {
+          return this.finish(
+            new PoolerError(
+              'AUTH_FAILED',
+              SqlState.invalidPassword,
+              `password authentication failed for user "${this.user}"`,
+              'FATAL',
+              'an md5 secret cannot be checked with SCRAM: store the plaintext password or a SCRAM secret in auth_file',
+            ),
+          );
+        }
+        return this.beginScram();
       }
       default:
         return this.finish(
           new PoolerError(
             'AUTH_FAILED',
             SqlState.featureNotSupported,
-            `auth_type = ${this.method} is not implemented yet; use trust, any, plain or md5`,
+            `auth_type = ${this.method} is not implemented yet; use trust, any, plain, md5 or scram-sha-256`,
           ),
         );
     }
   }
 
+  private beginScram(): void {
+    const secret = this.options.secret === null ? null : classifySecret(this.options.secret);
+    this.scram = new ScramServerExchange(secret);
+    this.options.send(authenticationSasl([SCRAM_MECHANISM]));
+  }
+
+  /** SASLInitialResponse, then SASLResponse: both arrive as 'p' messages */
+  private async onScramMessage(message: Buffer, exchange: ScramServerExchange): Promise<void> {
+    if (!this.scramStarted) {
+      this.scramStarted = true;
+      const end = message.indexOf(0, 5);
+      const mechanism = message.toString('utf8', 5, end);
+      if (mechanism !== SCRAM_MECHANISM) throw new ScramError(`unsupported SASL mechanism "${mechanism}"; use ${SCRAM_MECHANISM}`);
+      const length = message.readInt32BE(end + 1);
+      const data = message.toString('utf8', end + 5, end + 5 + Math.max(0, length));
+      this.options.send(authenticationSaslContinue(await exchange.first(data)));
+      return;
+    }
+    const result = exchange.final(message.toString('utf8', 5));
+    this.options.onScramKeys?.({ clientKey: result.clientKey, serverKey: result.serverKey });
+    this.options.send(authenticationSaslFinal(result.serverFinal));
+    this.finish(null);
+  }
+
   /** a PasswordMessage ('p'), header included */
   onPassword(message: Buffer): void {
     if (this.finished) return;
+    if (this.scram !== null) {
+      this.onScramMessage(message, this.scram).catch((error: unknown) => {
+        // a malformed message is a protocol error; a wrong proof is a wrong password
+        const malformed = error instanceof ScramError && !/proof does not match/.test(error.message);
+        this.finish(malformed ? new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, error.message) : this.failure());
+      });
+      return;
+    }
     const end = message.indexOf(0, 5);
     const answer = message.toString('utf8', 5, end < 0 ? message.length : end);
     const secret = this.options.secret;

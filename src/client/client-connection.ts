@@ -23,6 +23,7 @@ import {
 import { FrontendCode, MAX_STARTUP_PACKET_LENGTH } from '../protocol/codes.js';
 import { decodeFirstMessage } from '../protocol/decode.js';
 import { CONSOLE_PARAMETERS, type ConsoleSession } from '../admin/console-session.js';
+import type { ScramClientKeys } from '../auth/scram-client.js';
 import { ClientAuthenticator } from './client-auth.js';
 import { checkStartupParameters, TRACKED_PARAMETERS, type ClientStartup } from './startup-parameters.js';
 import { parameterSetQuery, parametersKey } from './parameter-sync.js';
@@ -108,6 +109,8 @@ export class ClientConnection implements PacketHandler, PoolClient {
   private readonly trackedNames: ReadonlySet<string>;
 
   private phase: Phase = 'startup';
+  /** from a SCRAM login, until handed to the pool (pass-through); not kept after that */
+  private scramKeys: ScramClientKeys | null = null;
   /** set once a console user logged in; the client then never gets a pool */
   private console: ConsoleSession | null = null;
   private startupBytes: Buffer | null = null;
@@ -481,6 +484,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
       requireKnownUser: this.context.settings.auth_file !== null,
       send: (message) => this.socket.write(message),
       done: (error) => (database === CONSOLE ? this.onConsoleAuthenticated(error) : this.onAuthenticated(database, error)),
+      onScramKeys: (keys) => (this.scramKeys = keys),
     });
     this.authenticator.begin();
   }
@@ -509,6 +513,8 @@ export class ClientConnection implements PacketHandler, PoolClient {
     this.phase = 'welcome';
     const pool = this.context.poolFor(database, database.user ?? this.startup!.user);
     this.pool = pool;
+    if (this.scramKeys !== null) pool.rememberScramKeys(this.scramKeys);
+    this.scramKeys = null;
     pool.addClient(this);
   }
 

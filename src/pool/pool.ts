@@ -2,6 +2,8 @@
 // to waiting clients (FIFO), releasing them by the pool mode's rules, and launching new server
 // connections one at a time within the pool's limits. Every state change goes through
 // setClientState/setServerState, so the lists are the truth SHOW POOLS reports.
+import type { ScramClientKeys } from '../auth/scram-client.js';
+import { parseScramSecret } from '../auth/secrets.js';
 import { clock } from '../clock.js';
 import type { Config, DatabaseConfig, PoolMode } from '../config/types.js';
 import { PoolerError, SqlState, shuttingDown, type DisconnectReason } from '../errors.js';
@@ -72,6 +74,8 @@ export class Pool implements ServerOwner {
   welcome: Map<string, string> | null = null;
   /** the last server login failure, returned at once to clients until loginRetryAt */
   loginError: ServerError | null = null;
+  /** see rememberScramKeys */
+  private scramKeys: ScramClientKeys | null = null;
   loginRetryAt = 0;
   lastActivity = clock.now;
   /** how far the pool has reached: the most servers linked at once */
@@ -143,7 +147,17 @@ export class Pool implements ServerOwner {
 
   /** a new pool password (RELOAD changed the auth file); new server logins use it */
   setPassword(password: string | null): void {
+    if (password !== this.password) this.scramKeys = null;
     this.password = password;
+  }
+
+  /**
+   * A client proved its SCRAM key: when the pool's secret is that same SCRAM secret, keep the key
+   * so servers can log in with it (PgBouncer's SCRAM pass-through).
+   */
+  rememberScramKeys(keys: ScramClientKeys): void {
+    const secret = this.password === null ? null : parseScramSecret(this.password);
+    if (secret !== null && secret.serverKey.equals(keys.serverKey)) this.scramKeys = keys;
   }
 
   /** replace the database entry after RELOAD; servers on a moved target close when released */
@@ -445,6 +459,7 @@ export class Pool implements ServerOwner {
         user: this.user,
         database: this.database.dbname,
         password: this.password,
+        scramKeys: this.scramKeys,
         startupParameters: this.database.startup_parameters,
       },
       this,

@@ -40,6 +40,21 @@ export function authenticationMd5(salt: Buffer): Buffer {
   return new WireWriter(8).int32(AuthCode.MD5Password).bytes(salt).message(BackendCode.Authentication);
 }
 
+/** AuthenticationSASL offering the mechanisms we support (SCRAM-SHA-256 only, without TLS) */
+export function authenticationSasl(mechanisms: string[]): Buffer {
+  const w = new WireWriter().int32(AuthCode.SASL);
+  for (const mechanism of mechanisms) w.cstring(mechanism);
+  return w.byte(0).message(BackendCode.Authentication);
+}
+
+export function authenticationSaslContinue(data: string): Buffer {
+  return new WireWriter().int32(AuthCode.SASLContinue).bytes(Buffer.from(data, 'utf8')).message(BackendCode.Authentication);
+}
+
+export function authenticationSaslFinal(data: string): Buffer {
+  return new WireWriter().int32(AuthCode.SASLFinal).bytes(Buffer.from(data, 'utf8')).message(BackendCode.Authentication);
+}
+
 export function parameterStatus(name: string, value: string): Buffer {
   return new WireWriter().cstring(name).cstring(value).message(BackendCode.ParameterStatus);
 }

@@ -1,7 +1,9 @@
 // Answers a server's Authentication requests during login: trust, cleartext, md5 and
-// SCRAM-SHA-256, with the password the pooler holds for the user. Never logs the password.
+// SCRAM-SHA-256, with the password the pooler holds for the user — or, when auth_file holds a
+// SCRAM secret, with the keys a client's own SCRAM login recovered. Never logs a password or key.
 import { md5Response } from '../auth/md5.js';
-import { ScramClient } from '../auth/scram-client.js';
+import { ScramClient, type ScramClientKeys } from '../auth/scram-client.js';
+import { parseScramSecret } from '../auth/secrets.js';
 import { AuthCode } from '../protocol/codes.js';
 import { passwordMessage, saslInitialResponse, saslResponse } from '../protocol/frontend-messages.js';
 
@@ -10,10 +12,16 @@ const SCRAM_MECHANISM = 'SCRAM-SHA-256';
 export class ServerAuthenticator {
   private scram: ScramClient | null = null;
 
+  /** auth_file holds a SCRAM secret, not a password: only SCRAM with recovered keys can work */
+  private readonly secretIsScram: boolean;
+
   constructor(
     private readonly user: string,
     private readonly password: string | null,
-  ) {}
+    private readonly scramKeys: ScramClientKeys | null = null,
+  ) {
+    this.secretIsScram = password !== null && parseScramSecret(password) !== null;
+  }
 
   /** the reply to one Authentication message (whole message, header included), or null if none is due */
   async handle(message: Buffer): Promise<Buffer | null> {
@@ -30,13 +38,15 @@ export class ServerAuthenticator {
         if (!mechanisms.includes(SCRAM_MECHANISM)) {
           throw new Error(`server offers SASL mechanisms ${mechanisms.join(', ')}; pooler supports ${SCRAM_MECHANISM}`);
         }
-        this.requirePassword('scram-sha-256');
+        if (this.secretIsScram) this.requireScramKeys();
+        else this.requirePassword('scram-sha-256');
         this.scram = new ScramClient();
         return saslInitialResponse(SCRAM_MECHANISM, Buffer.from(this.scram.start()));
       }
       case AuthCode.SASLContinue: {
         if (this.scram === null) throw new Error('server sent SASLContinue before SASL');
-        const reply = await this.scram.continue(message.toString('utf8', 9), this.requirePassword('scram-sha-256'));
+        const credentials = this.secretIsScram ? this.requireScramKeys() : this.requirePassword('scram-sha-256');
+        const reply = await this.scram.continue(message.toString('utf8', 9), credentials);
         return saslResponse(Buffer.from(reply));
       }
       case AuthCode.SASLFinal:
@@ -48,7 +58,20 @@ export class ServerAuthenticator {
     }
   }
 
+  private requireScramKeys(): ScramClientKeys {
+    if (this.scramKeys === null) {
+      throw new Error(
+        `auth_file holds a SCRAM secret for user "${this.user}", which logs in to PostgreSQL only with the key ` +
+          'a client proves when it logs in to pooler with SCRAM; none has yet (or it used another method)',
+      );
+    }
+    return this.scramKeys;
+  }
+
   private requirePassword(method: string): string {
+    if (this.secretIsScram) {
+      throw new Error(`server asks for ${method} authentication for user "${this.user}", but auth_file holds only a SCRAM secret for it`);
+    }
     if (this.password === null || this.password === '') {
       throw new Error(
         `server requires ${method} authentication for user "${this.user}" but pooler has no password for it; ` +

@@ -8,6 +8,7 @@ import { BackendCode, TxStatus } from '../protocol/codes.js';
 import { decodeFields, decodeParameterStatus } from '../protocol/decode.js';
 import { queryMessage, startupMessage, terminateMessage } from '../protocol/frontend-messages.js';
 import { Disposition, PacketStream, Treat, treatTable, type PacketHandler } from '../net/packet-stream.js';
+import type { ScramClientKeys } from '../auth/scram-client.js';
 import { ServerAuthenticator } from './server-auth.js';
 import type { StateList } from '../state-list.js';
 
@@ -20,6 +21,8 @@ export interface ServerTarget {
   user: string;
   database: string;
   password: string | null;
+  /** when `password` is a SCRAM secret: the keys a client's SCRAM login recovered (pass-through) */
+  scramKeys: ScramClientKeys | null;
   startupParameters: Record<string, string>;
 }
 
@@ -127,7 +130,7 @@ export class ServerConnection implements PacketHandler {
     options: { maxMessageLength: number; keepAlive: boolean },
   ) {
     this.stream = new PacketStream(this, LOGIN_TABLE, options.maxMessageLength);
-    this.authenticator = new ServerAuthenticator(target.user, target.password);
+    this.authenticator = new ServerAuthenticator(target.user, target.password, target.scramKeys);
     const socket = target.host.startsWith('/')
       ? net.connect({ path: `${target.host}/.s.PGSQL.${target.port}` })
       : net.connect({ host: target.host, port: target.port, noDelay: true, keepAlive: options.keepAlive });

@@ -1,0 +1,63 @@
+// The server side of SCRAM against RFC 7677's example and against our own client, for plaintext
+// and SCRAM secrets, wrong passwords, unknown users and malformed messages.
+import { describe, expect, it } from 'vitest';
+import { ScramClient, ScramError } from './scram-client.js';
+import { createScramSecret, deriveScramKeys } from './scram-keys.js';
+import { ScramServerExchange } from './scram-server.js';
+import { classifySecret, parseScramSecret } from './secrets.js';
+
+/** a full exchange between our client (with `password`) and a server holding `secret` */
+async function exchange(secret: string | null, password: string) {
+  const server = new ScramServerExchange(secret === null ? null : classifySecret(secret));
+  const client = new ScramClient();
+  const serverFirst = await server.first(client.start());
+  const result = server.final(await client.continue(serverFirst, password));
+  client.finish(result.serverFinal);
+  return { client, result };
+}
+
+describe('ScramServerExchange', () => {
+  it('reproduces RFC 7677 section 3 byte for byte', async () => {
+    const salt = Buffer.from('W22ZaJ0SNY7soEsUEjb6gQ==', 'base64');
+    const keys = await deriveScramKeys('pencil', salt, 4096);
+    const server = new ScramServerExchange({ kind: 'scram', iterations: 4096, salt, storedKey: keys.storedKey, serverKey: keys.serverKey }, { serverNonce: '%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0' });
+    expect(await server.first('n,,n=user,r=rOprNGfwEbeRWgbNEkqO')).toBe('r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,s=W22ZaJ0SNY7soEsUEjb6gQ==,i=4096');
+    const result = server.final('c=biws,r=rOprNGfwEbeRWgbNEkqO%hvYDpWUa2RaTCAfuxFIlj)hNlF$k0,p=dHzbZapWIk4jUhN+Ute9ytag9zjfMHgsqmmiz7AndVQ=');
+    expect(result.serverFinal).toBe('v=6rriTRBi23WpRR/wtup+mMhUZUn/dB5nLTJRsjl95G4=');
+    expect(result.clientKey).toEqual(keys.clientKey);
+  });
+
+  it('accepts the right password against a plaintext secret and a SCRAM secret, and the client verifies the server', async () => {
+    expect((await exchange('s3cret', 's3cret')).client.isComplete).toBe(true);
+    const stored = await createScramSecret('s3cret');
+    const { client, result } = await exchange(stored, 's3cret');
+    expect(client.isComplete).toBe(true);
+    expect(result.serverKey).toEqual(parseScramSecret(stored)!.serverKey);
+  });
+
+  it.each([
+    ['a wrong password, plaintext secret', 's3cret', 'nope'],
+    ['a wrong password, SCRAM secret', null, 'nope'],
+    ['an unknown user', undefined, 'anything'],
+    ['an md5 secret', 'md5' + 'a'.repeat(32), 'anything'],
+  ])('refuses %s at the proof, after a normal-looking server-first-message', async (_case, secret, password) => {
+    const stored = secret === null ? await createScramSecret('s3cret') : (secret ?? null);
+    await expect(exchange(stored, password)).rejects.toThrow('SCRAM proof does not match');
+  });
+
+  it.each([
+    ['p=tls-server-end-point,,n=,r=abc', 'channel binding is not supported'],
+    ['x,,n=,r=abc', 'malformed SCRAM client-first-message'],
+    ['n,,n=,r=', 'malformed SCRAM client-first-message'],
+  ])('refuses client-first-message %j', async (message, error) => {
+    await expect(new ScramServerExchange(classifySecret('pw')).first(message)).rejects.toThrow(error);
+  });
+
+  it('refuses a final message with another nonce or channel binding', async () => {
+    const server = new ScramServerExchange(classifySecret('pw'));
+    const serverFirst = await server.first('n,,n=,r=abc');
+    const nonce = /r=([^,]+)/.exec(serverFirst)![1];
+    expect(() => server.final(`c=biws,r=${nonce}x,p=${'A'.repeat(43)}=`)).toThrow(ScramError);
+    expect(() => server.final(`c=eSws,r=${nonce},p=${'A'.repeat(43)}=`)).toThrow('channel binding does not match');
+  });
+});

@@ -1,0 +1,99 @@
+// The server side of SCRAM-SHA-256 (RFC 5802, RFC 7677) that checks a client logging in to the
+// pooler: against a SCRAM secret from auth_file, or a plaintext password turned into keys with a
+// fresh salt. Without TLS there is no channel binding, so the gs2 header must be "n,," or "y,,".
+// @see https://www.postgresql.org/docs/current/sasl-authentication.html
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { decodeBase64Strict } from './base64.js';
+import { DEFAULT_SCRAM_ITERATIONS, deriveScramKeys, hmacSha256, SCRAM_KEY_LENGTH, sha256 } from './scram-keys.js';
+import type { StoredSecret } from './secrets.js';
+import { ScramError } from './scram-client.js';
+
+export const SCRAM_MECHANISM = 'SCRAM-SHA-256';
+const RAW_NONCE_LENGTH = 18;
+const PRINTABLE = /^[\x21-\x2b\x2d-\x7e]+$/;
+
+interface Verifier {
+  salt: Buffer;
+  iterations: number;
+  storedKey: Buffer;
+  serverKey: Buffer;
+}
+
+export interface ScramServerResult {
+  /** server-final-message: "v=<ServerSignature>" */
+  serverFinal: string;
+  /** the client's ClientKey, recovered from its proof: what logs in to PostgreSQL for it (pass-through) */
+  clientKey: Buffer;
+  serverKey: Buffer;
+  salt: Buffer;
+  iterations: number;
+}
+
+/**
+ * One exchange: first(clientFirst) → server-first-message, final(clientFinal) → the result, or a
+ * ScramError. A user with no usable secret still gets a server-first-message with a made-up salt,
+ * as PostgreSQL does, and fails only at the proof, so user names cannot be probed.
+ */
+export class ScramServerExchange {
+  private verifier: Verifier | null = null;
+  private clientFirstBare = '';
+  private serverFirst = '';
+  private nonce = '';
+  private gs2Header = '';
+
+  constructor(
+    private readonly secret: StoredSecret | null,
+    private readonly options: { serverNonce?: string } = {},
+  ) {}
+
+  async first(clientFirst: string): Promise<string> {
+    const match = /^([ny]),(?:a=[^,]*)?,(n=[^,]*,r=([^,]+)(?:,.*)?)$/.exec(clientFirst);
+    if (clientFirst.startsWith('p=')) throw new ScramError('channel binding is not supported without TLS');
+    if (match === null) throw new ScramError('malformed SCRAM client-first-message');
+    const clientNonce = match[3]!;
+    if (!PRINTABLE.test(clientNonce)) throw new ScramError('malformed SCRAM client nonce');
+    this.gs2Header = clientFirst.slice(0, clientFirst.length - match[2]!.length);
+    this.clientFirstBare = match[2]!;
+    this.verifier = await verifierFor(this.secret);
+    this.nonce = clientNonce + (this.options.serverNonce ?? randomBytes(RAW_NONCE_LENGTH).toString('base64'));
+    this.serverFirst = `r=${this.nonce},s=${this.verifier.salt.toString('base64')},i=${this.verifier.iterations}`;
+    return this.serverFirst;
+  }
+
+  final(clientFinal: string): ScramServerResult {
+    const verifier = this.verifier;
+    if (verifier === null) throw new ScramError('SCRAM client-final-message before client-first-message');
+    const match = /^c=([^,]*),r=([^,]*)(?:,.*)?,p=([^,]+)$/.exec(clientFinal);
+    if (match === null) throw new ScramError('malformed SCRAM client-final-message');
+    if (match[1] !== Buffer.from(this.gs2Header).toString('base64')) throw new ScramError('SCRAM channel binding does not match');
+    if (match[2] !== this.nonce) throw new ScramError('SCRAM nonce does not match');
+    const proof = decodeBase64Strict(match[3]!);
+    if (proof === null || proof.length !== SCRAM_KEY_LENGTH) throw new ScramError('malformed SCRAM client proof');
+    const withoutProof = clientFinal.slice(0, clientFinal.lastIndexOf(',p='));
+    const authMessage = `${this.clientFirstBare},${this.serverFirst},${withoutProof}`;
+    const clientSignature = hmacSha256(verifier.storedKey, authMessage);
+    const clientKey = Buffer.alloc(SCRAM_KEY_LENGTH);
+    for (let i = 0; i < SCRAM_KEY_LENGTH; i++) clientKey[i] = proof[i]! ^ clientSignature[i]!;
+    if (!timingSafeEqual(sha256(clientKey), verifier.storedKey) || this.secret === null || this.secret.kind === 'md5') {
+      throw new ScramError('SCRAM proof does not match');
+    }
+    return {
+      serverFinal: `v=${hmacSha256(verifier.serverKey, authMessage).toString('base64')}`,
+      clientKey,
+      serverKey: verifier.serverKey,
+      salt: verifier.salt,
+      iterations: verifier.iterations,
+    };
+  }
+}
+
+/** the keys to check against: the stored SCRAM secret, keys from a plaintext password, or random ones that match nothing */
+async function verifierFor(secret: StoredSecret | null): Promise<Verifier> {
+  if (secret?.kind === 'scram') return secret;
+  const salt = randomBytes(16);
+  if (secret?.kind === 'plain') {
+    const keys = await deriveScramKeys(secret.password, salt, DEFAULT_SCRAM_ITERATIONS);
+    return { salt, iterations: DEFAULT_SCRAM_ITERATIONS, storedKey: keys.storedKey, serverKey: keys.serverKey };
+  }
+  return { salt, iterations: DEFAULT_SCRAM_ITERATIONS, storedKey: randomBytes(SCRAM_KEY_LENGTH), serverKey: randomBytes(SCRAM_KEY_LENGTH) };
+}
