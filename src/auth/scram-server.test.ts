@@ -61,3 +61,19 @@ describe('ScramServerExchange', () => {
     expect(() => server.final(`c=eSws,r=${nonce},p=${'A'.repeat(43)}=`)).toThrow('channel binding does not match');
   });
 });
+
+describe('derived keys for plaintext passwords', () => {
+  it('are derived once per password: a second login gets the same salt, a different password another', async () => {
+    const saltOf = async (password: string) => /s=([^,]+)/.exec(await new ScramServerExchange(classifySecret(password)).first('n,,n=,r=abc'))![1];
+    expect(await saltOf('cached-pw')).toBe(await saltOf('cached-pw'));
+    expect(await saltOf('other-pw')).not.toBe(await saltOf('cached-pw'));
+  });
+});
+
+describe('unknown users', () => {
+  it('get the same made-up salt on every try, so the salt does not reveal that they do not exist', async () => {
+    const saltOf = async (user: string) => /s=([^,]+)/.exec(await new ScramServerExchange(null, { user }).first('n,,n=,r=abc'))![1];
+    expect(await saltOf('ghost')).toBe(await saltOf('ghost'));
+    expect(await saltOf('ghost')).not.toBe(await saltOf('phantom'));
+  });
+});

@@ -43,7 +43,7 @@ export class ScramServerExchange {
 
   constructor(
     private readonly secret: StoredSecret | null,
-    private readonly options: { serverNonce?: string } = {},
+    private readonly options: { serverNonce?: string; user?: string } = {},
   ) {}
 
   async first(clientFirst: string): Promise<string> {
@@ -54,7 +54,7 @@ export class ScramServerExchange {
     if (!PRINTABLE.test(clientNonce)) throw new ScramError('malformed SCRAM client nonce');
     this.gs2Header = clientFirst.slice(0, clientFirst.length - match[2]!.length);
     this.clientFirstBare = match[2]!;
-    this.verifier = await verifierFor(this.secret);
+    this.verifier = await verifierFor(this.secret, this.options.user ?? '');
     this.nonce = clientNonce + (this.options.serverNonce ?? randomBytes(RAW_NONCE_LENGTH).toString('base64'));
     this.serverFirst = `r=${this.nonce},s=${this.verifier.salt.toString('base64')},i=${this.verifier.iterations}`;
     return this.serverFirst;
@@ -87,13 +87,41 @@ export class ScramServerExchange {
   }
 }
 
-/** the keys to check against: the stored SCRAM secret, keys from a plaintext password, or random ones that match nothing */
-async function verifierFor(secret: StoredSecret | null): Promise<Verifier> {
-  if (secret?.kind === 'scram') return secret;
-  const salt = randomBytes(16);
-  if (secret?.kind === 'plain') {
-    const keys = await deriveScramKeys(secret.password, salt, DEFAULT_SCRAM_ITERATIONS);
-    return { salt, iterations: DEFAULT_SCRAM_ITERATIONS, storedKey: keys.storedKey, serverKey: keys.serverKey };
+/**
+ * Keys derived from plaintext auth_file passwords, so a login storm runs PBKDF2 (4096 rounds, on
+ * libuv's thread pool) once per password rather than once per login. A salt reused across logins
+ * of one password is what a stored SCRAM secret is anyway. Bounded, oldest out first.
+ */
+const derivedVerifiers = new Map<string, Promise<Verifier>>();
+const MAX_DERIVED_VERIFIERS = 10_000;
+
+function plainVerifier(password: string): Promise<Verifier> {
+  let verifier = derivedVerifiers.get(password);
+  if (verifier === undefined) {
+    const salt = randomBytes(16);
+    verifier = deriveScramKeys(password, salt, DEFAULT_SCRAM_ITERATIONS).then((keys) => ({
+      salt,
+      iterations: DEFAULT_SCRAM_ITERATIONS,
+      storedKey: keys.storedKey,
+      serverKey: keys.serverKey,
+    }));
+    if (derivedVerifiers.size >= MAX_DERIVED_VERIFIERS) derivedVerifiers.delete(derivedVerifiers.keys().next().value!);
+    derivedVerifiers.set(password, verifier);
   }
+  return verifier;
+}
+
+/** makes the made-up salt of an unknown user the same on every try, as PostgreSQL's mock salt is */
+const MOCK_SALT_KEY = randomBytes(32);
+
+/**
+ * The keys to check against: the stored SCRAM secret, keys from a plaintext password, or random
+ * keys that match nothing, with a salt that stays the same per user name, so a salt that changed
+ * between two tries would not tell that the user does not exist.
+ */
+async function verifierFor(secret: StoredSecret | null, user: string): Promise<Verifier> {
+  if (secret?.kind === 'scram') return secret;
+  if (secret?.kind === 'plain') return plainVerifier(secret.password);
+  const salt = hmacSha256(MOCK_SALT_KEY, user).subarray(0, 16);
   return { salt, iterations: DEFAULT_SCRAM_ITERATIONS, storedKey: randomBytes(SCRAM_KEY_LENGTH), serverKey: randomBytes(SCRAM_KEY_LENGTH) };
 }

@@ -89,7 +89,7 @@ export class ClientAuthenticator {
 
   private beginScram(): void {
     const secret = this.options.secret === null ? null : classifySecret(this.options.secret);
-    this.scram = new ScramServerExchange(secret);
+    this.scram = new ScramServerExchange(secret, { user: this.user });
     this.options.send(authenticationSasl([SCRAM_MECHANISM]));
   }
 
