@@ -10,6 +10,7 @@ import type { Config, DatabaseConfig, Settings } from './config/types.js';
 import { SETTING_DEFINITIONS, formatSetting, type SettingName } from './config/settings.js';
 import { PoolerError, SqlState, shuttingDown } from './errors.js';
 import type { Logger } from './log.js';
+import { loadClientTls, type ClientTls } from './net/client-tls.js';
 import { maintainPool } from './pool/maintenance.js';
 import { Pool, type PoolContext } from './pool/pool.js';
 import { cancelRequest } from './protocol/frontend-messages.js';
@@ -50,6 +51,8 @@ export class Pooler implements ClientContext, PoolContext {
   private readonly cancelKeys = new Map<string, ClientConnection>();
   private readonly autoDatabases = new Map<string, DatabaseConfig>();
   private authSecrets = new Map<string, string>();
+  /** TLS toward clients, or null when client_tls_sslmode = disable */
+  clientTls: ClientTls | null = null;
   private listener: net.Server | null = null;
   private janitor: NodeJS.Timeout | null = null;
   /** drain: when shutdown_timeout runs out; 0 for no limit */
@@ -69,6 +72,7 @@ export class Pooler implements ClientContext, PoolContext {
     readonly log: Logger,
   ) {
     this.authSecrets = this.loadAuthSecrets(config);
+    this.clientTls = loadClientTls(config.settings);
     this.closed = new Promise((resolve) => (this.shutdownDone = resolve));
   }
 
@@ -116,6 +120,7 @@ export class Pooler implements ClientContext, PoolContext {
   /** apply a newly loaded configuration without dropping clients */
   reload(config: Config): void {
     const secrets = this.loadAuthSecrets(config);
+    const clientTls = loadClientTls(config.settings);
     // Settings PgBouncer reads only at startup (listen_port, pidfile, metrics_port, ...; CF_NO_RELOAD)
     // keep their running value, as PgBouncer ignores them on reload: the listener and endpoints were
     // set up from them, and SHOW CONFIG must report what is in effect, not what the file now says.
@@ -131,6 +136,7 @@ export class Pooler implements ClientContext, PoolContext {
     }
     this.config = config;
     this.authSecrets = secrets;
+    this.clientTls = clientTls;
     this.autoDatabases.clear();
     for (const pool of this.pools.values()) {
       const database = this.lookupDatabase(pool.database.name);

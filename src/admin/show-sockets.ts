@@ -66,7 +66,7 @@ function clientRow(client: ClientConnection, state: string): Cell[] {
     pointer('C', client.id),
     client.server === null ? '' : pointer('S', client.server.id),
     0,
-    '',
+    client.tlsDescription,
     client.parameters.get('application_name') ?? '',
     0,
     client.id,

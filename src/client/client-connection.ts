@@ -3,6 +3,7 @@
 // slices once linked, and tracking which messages the server still owes replies for.
 import { randomInt } from 'node:crypto';
 import type { Socket } from 'node:net';
+import tls from 'node:tls';
 import { clock } from '../clock.js';
 import type { DatabaseConfig, Settings } from '../config/types.js';
 import { PoolerError, SqlState, type DisconnectReason } from '../errors.js';
@@ -19,11 +20,13 @@ import {
   parameterStatus,
   readyForQueryIdle,
   refuseEncryption,
+  acceptEncryption,
 } from '../protocol/backend-messages.js';
 import { FrontendCode, MAX_STARTUP_PACKET_LENGTH } from '../protocol/codes.js';
 import { decodeFirstMessage } from '../protocol/decode.js';
 import { CONSOLE_PARAMETERS, type ConsoleSession } from '../admin/console-session.js';
 import type { ScramClientKeys } from '../auth/scram-client.js';
+import { tlsRequired, type ClientTls } from '../net/client-tls.js';
 import { ClientAuthenticator } from './client-auth.js';
 import { checkStartupParameters, TRACKED_PARAMETERS, type ClientStartup } from './startup-parameters.js';
 import { parameterSetQuery, parametersKey } from './parameter-sync.js';
@@ -41,6 +44,8 @@ export interface ClientContext {
   poolFor(database: DatabaseConfig, user: string): Pool;
   /** a client finished login and holds a cancel key now */
   registerCancelKey(client: ClientConnection): void;
+  /** TLS toward clients, or null when client_tls_sslmode = disable */
+  readonly clientTls: ClientTls | null;
   /** a CancelRequest arrived on a new connection */
   forwardCancel(processId: number, secretKey: number): void;
   onClientClosed(client: ClientConnection): void;
@@ -123,18 +128,53 @@ export class ClientConnection implements PacketHandler, PoolClient {
   private pausedForPeer = false;
   private terminating = false;
 
+  /** the socket the client talks over: the TCP socket, or the TLS socket wrapped around it */
+  socket: Socket;
+  /** the negotiated TLS version and cipher, for SHOW CLIENTS; '' without TLS */
+  tlsDescription = '';
+
   constructor(
-    readonly socket: Socket,
+    socket: Socket,
     private readonly context: ClientContext,
   ) {
+    this.socket = socket;
     this.stream = new PacketStream(this, LOGIN_TABLE, MAX_STARTUP_PACKET_LENGTH);
     this.trackedNames = trackedNamesFor(context.settings.track_extra_parameters);
     socket.setNoDelay(true);
     if (context.settings.tcp_keepalive) socket.setKeepAlive(true);
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.onDrain());
-    socket.on('error', () => this.close('client_close'));
-    socket.on('close', () => this.close('client_close'));
+    this.listenTo(socket);
+  }
+
+  private readonly onSocketData = (chunk: Buffer) => this.onData(chunk);
+  private readonly onSocketDrain = () => this.onDrain();
+  private readonly onSocketGone = () => this.close('client_close');
+
+  private listenTo(socket: Socket): void {
+    socket.on('data', this.onSocketData);
+    socket.on('drain', this.onSocketDrain);
+    socket.on('error', this.onSocketGone);
+    socket.on('close', this.onSocketGone);
+  }
+
+  /** answer an SSLRequest with 'S' and continue over TLS; the TLS socket takes over the TCP one */
+  private startTls(tlsConfig: ClientTls): void {
+    const raw = this.socket;
+    raw.write(acceptEncryption);
+    raw.off('data', this.onSocketData);
+    raw.off('drain', this.onSocketDrain);
+    raw.off('error', this.onSocketGone);
+    raw.off('close', this.onSocketGone);
+    const secure = new tls.TLSSocket(raw, {
+      isServer: true,
+      secureContext: tlsConfig.context,
+      requestCert: tlsConfig.verifyClient,
+      rejectUnauthorized: tlsConfig.verifyClient,
+    });
+    secure.once('secure', () => {
+      this.tlsDescription = `${secure.getProtocol() ?? 'TLS'}/${secure.getCipher()?.name ?? ''}`;
+    });
+    this.socket = secure;
+    this.listenTo(secure);
   }
 
   get address(): string {
@@ -435,6 +475,11 @@ export class ClientConnection implements PacketHandler, PoolClient {
     const first = decodeFirstMessage(packet);
     switch (first.kind) {
       case 'ssl':
+        if (this.context.clientTls !== null && !(this.socket instanceof tls.TLSSocket)) {
+          return this.startTls(this.context.clientTls);
+        }
+        this.socket.write(refuseEncryption);
+        return;
       case 'gssenc':
         this.socket.write(refuseEncryption);
         return;
@@ -452,6 +497,13 @@ export class ClientConnection implements PacketHandler, PoolClient {
   }
 
   private onStartup(major: number, minor: number, parameters: Map<string, string>): void {
+    const tlsConfig = this.context.clientTls;
+    if (tlsConfig !== null && tlsRequired(tlsConfig.mode) && !(this.socket instanceof tls.TLSSocket)) {
+      return this.fail(
+        new PoolerError('AUTH_FAILED', SqlState.invalidAuthorization, 'SSL required', 'FATAL', `client_tls_sslmode = ${tlsConfig.mode}`),
+        'auth_failed',
+      );
+    }
     if (major !== 3) {
       return this.fail(
         new PoolerError(

@@ -2,7 +2,7 @@
 // ini reader, POOLER_* overrides, SHOW CONFIG and SET; plus PgBouncer's parameters we accept but ignore.
 import { ConfigError } from './errors.js';
 import { computeAutoPoolSize } from './pool-size.js';
-import type { AuthType, PoolMode, Settings } from './types.js';
+import type { AuthType, ClientTlsMode, PoolMode, Settings } from './types.js';
 import {
   InvalidValue,
   formatSeconds,
@@ -35,6 +35,7 @@ export interface SettingDefinition {
 }
 
 export const POOL_MODES: readonly PoolMode[] = ['session', 'transaction', 'statement'];
+export const CLIENT_TLS_MODES: readonly ClientTlsMode[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
 export const AUTH_TYPES: readonly AuthType[] = ['trust', 'any', 'plain', 'md5', 'scram-sha-256', 'cert', 'hba'];
 
 /**
@@ -52,6 +53,10 @@ export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
   { name: 'autodb_idle_timeout', kind: 'time', default: '3600', reloadable: true },
   { name: 'client_idle_timeout', kind: 'time', default: '0', reloadable: true },
   { name: 'client_login_timeout', kind: 'time', default: '60', reloadable: true },
+  { name: 'client_tls_ca_file', kind: 'string', default: '', reloadable: true },
+  { name: 'client_tls_cert_file', kind: 'string', default: '', reloadable: true },
+  { name: 'client_tls_key_file', kind: 'string', default: '', reloadable: true },
+  { name: 'client_tls_sslmode', kind: 'enum', default: 'disable', reloadable: true, values: CLIENT_TLS_MODES },
   { name: 'default_pool_size', kind: 'poolsize', default: '20', reloadable: true },
   { name: 'effective_spindle_count', kind: 'int', default: '1', reloadable: true },
   { name: 'idle_transaction_timeout', kind: 'time', default: '0', reloadable: true },
@@ -125,14 +130,10 @@ export const UNSUPPORTED_SETTINGS: readonly UnsupportedSetting[] = [
   { name: 'auth_user', default: null, consequence: 'users missing from auth_file cannot log in' },
   { name: 'cancel_wait_timeout', default: '10' },
   { name: 'client_tls13_ciphers', default: null },
-  { name: 'client_tls_ca_file', default: '' },
-  { name: 'client_tls_cert_file', default: '' },
   { name: 'client_tls_ciphers', default: 'default' },
   { name: 'client_tls_dheparams', default: 'auto' },
   { name: 'client_tls_ecdhcurve', default: 'auto' },
-  { name: 'client_tls_key_file', default: '' },
   { name: 'client_tls_protocols', default: 'secure' },
-  { name: 'client_tls_sslmode', default: 'disable', consequence: 'clients cannot use TLS; those that require it are refused' },
   { name: 'conffile', default: null },
   { name: 'disable_pqexec', default: '0' },
   { name: 'dns_max_ttl', default: '15' },

@@ -3,6 +3,7 @@
 // Every time value is held in milliseconds.
 
 export type PoolMode = 'session' | 'transaction' | 'statement';
+export type ClientTlsMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 export type AuthType = 'trust' | 'any' | 'plain' | 'md5' | 'scram-sha-256' | 'cert' | 'hba';
 
 export interface Settings {
@@ -11,6 +12,11 @@ export interface Settings {
   unix_socket_dir: string;
   auth_type: AuthType;
   auth_file: string | null;
+  /** TLS toward clients: disable, allow/prefer (TLS when asked), require, verify-ca/verify-full (client certificate) */
+  client_tls_sslmode: ClientTlsMode;
+  client_tls_key_file: string;
+  client_tls_cert_file: string;
+  client_tls_ca_file: string;
   admin_users: string[];
   stats_users: string[];
   pool_mode: PoolMode;

@@ -74,3 +74,6 @@ export function negotiateProtocolVersion(newestMinor: number, unsupportedOptions
 
 /** the single byte that refuses an SSLRequest or GSSENCRequest */
 export const refuseEncryption = Buffer.from('N');
+
+/** the single byte that accepts an SSLRequest; the TLS handshake follows */
+export const acceptEncryption = Buffer.from('S');

@@ -1,0 +1,89 @@
+// TLS toward clients with psql and node-postgres: client_tls_sslmode prefer (TLS when asked,
+// plaintext otherwise), require (plaintext refused with "SSL required"), verify-ca (a client
+// certificate from client_tls_ca_file is needed), certificates made with openssl for the test.
+import { readFileSync, rmSync } from 'node:fs';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getPostgres } from './harness/context.js';
+import { runTool } from './harness/tools.js';
+import { makeCertificates, type TestCertificates } from './support/certificates.js';
+import { startPooler, type PoolerProcess } from './support/pooler-process.js';
+
+const postgres = getPostgres();
+let certs: TestCertificates;
+const poolers: Record<'prefer' | 'require' | 'verify-ca', PoolerProcess> = {} as never;
+
+beforeAll(async () => {
+  certs = makeCertificates('postgres');
+  const target = `host=${postgres.host} port=${postgres.port} dbname=pooler_test`;
+  for (const mode of ['prefer', 'require', 'verify-ca'] as const) {
+    poolers[mode] = await startPooler({
+      settings: {
+        auth_type: 'trust',
+        admin_users: 'postgres',
+        client_tls_sslmode: mode,
+        client_tls_key_file: certs.serverKey,
+        client_tls_cert_file: certs.serverCert,
+        client_tls_ca_file: certs.caCert,
+      },
+      databases: { app: target },
+    });
+  }
+});
+
+afterAll(async () => {
+  for (const pooler of Object.values(poolers)) await pooler?.stop();
+  if (certs) rmSync(certs.dir, { recursive: true, force: true });
+});
+
+function psql(pooler: PoolerProcess, sslmode: string, extra = ''): Promise<{ code: number; stdout: string; stderr: string }> {
+  const conninfo = `host=localhost port=${pooler.port} user=postgres dbname=app sslmode=${sslmode} sslrootcert=${certs.caCert} ${extra}`;
+  return runTool('psql', ['-X', '-A', '-t', '-c', 'SELECT 1', conninfo]);
+}
+
+describe('client_tls_sslmode = prefer', () => {
+  it('speaks TLS to a client that asks (psql verify-full against the test CA) and plaintext to one that does not', async () => {
+    const secure = await psql(poolers.prefer, 'verify-full');
+    expect(secure.stdout.trim(), secure.stderr).toBe('1');
+    const plain = await psql(poolers.prefer, 'disable');
+    expect(plain.stdout.trim(), plain.stderr).toBe('1');
+  });
+
+  it('shows the TLS version of a TLS client in SHOW CLIENTS', async () => {
+    const client = new pg.Client({ connectionString: poolers.prefer.url('pgbouncer'), ssl: { ca: readFileSync(certs.caCert), servername: 'localhost' } });
+    await client.connect();
+    const { rows } = await client.query('SHOW CLIENTS');
+    expect(rows.find((r) => r.database === 'pgbouncer').tls).toMatch(/^TLSv1\.[23]\//);
+    await client.end();
+  });
+});
+
+describe('client_tls_sslmode = require', () => {
+  it('refuses a plaintext client with "SSL required" and serves a TLS one', async () => {
+    const plain = await psql(poolers.require, 'disable');
+    expect(plain.code).not.toBe(0);
+    expect(plain.stderr).toContain('SSL required');
+    const secure = await psql(poolers.require, 'require');
+    expect(secure.stdout.trim(), secure.stderr).toBe('1');
+  });
+
+  it('rejects a client that checks the server against another CA', async () => {
+    const other = makeCertificates('x');
+    try {
+      const result = await runTool('psql', ['-X', '-A', '-t', '-c', 'SELECT 1', `host=localhost port=${poolers.require.port} user=postgres dbname=app sslmode=verify-ca sslrootcert=${other.caCert}`]);
+      expect(result.code).not.toBe(0);
+      expect(result.stderr).toMatch(/certificate verify failed/);
+    } finally {
+      rmSync(other.dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('client_tls_sslmode = verify-ca', () => {
+  it('needs a client certificate signed by client_tls_ca_file', async () => {
+    const without = await psql(poolers['verify-ca'], 'require');
+    expect(without.code).not.toBe(0);
+    const withCert = await psql(poolers['verify-ca'], 'verify-full', `sslcert=${certs.clientCert} sslkey=${certs.clientKey}`);
+    expect(withCert.stdout.trim(), withCert.stderr).toBe('1');
+  });
+});
