@@ -11,6 +11,7 @@ import { SETTING_DEFINITIONS, formatSetting, type SettingName } from './config/s
 import { PoolerError, SqlState, shuttingDown } from './errors.js';
 import type { Logger } from './log.js';
 import { loadClientTls, type ClientTls } from './net/client-tls.js';
+import { loadServerTls, type ServerTls } from './net/server-tls.js';
 import { maintainPool } from './pool/maintenance.js';
 import { Pool, type PoolContext } from './pool/pool.js';
 import { cancelRequest } from './protocol/frontend-messages.js';
@@ -53,6 +54,8 @@ export class Pooler implements ClientContext, PoolContext {
   private authSecrets = new Map<string, string>();
   /** TLS toward clients, or null when client_tls_sslmode = disable */
   clientTls: ClientTls | null = null;
+  /** TLS toward servers (server_tls_sslmode = prefer by default), or null */
+  serverTls: ServerTls | null = null;
   private listener: net.Server | null = null;
   private janitor: NodeJS.Timeout | null = null;
   /** drain: when shutdown_timeout runs out; 0 for no limit */
@@ -73,6 +76,7 @@ export class Pooler implements ClientContext, PoolContext {
   ) {
     this.authSecrets = this.loadAuthSecrets(config);
     this.clientTls = loadClientTls(config.settings);
+    this.serverTls = loadServerTls(config.settings);
     this.closed = new Promise((resolve) => (this.shutdownDone = resolve));
   }
 
@@ -121,6 +125,7 @@ export class Pooler implements ClientContext, PoolContext {
   reload(config: Config): void {
     const secrets = this.loadAuthSecrets(config);
     const clientTls = loadClientTls(config.settings);
+    const serverTls = loadServerTls(config.settings);
     // Settings PgBouncer reads only at startup (listen_port, pidfile, metrics_port, ...; CF_NO_RELOAD)
     // keep their running value, as PgBouncer ignores them on reload: the listener and endpoints were
     // set up from them, and SHOW CONFIG must report what is in effect, not what the file now says.
@@ -137,6 +142,7 @@ export class Pooler implements ClientContext, PoolContext {
     this.config = config;
     this.authSecrets = secrets;
     this.clientTls = clientTls;
+    this.serverTls = serverTls;
     this.autoDatabases.clear();
     for (const pool of this.pools.values()) {
       const database = this.lookupDatabase(pool.database.name);

@@ -149,12 +149,9 @@ describe('loadConfig: a PgBouncer config', () => {
     expect(config.warnings).toContain(
       `pgbouncer.ini:${lineOf(PGBOUNCER_INI, 'so_reuseport')}: "so_reuseport" is a PgBouncer setting pooler does not support yet; it is ignored`,
     );
-    expect(config.warnings).toContain(
-      `pgbouncer.ini:${lineOf(PGBOUNCER_INI, 'server_tls_sslmode')}: "server_tls_sslmode" is a PgBouncer setting pooler does not support yet; it is ignored (connections to PostgreSQL are made without TLS)`,
-    );
     const ignored = config.warnings.filter((w) => w.includes('does not support yet')).map((w) => /"([^"]+)"/.exec(w)![1]);
-    // client_tls_sslmode is implemented now, so it loads without a warning
-    expect(ignored).toEqual(['server_tls_sslmode', 'so_reuseport', 'max_prepared_statements', 'tcp_keepidle', 'syslog']);
+    // client_tls_sslmode and server_tls_sslmode are implemented now, so they load without a warning
+    expect(ignored).toEqual(['so_reuseport', 'max_prepared_statements', 'tcp_keepidle', 'syslog']);
     expect(config.settings.client_tls_sslmode).toBe('disable');
   });
 

@@ -2,7 +2,7 @@
 // ini reader, POOLER_* overrides, SHOW CONFIG and SET; plus PgBouncer's parameters we accept but ignore.
 import { ConfigError } from './errors.js';
 import { computeAutoPoolSize } from './pool-size.js';
-import type { AuthType, ClientTlsMode, PoolMode, Settings } from './types.js';
+import type { AuthType, PoolMode, Settings, TlsMode } from './types.js';
 import {
   InvalidValue,
   formatSeconds,
@@ -35,7 +35,7 @@ export interface SettingDefinition {
 }
 
 export const POOL_MODES: readonly PoolMode[] = ['session', 'transaction', 'statement'];
-export const CLIENT_TLS_MODES: readonly ClientTlsMode[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
+export const TLS_MODES: readonly TlsMode[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
 export const AUTH_TYPES: readonly AuthType[] = ['trust', 'any', 'plain', 'md5', 'scram-sha-256', 'cert', 'hba'];
 
 /**
@@ -56,7 +56,7 @@ export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
   { name: 'client_tls_ca_file', kind: 'string', default: '', reloadable: true },
   { name: 'client_tls_cert_file', kind: 'string', default: '', reloadable: true },
   { name: 'client_tls_key_file', kind: 'string', default: '', reloadable: true },
-  { name: 'client_tls_sslmode', kind: 'enum', default: 'disable', reloadable: true, values: CLIENT_TLS_MODES },
+  { name: 'client_tls_sslmode', kind: 'enum', default: 'disable', reloadable: true, values: TLS_MODES },
   { name: 'default_pool_size', kind: 'poolsize', default: '20', reloadable: true },
   { name: 'effective_spindle_count', kind: 'int', default: '1', reloadable: true },
   { name: 'idle_transaction_timeout', kind: 'time', default: '0', reloadable: true },
@@ -92,6 +92,10 @@ export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
   { name: 'server_reset_query', kind: 'string', default: 'DISCARD ALL', reloadable: true },
   { name: 'server_reset_query_always', kind: 'bool', default: '0', reloadable: true },
   { name: 'server_round_robin', kind: 'bool', default: '0', reloadable: true },
+  { name: 'server_tls_ca_file', kind: 'string', default: '', reloadable: true },
+  { name: 'server_tls_cert_file', kind: 'string', default: '', reloadable: true },
+  { name: 'server_tls_key_file', kind: 'string', default: '', reloadable: true },
+  { name: 'server_tls_sslmode', kind: 'enum', default: 'prefer', reloadable: true, values: TLS_MODES },
   { name: 'shutdown_timeout', kind: 'time', default: '30', reloadable: true },
   { name: 'stats_period', kind: 'time', default: '60', reloadable: true },
   { name: 'stats_users', kind: 'list', default: '', reloadable: true },
@@ -153,12 +157,8 @@ export const UNSUPPORTED_SETTINGS: readonly UnsupportedSetting[] = [
   { name: 'scram_iterations', default: '4096' },
   { name: 'server_fast_close', default: '0' },
   { name: 'server_tls13_ciphers', default: null },
-  { name: 'server_tls_ca_file', default: '' },
-  { name: 'server_tls_cert_file', default: '' },
   { name: 'server_tls_ciphers', default: 'default' },
-  { name: 'server_tls_key_file', default: '' },
   { name: 'server_tls_protocols', default: 'secure' },
-  { name: 'server_tls_sslmode', default: 'prefer', consequence: 'connections to PostgreSQL are made without TLS' },
   { name: 'service_name', default: null },
   { name: 'so_reuseport', default: '0' },
   { name: 'suspend_timeout', default: '10' },

@@ -3,7 +3,8 @@
 // Every time value is held in milliseconds.
 
 export type PoolMode = 'session' | 'transaction' | 'statement';
-export type ClientTlsMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
+/** libpq's sslmode words, which PgBouncer's client_tls_sslmode and server_tls_sslmode take */
+export type TlsMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 export type AuthType = 'trust' | 'any' | 'plain' | 'md5' | 'scram-sha-256' | 'cert' | 'hba';
 
 export interface Settings {
@@ -13,10 +14,15 @@ export interface Settings {
   auth_type: AuthType;
   auth_file: string | null;
   /** TLS toward clients: disable, allow/prefer (TLS when asked), require, verify-ca/verify-full (client certificate) */
-  client_tls_sslmode: ClientTlsMode;
+  client_tls_sslmode: TlsMode;
   client_tls_key_file: string;
   client_tls_cert_file: string;
   client_tls_ca_file: string;
+  /** TLS toward PostgreSQL: prefer (default) asks for it and goes on without; require/verify-* insist */
+  server_tls_sslmode: TlsMode;
+  server_tls_ca_file: string;
+  server_tls_cert_file: string;
+  server_tls_key_file: string;
   admin_users: string[];
   stats_users: string[];
   pool_mode: PoolMode;

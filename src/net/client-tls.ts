@@ -3,10 +3,10 @@
 // so new certificate files apply to new connections.
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
-import type { ClientTlsMode, Settings } from '../config/types.js';
+import type { Settings, TlsMode } from '../config/types.js';
 
 export interface ClientTls {
-  mode: ClientTlsMode;
+  mode: TlsMode;
   context: tls.SecureContext;
   /** verify-ca / verify-full: a client certificate signed by client_tls_ca_file is required */
   verifyClient: boolean;
@@ -35,7 +35,7 @@ export function loadClientTls(settings: Settings): ClientTls | null {
   return { mode, context, verifyClient };
 }
 
-/** a client that did not ask for TLS is refused in these modes */
-export function tlsRequired(mode: ClientTlsMode): boolean {
+/** in these modes a peer that does not speak TLS is refused */
+export function tlsRequired(mode: TlsMode): boolean {
   return mode === 'require' || mode === 'verify-ca' || mode === 'verify-full';
 }

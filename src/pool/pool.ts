@@ -4,6 +4,7 @@
 // setClientState/setServerState, so the lists are the truth SHOW POOLS reports.
 import type { ScramClientKeys } from '../auth/scram-client.js';
 import { parseScramSecret } from '../auth/secrets.js';
+import type { ServerTls } from '../net/server-tls.js';
 import { clock } from '../clock.js';
 import type { Config, DatabaseConfig, PoolMode } from '../config/types.js';
 import { PoolerError, SqlState, shuttingDown, type DisconnectReason } from '../errors.js';
@@ -52,6 +53,8 @@ export interface PoolContext {
   serverCountForUser(user: string): number;
   /** a server slot may have freed up for another pool of the same database or user */
   onServerSlotFreed(pool: Pool): void;
+  /** TLS toward servers (server_tls_sslmode), or null */
+  readonly serverTls: ServerTls | null;
   /** SIGTERM drain in progress: clients are closed at their next transaction boundary */
   readonly draining: boolean;
   /** PAUSE or KILL holds new work for the database */
@@ -459,6 +462,7 @@ export class Pool implements ServerOwner {
         user: this.user,
         database: this.database.dbname,
         password: this.password,
+        tls: this.context.serverTls,
         scramKeys: this.scramKeys,
         startupParameters: this.database.startup_parameters,
       },

@@ -1,6 +1,6 @@
 // Builders for the frontend messages the pooler sends to servers itself: startup, password and
 // SASL replies, simple queries (reset, check, SET), Terminate and CancelRequest.
-import { CANCEL_REQUEST_CODE, FrontendCode, PROTOCOL_V3 } from './codes.js';
+import { CANCEL_REQUEST_CODE, FrontendCode, PROTOCOL_V3, SSL_REQUEST_CODE } from './codes.js';
 import { WireWriter } from './wire-writer.js';
 
 export function startupMessage(parameters: Record<string, string>): Buffer {
@@ -31,3 +31,6 @@ export const terminateMessage = new WireWriter(0).message(FrontendCode.Terminate
 export function cancelRequest(processId: number, secretKey: number): Buffer {
   return new WireWriter(12).int32(CANCEL_REQUEST_CODE).int32(processId).int32(secretKey).untyped();
 }
+
+/** SSLRequest: asks the server to switch to TLS before the startup message */
+export const sslRequest = new WireWriter(4).int32(SSL_REQUEST_CODE).untyped();

@@ -2,12 +2,15 @@
 // key, run the pooler's own queries (reset, check, SET), and track what the server still owes the
 // client so the pool knows when it may be released.
 import net, { type Socket } from 'node:net';
+import tls from 'node:tls';
 import { clock } from '../clock.js';
-import type { DisconnectReason } from '../errors.js';
+import { SqlState, type DisconnectReason } from '../errors.js';
 import { BackendCode, TxStatus } from '../protocol/codes.js';
 import { decodeFields, decodeParameterStatus } from '../protocol/decode.js';
-import { queryMessage, startupMessage, terminateMessage } from '../protocol/frontend-messages.js';
+import { queryMessage, sslRequest, startupMessage, terminateMessage } from '../protocol/frontend-messages.js';
 import { Disposition, PacketStream, Treat, treatTable, type PacketHandler } from '../net/packet-stream.js';
+import { tlsRequired } from '../net/client-tls.js';
+import type { ServerTls } from '../net/server-tls.js';
 import type { ScramClientKeys } from '../auth/scram-client.js';
 import { ServerAuthenticator } from './server-auth.js';
 import type { StateList } from '../state-list.js';
@@ -21,6 +24,8 @@ export interface ServerTarget {
   user: string;
   database: string;
   password: string | null;
+  /** TLS to ask the server for (server_tls_sslmode), or null */
+  tls: ServerTls | null;
   /** when `password` is a SCRAM secret: the keys a client's SCRAM login recovered (pass-through) */
   scramKeys: ScramClientKeys | null;
   startupParameters: Record<string, string>;
@@ -76,7 +81,8 @@ let nextServerId = 1;
 
 export class ServerConnection implements PacketHandler {
   readonly id = nextServerId++;
-  readonly socket: Socket;
+  /** the TCP socket, or the TLS socket wrapped around it once the server accepted TLS */
+  socket: Socket;
   readonly stream: PacketStream;
   state: ServerState = 'login';
   // StateList membership
@@ -123,6 +129,8 @@ export class ServerConnection implements PacketHandler {
   private internalDone: InternalDone | null = null;
   private internalError: ServerError | null = null;
   private readyPending = false;
+  /** SSLRequest sent, its one-byte answer not read yet */
+  private awaitingTlsAnswer = false;
 
   constructor(
     readonly target: ServerTarget,
@@ -131,15 +139,59 @@ export class ServerConnection implements PacketHandler {
   ) {
     this.stream = new PacketStream(this, LOGIN_TABLE, options.maxMessageLength);
     this.authenticator = new ServerAuthenticator(target.user, target.password, target.scramKeys);
-    const socket = target.host.startsWith('/')
+    const unix = target.host.startsWith('/');
+    const socket = unix
       ? net.connect({ path: `${target.host}/.s.PGSQL.${target.port}` })
       : net.connect({ host: target.host, port: target.port, noDelay: true, keepAlive: options.keepAlive });
     this.socket = socket;
-    socket.on('connect', () => this.onConnect());
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('drain', () => this.peer?.onServerDrain());
-    socket.on('error', (error: NodeJS.ErrnoException) => this.onSocketError(error));
-    socket.on('close', () => this.onSocketClose());
+    socket.on('connect', () => (target.tls !== null && !unix ? this.requestTls() : this.sendStartup()));
+    this.listenTo(socket);
+  }
+
+  private readonly onSocketData = (chunk: Buffer) => this.onData(chunk);
+  private readonly onSocketDrain = () => this.peer?.onServerDrain();
+  private readonly onSocketErrorEvent = (error: NodeJS.ErrnoException) => this.onSocketError(error);
+  private readonly onSocketCloseEvent = () => this.onSocketClose();
+
+  private listenTo(socket: Socket): void {
+    socket.on('data', this.onSocketData);
+    socket.on('drain', this.onSocketDrain);
+    socket.on('error', this.onSocketErrorEvent);
+    socket.on('close', this.onSocketCloseEvent);
+  }
+
+  /** SSLRequest first; the one-byte answer decides (onTlsAnswer) */
+  private requestTls(): void {
+    this.awaitingTlsAnswer = true;
+    this.socket.write(sslRequest);
+  }
+
+  private onTlsAnswer(answer: number): void {
+    this.awaitingTlsAnswer = false;
+    const settings = this.target.tls!;
+    if (answer === 0x4e /* N */) {
+      if (tlsRequired(settings.mode)) {
+        return this.failLogin({
+          sqlstate: SqlState.connectionFailure,
+          severity: 'FATAL',
+          message: `server ${this.target.host}:${this.target.port} does not accept TLS, and server_tls_sslmode = ${settings.mode} requires it`,
+        });
+      }
+      return this.sendStartup();
+    }
+    if (answer !== 0x53 /* S */) {
+      return this.failLogin({ sqlstate: SqlState.protocolViolation, severity: 'FATAL', message: 'server sent an invalid answer to SSLRequest' });
+    }
+    const raw = this.socket;
+    raw.off('data', this.onSocketData);
+    raw.off('drain', this.onSocketDrain);
+    raw.off('error', this.onSocketErrorEvent);
+    raw.off('close', this.onSocketCloseEvent);
+    const host = this.target.host;
+    const secure = tls.connect({ ...settings.options, socket: raw, ...(net.isIP(host) === 0 ? { servername: host } : {}) });
+    this.socket = secure;
+    this.listenTo(secure);
+    secure.once('secureConnect', () => this.sendStartup());
   }
 
   get address(): string {
@@ -237,7 +289,7 @@ export class ServerConnection implements PacketHandler {
 
   // --- internals
 
-  private onConnect(): void {
+  private sendStartup(): void {
     const parameters: Record<string, string> = {
       user: this.target.user,
       database: this.target.database,
@@ -249,6 +301,10 @@ export class ServerConnection implements PacketHandler {
   private onData(chunk: Buffer): void {
     // once per read, not per message: query and transaction times need better than the tick
     clock.refresh();
+    if (this.awaitingTlsAnswer) {
+      this.onTlsAnswer(chunk[0]!);
+      return;
+    }
     this.stream.feed(chunk);
     if (this.readyPending) {
       this.readyPending = false;
@@ -324,7 +380,8 @@ export class ServerConnection implements PacketHandler {
     const serverError: ServerError = {
       sqlstate: '08006',
       severity: 'FATAL',
-      message: `could not talk to server at ${where}: ${error.code ?? error.message}`,
+      // a TLS failure's code (UNABLE_TO_VERIFY_LEAF_SIGNATURE) says less than its message
+      message: `could not talk to server at ${where}: ${this.socket instanceof tls.TLSSocket ? `TLS: ${error.message}` : (error.code ?? error.message)}`,
     };
     if (this.state === 'login') this.failLogin(serverError);
     else this.close('server_close', serverError);
