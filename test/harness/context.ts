@@ -23,7 +23,7 @@ export interface TestPostgres extends PostgresInfo {
   psql(sql: string, options?: { database?: string; user?: string }): Promise<string>;
   /** a fresh database for one test file, dropped first if a previous run left it */
   createDatabase(name: string): Promise<void>;
-  /** how many backends PostgreSQL has for `database` right now, other than psql's own */
+  /** how many client backends PostgreSQL has for `database` right now (not autovacuum), other than psql's own */
   backendCount(database: string): Promise<number>;
 }
 
@@ -45,7 +45,7 @@ export function getPostgres(): TestPostgres {
       await postgres.psql(`CREATE DATABASE ${name}`);
     },
     backendCount: async (database) => {
-      const out = await postgres.psql(`SELECT count(*) FROM pg_stat_activity WHERE datname = '${database}' AND pid <> pg_backend_pid()`);
+      const out = await postgres.psql(`SELECT count(*) FROM pg_stat_activity WHERE datname = '${database}' AND pid <> pg_backend_pid() AND backend_type = 'client backend'`);
       return Number(out.trim());
     },
   };
