@@ -12,6 +12,7 @@ import { PoolerError, SqlState, shuttingDown } from './errors.js';
 import type { Logger } from './log.js';
 import { loadClientTls, type ClientTls } from './net/client-tls.js';
 import { loadServerTls, type ServerTls } from './net/server-tls.js';
+import { AuthQueries } from './pool/auth-queries.js';
 import { maintainPool } from './pool/maintenance.js';
 import { Pool, type PoolContext } from './pool/pool.js';
 import { cancelRequest } from './protocol/frontend-messages.js';
@@ -52,6 +53,9 @@ export class Pooler implements ClientContext, PoolContext {
   private readonly cancelKeys = new Map<string, ClientConnection>();
   private readonly autoDatabases = new Map<string, DatabaseConfig>();
   private authSecrets = new Map<string, string>();
+  /** auth_query runners, and the secrets they found for users who then logged in (database\0user) */
+  private readonly authQueries = new AuthQueries(this);
+  private readonly queriedSecrets = new Map<string, string>();
   /** TLS toward clients, or null when client_tls_sslmode = disable */
   clientTls: ClientTls | null = null;
   /** TLS toward servers (server_tls_sslmode = prefer by default), or null */
@@ -144,6 +148,7 @@ export class Pooler implements ClientContext, PoolContext {
     this.clientTls = clientTls;
     this.serverTls = serverTls;
     this.autoDatabases.clear();
+    this.authQueries.retireAll();
     for (const pool of this.pools.values()) {
       const database = this.lookupDatabase(pool.database.name);
       if (database === null) pool.markAllCloseNeeded();
@@ -157,6 +162,16 @@ export class Pooler implements ClientContext, PoolContext {
 
   lookupSecret(user: string): string | null {
     return this.authSecrets.get(user) ?? this.config.urlCredentials.get(user) ?? null;
+  }
+
+  querySecret(database: DatabaseConfig, user: string): Promise<string | null> | undefined {
+    return this.authQueries.lookup(database, user);
+  }
+
+  /** a client logged in against a secret auth_query found: servers of its pool log in with it */
+  rememberQueriedSecret(database: DatabaseConfig, user: string, secret: string): void {
+    this.queriedSecrets.set(`${database.name}\0${user}`, secret);
+    this.pools.get(`${database.name}\0${user}`)?.setPassword(this.serverPassword(database, user));
   }
 
   findDatabase(name: string): DatabaseConfig | typeof CONSOLE | PoolerError {
@@ -334,7 +349,7 @@ export class Pooler implements ClientContext, PoolContext {
     this.clients.add(client);
   }
 
-  private lookupDatabase(name: string): DatabaseConfig | null {
+  lookupDatabase(name: string): DatabaseConfig | null {
     const listed = this.config.databases.get(name);
     if (listed !== undefined) return listed;
     const fallback = this.config.fallback;
@@ -350,7 +365,7 @@ export class Pooler implements ClientContext, PoolContext {
   /** the password servers of this pool log in with: the forced user's, else the stored secret */
   private serverPassword(database: DatabaseConfig, user: string): string | null {
     if (database.user !== null && database.password !== null) return database.password;
-    return this.lookupSecret(user);
+    return this.lookupSecret(user) ?? this.queriedSecrets.get(`${database.name}\0${user}`) ?? null;
   }
 
   private loadAuthSecrets(config: Config): Map<string, string> {
@@ -375,6 +390,7 @@ export class Pooler implements ClientContext, PoolContext {
     for (const pool of this.pools.values()) {
       maintainPool(pool, now, this.settings, this.config.users.get(pool.user));
     }
+    this.authQueries.closeIdle(now);
     if (now - this.statsPeriodStart >= this.settings.stats_period) {
       this.statsPeriodStart = now;
       for (const stats of this.stats.values()) {
@@ -434,6 +450,7 @@ export class Pooler implements ClientContext, PoolContext {
         for (const server of list.toArray()) server.close('shutdown');
       }
     }
+    this.authQueries.retireAll();
     this.listener?.close();
     this.shutdownDone?.();
   }

@@ -37,6 +37,10 @@ export interface ClientContext {
   readonly log: Logger;
   /** the stored secret for a user (auth_file, DATABASE_URL), or null */
   lookupSecret(user: string): string | null;
+  /** auth_query's answer for a user missing from auth_file; undefined when no auth_user applies */
+  querySecret(database: DatabaseConfig, user: string): Promise<string | null> | undefined;
+  /** the user logged in against a secret from auth_query: servers log in with it too */
+  rememberQueriedSecret(database: DatabaseConfig, user: string, secret: string): void;
   /** the database entry a client name maps to, CONSOLE for the admin console, or an error to send */
   findDatabase(name: string): DatabaseConfig | typeof CONSOLE | PoolerError;
   /** a console session for an authenticated user, or the error that refuses them */
@@ -114,6 +118,8 @@ export class ClientConnection implements PacketHandler, PoolClient {
   private readonly trackedNames: ReadonlySet<string>;
 
   private phase: Phase = 'startup';
+  /** the secret auth_query found for this client, until handed to the pool */
+  private queriedSecret: string | null = null;
   /** from a SCRAM login, until handed to the pool (pass-through); not kept after that */
   private scramKeys: ScramClientKeys | null = null;
   /** set once a console user logged in; the client then never gets a pool */
@@ -531,8 +537,23 @@ export class ClientConnection implements PacketHandler, PoolClient {
     if (database instanceof PoolerError) return this.fail(database, 'no_such_database');
     this.phase = 'auth';
     this.stream.table = LOGIN_TABLE;
+    const secret = this.context.lookupSecret(startup.user);
+    const queried = secret === null && database !== CONSOLE ? this.context.querySecret(database, startup.user) : undefined;
+    if (queried === undefined) return this.beginAuth(database, secret);
+    queried.then(
+      (found) => {
+        if (this.phase !== 'auth') return;
+        this.queriedSecret = found;
+        this.beginAuth(database, found);
+      },
+      (error: PoolerError) => this.fail(error, 'auth_failed'),
+    );
+  }
+
+  private beginAuth(database: DatabaseConfig | typeof CONSOLE, secret: string | null): void {
+    const startup = this.startup!;
     this.authenticator = new ClientAuthenticator(this.context.settings.auth_type, startup.user, {
-      secret: this.context.lookupSecret(startup.user),
+      secret,
       requireKnownUser: this.context.settings.auth_file !== null,
       send: (message) => this.socket.write(message),
       done: (error) => (database === CONSOLE ? this.onConsoleAuthenticated(error) : this.onAuthenticated(database, error)),
@@ -563,7 +584,10 @@ export class ClientConnection implements PacketHandler, PoolClient {
     if (this.phase === 'closed') return;
     if (error !== null) return this.fail(error, 'auth_failed');
     this.phase = 'welcome';
-    const pool = this.context.poolFor(database, database.user ?? this.startup!.user);
+    const user = database.user ?? this.startup!.user;
+    if (this.queriedSecret !== null && database.user === null) this.context.rememberQueriedSecret(database, user, this.queriedSecret);
+    this.queriedSecret = null;
+    const pool = this.context.poolFor(database, user);
     this.pool = pool;
     if (this.scramKeys !== null) pool.rememberScramKeys(this.scramKeys);
     this.scramKeys = null;

@@ -13,16 +13,32 @@ export interface Settings {
   unix_socket_dir: string;
   auth_type: AuthType;
   auth_file: string | null;
+  /** pg_hba.conf-style rules for auth_type = hba */
+  auth_hba_file: string;
+  /** auth_query runs as this user (its password from auth_file) for users missing from auth_file */
+  auth_user: string | null;
+  /** returns (user name, secret) for $1 */
+  auth_query: string;
+  /** the [databases] entry auth_query runs in; null: the database the client asked for */
+  auth_dbname: string | null;
   /** TLS toward clients: disable, allow/prefer (TLS when asked), require, verify-ca/verify-full (client certificate) */
   client_tls_sslmode: TlsMode;
   client_tls_key_file: string;
   client_tls_cert_file: string;
   client_tls_ca_file: string;
+  /** PgBouncer's protocol list: secure, all, legacy, or names like tlsv1.2,tlsv1.3 */
+  client_tls_protocols: string;
+  /** OpenSSL cipher list for TLS ≤ 1.2 ('default', 'secure', 'fast', 'normal' or a list) */
+  client_tls_ciphers: string;
+  client_tls13_ciphers: string;
   /** TLS toward PostgreSQL: prefer (default) asks for it and goes on without; require/verify-* insist */
   server_tls_sslmode: TlsMode;
   server_tls_ca_file: string;
   server_tls_cert_file: string;
   server_tls_key_file: string;
+  server_tls_protocols: string;
+  server_tls_ciphers: string;
+  server_tls13_ciphers: string;
   admin_users: string[];
   stats_users: string[];
   pool_mode: PoolMode;

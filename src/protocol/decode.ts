@@ -1,5 +1,5 @@
 // Decoders for the few message bodies the pooler must read: startup packets, ErrorResponse and
-// NoticeResponse fields, ParameterStatus, Authentication requests, BackendKeyData.
+// NoticeResponse fields, ParameterStatus, Authentication requests, BackendKeyData, DataRow.
 import { CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE, SSL_REQUEST_CODE } from './codes.js';
 
 export type FirstMessage =
@@ -59,4 +59,22 @@ export function decodeParameterStatus(message: Buffer): [string, string] {
 export function decodeQueryText(message: Buffer): string {
   const end = message.indexOf(0, 5);
   return message.toString('utf8', 5, end < 0 ? message.length : end);
+}
+
+/** the columns of a DataRow as text, null for SQL NULL (auth_query reads one row) */
+export function decodeDataRow(message: Buffer): (string | null)[] {
+  const count = message.readInt16BE(5);
+  const columns: (string | null)[] = [];
+  let offset = 7;
+  for (let i = 0; i < count; i++) {
+    const length = message.readInt32BE(offset);
+    offset += 4;
+    if (length < 0) {
+      columns.push(null);
+    } else {
+      columns.push(message.toString('utf8', offset, offset + length));
+      offset += length;
+    }
+  }
+  return columns;
 }

@@ -6,7 +6,7 @@ import tls from 'node:tls';
 import { clock } from '../clock.js';
 import { SqlState, type DisconnectReason } from '../errors.js';
 import { BackendCode, TxStatus } from '../protocol/codes.js';
-import { decodeFields, decodeParameterStatus } from '../protocol/decode.js';
+import { decodeDataRow, decodeFields, decodeParameterStatus } from '../protocol/decode.js';
 import { queryMessage, sslRequest, startupMessage, terminateMessage } from '../protocol/frontend-messages.js';
 import { Disposition, PacketStream, Treat, treatTable, type PacketHandler } from '../net/packet-stream.js';
 import { tlsRequired } from '../net/client-tls.js';
@@ -58,6 +58,7 @@ export interface ServerError {
 }
 
 type InternalDone = (error: ServerError | null) => void;
+type InternalRow = (columns: (string | null)[]) => void;
 
 const LOGIN_TABLE = treatTable({
   [BackendCode.Authentication]: Treat.Whole,
@@ -75,6 +76,14 @@ const WORK_TABLE = treatTable({
   [BackendCode.ErrorResponse]: Treat.Whole,
   [BackendCode.CopyInResponse]: Treat.Header,
   [BackendCode.CopyBothResponse]: Treat.Header,
+});
+
+/** while the pooler's own query wants its rows (auth_query): DataRow is read too */
+const ROWS_TABLE = treatTable({
+  [BackendCode.ReadyForQuery]: Treat.Whole,
+  [BackendCode.ParameterStatus]: Treat.Whole,
+  [BackendCode.ErrorResponse]: Treat.Whole,
+  [BackendCode.DataRow]: Treat.Whole,
 });
 
 let nextServerId = 1;
@@ -128,6 +137,7 @@ export class ServerConnection implements PacketHandler {
   private authenticator: ServerAuthenticator | null;
   private internalDone: InternalDone | null = null;
   private internalError: ServerError | null = null;
+  private internalRow: InternalRow | null = null;
   private readyPending = false;
   /** SSLRequest sent, its one-byte answer not read yet */
   private awaitingTlsAnswer = false;
@@ -208,12 +218,17 @@ export class ServerConnection implements PacketHandler {
     return this.internalDone !== null;
   }
 
-  /** run the pooler's own simple query; replies are swallowed and `done` gets the first error */
-  runInternal(sql: string, done: InternalDone): void {
+  /**
+   * Run the pooler's own query: simple SQL, or ready-made messages ending in Sync (auth_query).
+   * Replies are swallowed, `done` gets the first error, and `onRow` each DataRow when given.
+   */
+  runInternal(query: string | Buffer, done: InternalDone, onRow: InternalRow | null = null): void {
     this.internalDone = done;
     this.internalError = null;
+    this.internalRow = onRow;
+    if (onRow !== null) this.stream.table = ROWS_TABLE;
     this.stream.target = null;
-    this.socket.write(queryMessage(sql));
+    this.socket.write(typeof query === 'string' ? queryMessage(query) : query);
   }
 
   /** stop forwarding for this client (the pool unlinks) */
@@ -274,6 +289,9 @@ export class ServerConnection implements PacketHandler {
           this.close('server_error', toServerError(decodeFields(slice(buffer, offset, total))));
         }
         return Disposition.Forward;
+      case BackendCode.DataRow:
+        this.internalRow?.(decodeDataRow(slice(buffer, offset, total)));
+        return Disposition.Skip;
       default:
         return Disposition.Forward;
     }
@@ -320,6 +338,10 @@ export class ServerConnection implements PacketHandler {
     const done = this.internalDone;
     if (done !== null) {
       this.internalDone = null;
+      if (this.internalRow !== null) {
+        this.internalRow = null;
+        this.stream.table = WORK_TABLE;
+      }
       this.stream.target = this.peer?.socket ?? null;
       done(this.internalError);
       return Disposition.Skip;

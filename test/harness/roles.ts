@@ -8,6 +8,8 @@ export const HBA_LINES = [
   'host all trust_user 0.0.0.0/0 trust',
   'host all md5_user 0.0.0.0/0 md5',
   'host all password_user 0.0.0.0/0 password',
+  // auth_query's md5 users: PostgreSQL's scram-sha-256 method cannot check an md5-stored password
+  'host all aq_md5_user 0.0.0.0/0 md5',
   'host all postgres 0.0.0.0/0 trust',
   'local all postgres trust',
   'host all all 0.0.0.0/0 scram-sha-256',
