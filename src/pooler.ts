@@ -3,6 +3,8 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { parseAuthFile } from './auth/auth-file.js';
+import { chooseClientAuth, loadClientAuthRules, type ChosenAuth, type ClientAuthRules } from './auth/client-auth-rules.js';
+import type { HbaConnection } from './auth/hba.js';
 import { ConsoleSession } from './admin/console-session.js';
 import { CONSOLE, ClientConnection, type ClientContext } from './client/client-connection.js';
 import { clock } from './clock.js';
@@ -53,6 +55,8 @@ export class Pooler implements ClientContext, PoolContext {
   private readonly cancelKeys = new Map<string, ClientConnection>();
   private readonly autoDatabases = new Map<string, DatabaseConfig>();
   private authSecrets = new Map<string, string>();
+  /** auth_type, or the auth_hba_file rules and ident maps */
+  private authRules: ClientAuthRules;
   /** auth_query runners, and the secrets they found for users who then logged in (database\0user) */
   private readonly authQueries = new AuthQueries(this);
   private readonly queriedSecrets = new Map<string, string>();
@@ -79,6 +83,7 @@ export class Pooler implements ClientContext, PoolContext {
     readonly log: Logger,
   ) {
     this.authSecrets = this.loadAuthSecrets(config);
+    this.authRules = loadClientAuthRules(config.settings);
     this.clientTls = loadClientTls(config.settings);
     this.serverTls = loadServerTls(config.settings);
     this.closed = new Promise((resolve) => (this.shutdownDone = resolve));
@@ -128,6 +133,7 @@ export class Pooler implements ClientContext, PoolContext {
   /** apply a newly loaded configuration without dropping clients */
   reload(config: Config): void {
     const secrets = this.loadAuthSecrets(config);
+    const authRules = loadClientAuthRules(config.settings);
     const clientTls = loadClientTls(config.settings);
     const serverTls = loadServerTls(config.settings);
     // Settings PgBouncer reads only at startup (listen_port, pidfile, metrics_port, ...; CF_NO_RELOAD)
@@ -145,6 +151,7 @@ export class Pooler implements ClientContext, PoolContext {
     }
     this.config = config;
     this.authSecrets = secrets;
+    this.authRules = authRules;
     this.clientTls = clientTls;
     this.serverTls = serverTls;
     this.autoDatabases.clear();
@@ -162,6 +169,10 @@ export class Pooler implements ClientContext, PoolContext {
 
   lookupSecret(user: string): string | null {
     return this.authSecrets.get(user) ?? this.config.urlCredentials.get(user) ?? null;
+  }
+
+  chooseAuth(connection: HbaConnection): ChosenAuth | PoolerError {
+    return chooseClientAuth(this.authRules, connection);
   }
 
   querySecret(database: DatabaseConfig, user: string): Promise<string | null> | undefined {

@@ -6,7 +6,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getPostgres } from './harness/context.js';
 import { runTool } from './harness/tools.js';
+import { wire } from '../src/testing/wire.js';
 import { makeCertificates, type TestCertificates } from './support/certificates.js';
+import { errorFields, RawClient } from './support/raw-client.js';
 import { startPooler, type PoolerProcess } from './support/pooler-process.js';
 
 const postgres = getPostgres();
@@ -85,5 +87,48 @@ describe('client_tls_sslmode = verify-ca', () => {
     expect(without.code).not.toBe(0);
     const withCert = await psql(poolers['verify-ca'], 'verify-full', `sslcert=${certs.clientCert} sslkey=${certs.clientKey}`);
     expect(withCert.stdout.trim(), withCert.stderr).toBe('1');
+  });
+
+  it('refuses a client certificate signed by another CA', async () => {
+    const other = makeCertificates('postgres');
+    try {
+      const forged = await psql(poolers['verify-ca'], 'verify-full', `sslcert=${other.clientCert} sslkey=${other.clientKey}`);
+      expect(forged.code).not.toBe(0);
+      expect(forged.stderr).toContain('the client certificate did not verify against client_tls_ca_file');
+    } finally {
+      rmSync(other.dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('direct TLS (PostgreSQL 17 sslnegotiation=direct)', () => {
+  const startup = wire().int32(196608).cstring('user').cstring('postgres').cstring('database').cstring('app').bytes(Buffer.from([0])).untyped();
+
+  it('accepts a TLS handshake without SSLRequest when ALPN says "postgresql", and logs in over it', async () => {
+    const client = await RawClient.connectDirectTls(poolers.require.port, {
+      ca: readFileSync(certs.caCert),
+      servername: 'localhost',
+      ALPNProtocols: ['postgresql'],
+    });
+    try {
+      expect((client.socket as import('node:tls').TLSSocket).alpnProtocol).toBe('postgresql');
+      client.send(startup);
+      const messages = await client.readUntilReady();
+      expect(messages.map((m) => m.code)).toContain('R');
+      expect(messages.at(-1)?.code).toBe('Z');
+    } finally {
+      client.close();
+    }
+  });
+
+  it('closes a direct TLS connection without ALPN with a protocol violation', async () => {
+    const client = await RawClient.connectDirectTls(poolers.require.port, { ca: readFileSync(certs.caCert), servername: 'localhost' });
+    try {
+      const error = await client.readMessage();
+      expect(error?.code).toBe('E');
+      expect(errorFields(error!.body)).toMatchObject({ C: '08P01', M: 'direct TLS connection without ALPN "postgresql"' });
+    } finally {
+      client.close();
+    }
   });
 });

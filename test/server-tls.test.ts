@@ -58,6 +58,13 @@ describe('server_tls_sslmode', () => {
     await client.end();
   });
 
+  it('server_tls_protocols and server_tls_ciphers choose what the server connection negotiates', async () => {
+    const client = await through({ server_tls_protocols: 'tlsv1.2', server_tls_ciphers: 'ECDHE-RSA-AES128-GCM-SHA256' });
+    const { rows } = await client.query('SELECT version, cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
+    expect(rows[0]).toEqual({ version: 'TLSv1.2', cipher: 'ECDHE-RSA-AES128-GCM-SHA256' });
+    await client.end();
+  });
+
   it('disable does not ask, so a TLS-only server refuses the login with its own message', async () => {
     await expect(through({ server_tls_sslmode: 'disable' })).rejects.toThrow(/pg_hba\.conf rejects connection|no encryption/);
   });

@@ -46,7 +46,7 @@ describe('ScramServerExchange', () => {
   });
 
   it.each([
-    ['p=tls-server-end-point,,n=,r=abc', 'channel binding is not supported'],
+    ['p=tls-server-end-point,,n=,r=abc', 'the client selected SCRAM-SHA-256 without channel binding'],
     ['x,,n=,r=abc', 'malformed SCRAM client-first-message'],
     ['n,,n=,r=', 'malformed SCRAM client-first-message'],
   ])('refuses client-first-message %j', async (message, error) => {
@@ -58,7 +58,31 @@ describe('ScramServerExchange', () => {
     const serverFirst = await server.first('n,,n=,r=abc');
     const nonce = /r=([^,]+)/.exec(serverFirst)![1];
     expect(() => server.final(`c=biws,r=${nonce}x,p=${'A'.repeat(43)}=`)).toThrow(ScramError);
-    expect(() => server.final(`c=eSws,r=${nonce},p=${'A'.repeat(43)}=`)).toThrow('channel binding does not match');
+    expect(() => server.final(`c=eSws,r=${nonce},p=${'A'.repeat(43)}=`)).toThrow('channel binding check failed');
+  });
+});
+
+describe('SCRAM-SHA-256-PLUS (tls-server-end-point)', () => {
+  const binding = Buffer.from('certificate hash of the pooler', 'utf8');
+
+  it('expects c= to carry the gs2 header and the certificate hash', async () => {
+    const server = new ScramServerExchange(classifySecret('pw'), { channelBinding: binding, plus: true });
+    const serverFirst = await server.first('p=tls-server-end-point,,n=,r=abc');
+    const nonce = /r=([^,]+)/.exec(serverFirst)![1];
+    const good = Buffer.concat([Buffer.from('p=tls-server-end-point,,'), binding]).toString('base64');
+    // the right binding gets as far as the proof; a binding of another certificate does not
+    expect(() => server.final(`c=${good},r=${nonce},p=${'A'.repeat(43)}=`)).toThrow('SCRAM proof does not match');
+    const other = Buffer.concat([Buffer.from('p=tls-server-end-point,,'), Buffer.from('another')]).toString('base64');
+    expect(() => server.final(`c=${other},r=${nonce},p=${'A'.repeat(43)}=`)).toThrow('channel binding check failed');
+  });
+
+  it.each([
+    ['n,,n=,r=abc', true, 'does not include channel binding data'],
+    ['p=tls-unique,,n=,r=abc', true, 'unsupported SCRAM channel-binding type "tls-unique"'],
+    // "y" over TLS: someone removed -PLUS from the mechanisms we offered
+    ['y,,n=,r=abc', false, 'SCRAM channel binding negotiation error'],
+  ])('refuses %j (plus = %s)', async (message, plus, error) => {
+    await expect(new ScramServerExchange(classifySecret('pw'), { channelBinding: binding, plus }).first(message)).rejects.toThrow(error);
   });
 });
 

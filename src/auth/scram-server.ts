@@ -1,6 +1,6 @@
 // The server side of SCRAM-SHA-256 (RFC 5802, RFC 7677) that checks a client logging in to the
-// pooler: against a SCRAM secret from auth_file, or a plaintext password turned into keys with a
-// fresh salt. Without TLS there is no channel binding, so the gs2 header must be "n,," or "y,,".
+// pooler: against a SCRAM secret, or a plaintext password turned into keys with a fresh salt. Over
+// TLS, SCRAM-SHA-256-PLUS binds the exchange to the pooler's certificate (tls-server-end-point).
 // @see https://www.postgresql.org/docs/current/sasl-authentication.html
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { decodeBase64Strict } from './base64.js';
@@ -9,6 +9,8 @@ import type { StoredSecret } from './secrets.js';
 import { ScramError } from './scram-client.js';
 
 export const SCRAM_MECHANISM = 'SCRAM-SHA-256';
+export const SCRAM_PLUS_MECHANISM = 'SCRAM-SHA-256-PLUS';
+const CHANNEL_BINDING_TYPE = 'tls-server-end-point';
 const RAW_NONCE_LENGTH = 18;
 const PRINTABLE = /^[\x21-\x2b\x2d-\x7e]+$/;
 
@@ -41,23 +43,51 @@ export class ScramServerExchange {
   private nonce = '';
   private gs2Header = '';
 
+  /** the channel-binding data the client must send back in client-final-message ("c=") */
+  private bindingData: Buffer = Buffer.alloc(0);
+
+  /**
+   * `channelBinding`: over TLS, the tls-server-end-point hash of our certificate (we offered
+   * -PLUS); `plus`: the client chose SCRAM-SHA-256-PLUS.
+   */
   constructor(
     private readonly secret: StoredSecret | null,
-    private readonly options: { serverNonce?: string; user?: string } = {},
+    private readonly options: { serverNonce?: string; user?: string; channelBinding?: Buffer | null; plus?: boolean } = {},
   ) {}
 
   async first(clientFirst: string): Promise<string> {
-    const match = /^([ny]),(?:a=[^,]*)?,(n=[^,]*,r=([^,]+)(?:,.*)?)$/.exec(clientFirst);
-    if (clientFirst.startsWith('p=')) throw new ScramError('channel binding is not supported without TLS');
+    const match = /^(n|y|p=([^,]*)),(?:a=[^,]*)?,(n=[^,]*,r=([^,]+)(?:,.*)?)$/.exec(clientFirst);
     if (match === null) throw new ScramError('malformed SCRAM client-first-message');
-    const clientNonce = match[3]!;
+    this.checkBindingFlag(match[1]!, match[2]);
+    const clientNonce = match[4]!;
     if (!PRINTABLE.test(clientNonce)) throw new ScramError('malformed SCRAM client nonce');
-    this.gs2Header = clientFirst.slice(0, clientFirst.length - match[2]!.length);
-    this.clientFirstBare = match[2]!;
+    this.gs2Header = clientFirst.slice(0, clientFirst.length - match[3]!.length);
+    this.clientFirstBare = match[3]!;
     this.verifier = await verifierFor(this.secret, this.options.user ?? '');
     this.nonce = clientNonce + (this.options.serverNonce ?? randomBytes(RAW_NONCE_LENGTH).toString('base64'));
     this.serverFirst = `r=${this.nonce},s=${this.verifier.salt.toString('base64')},i=${this.verifier.iterations}`;
     return this.serverFirst;
+  }
+
+  /** PostgreSQL's rules for the gs2 flag, which also keep a man in the middle from stripping -PLUS */
+  private checkBindingFlag(flag: string, type: string | undefined): void {
+    const binding = this.options.channelBinding ?? null;
+    if (this.options.plus === true) {
+      if (type === undefined) {
+        throw new ScramError(`the client selected ${SCRAM_PLUS_MECHANISM}, but the SCRAM message does not include channel binding data`);
+      }
+      if (type !== CHANNEL_BINDING_TYPE) throw new ScramError(`unsupported SCRAM channel-binding type "${type}"`);
+      if (binding === null) throw new ScramError('channel binding needs a TLS connection');
+      this.bindingData = binding;
+      return;
+    }
+    if (type !== undefined) {
+      throw new ScramError(`the client selected ${SCRAM_MECHANISM} without channel binding, but the SCRAM message includes channel binding data`);
+    }
+    // "y": the client can bind but thinks we cannot; over TLS we offered -PLUS, so it was tampered with
+    if (flag === 'y' && binding !== null) {
+      throw new ScramError('SCRAM channel binding negotiation error: the client supports channel binding but thinks the server does not, and this server does');
+    }
   }
 
   final(clientFinal: string): ScramServerResult {
@@ -65,7 +95,8 @@ export class ScramServerExchange {
     if (verifier === null) throw new ScramError('SCRAM client-final-message before client-first-message');
     const match = /^c=([^,]*),r=([^,]*)(?:,.*)?,p=([^,]+)$/.exec(clientFinal);
     if (match === null) throw new ScramError('malformed SCRAM client-final-message');
-    if (match[1] !== Buffer.from(this.gs2Header).toString('base64')) throw new ScramError('SCRAM channel binding does not match');
+    const expected = Buffer.concat([Buffer.from(this.gs2Header), this.bindingData]).toString('base64');
+    if (match[1] !== expected) throw new ScramError('SCRAM channel binding check failed');
     if (match[2] !== this.nonce) throw new ScramError('SCRAM nonce does not match');
     const proof = decodeBase64Strict(match[3]!);
     if (proof === null || proof.length !== SCRAM_KEY_LENGTH) throw new ScramError('malformed SCRAM client proof');

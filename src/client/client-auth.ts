@@ -1,6 +1,7 @@
 // Client authentication for the login phase: trust, any, plain (cleartext), md5 and SCRAM-SHA-256
-// against the stored secret (auth_file or DATABASE_URL). Unknown users go through the same exchange
-// and fail the same way, so a client cannot tell which user names exist.
+// against the stored secret (auth_file, auth_query or DATABASE_URL), and cert (the TLS client
+// certificate's name). Unknown users go through the same exchange and fail the same way, so a
+// client cannot tell which user names exist.
 import { randomBytes } from 'node:crypto';
 import type { AuthType } from '../config/types.js';
 import { PoolerError, SqlState } from '../errors.js';
@@ -8,7 +9,7 @@ import { verifyMd5Response } from '../auth/md5.js';
 import { verifyPlainPassword } from '../auth/verify-password.js';
 import { classifySecret } from '../auth/secrets.js';
 import { ScramError, type ScramClientKeys } from '../auth/scram-client.js';
-import { SCRAM_MECHANISM, ScramServerExchange } from '../auth/scram-server.js';
+import { SCRAM_MECHANISM, SCRAM_PLUS_MECHANISM, ScramServerExchange } from '../auth/scram-server.js';
 import {
   authenticationCleartext,
   authenticationMd5,
@@ -17,8 +18,17 @@ import {
   authenticationSaslFinal,
 } from '../protocol/backend-messages.js';
 
+/** auth_type, or what an hba rule says for this connection */
+export type ClientAuthMethod = Exclude<AuthType, 'hba'>;
+
 export interface ClientAuthOptions {
   secret: string | null;
+  /** over TLS: the tls-server-end-point hash of the pooler's certificate, so SCRAM-SHA-256-PLUS is offered */
+  channelBinding: Buffer | null;
+  /** cert: the CN of a client certificate that verified against client_tls_ca_file, else null */
+  certificateName: string | null;
+  /** cert with an ident map (map=): may this certificate name log in as the user? null: only as itself */
+  certificateMap: ((name: string) => boolean) | null;
   /** with an auth_file configured, even trust requires the user to be listed */
   requireKnownUser: boolean;
   send(message: Buffer): void;
@@ -29,12 +39,13 @@ export interface ClientAuthOptions {
 
 export class ClientAuthenticator {
   private salt: Buffer | null = null;
-  private scram: ScramServerExchange | null = null;
-  private scramStarted = false;
+  /** SASL offered; the exchange starts with the mechanism the client picks */
+  private scram = false;
+  private exchange: ScramServerExchange | null = null;
   private finished = false;
 
   constructor(
-    private readonly method: AuthType,
+    private readonly method: ClientAuthMethod,
     private readonly user: string,
     private readonly options: ClientAuthOptions,
   ) {}
@@ -53,6 +64,8 @@ export class ClientAuthenticator {
       case 'plain':
         this.options.send(authenticationCleartext);
         return;
+      case 'cert':
+        return this.finish(this.checkCertificate());
       case 'md5': {
         // as PostgreSQL and PgBouncer: a user whose stored secret is SCRAM is asked for SCRAM
         const secret = this.options.secret === null ? null : classifySecret(this.options.secret);
@@ -76,30 +89,46 @@ export class ClientAuthenticator {
         }
         return this.beginScram();
       }
-      default:
-        return this.finish(
-          new PoolerError(
-            'AUTH_FAILED',
-            SqlState.featureNotSupported,
-            `auth_type = ${this.method} is not implemented yet; use trust, any, plain, md5 or scram-sha-256`,
-          ),
-        );
     }
   }
 
+  /** as PostgreSQL's cert method: a verified certificate whose CN is the user (or maps to it) */
+  private checkCertificate(): PoolerError | null {
+    const name = this.options.certificateName;
+    if (name === null) {
+      return new PoolerError('AUTH_FAILED', SqlState.invalidAuthorization, 'connection requires a valid client certificate');
+    }
+    const map = this.options.certificateMap;
+    if (map === null ? name === this.user : map(name)) return null;
+    return new PoolerError(
+      'AUTH_FAILED',
+      SqlState.invalidAuthorization,
+      `certificate authentication failed for user "${this.user}"`,
+      'FATAL',
+      map === null
+        ? `the certificate's name "${name}" is not the user name`
+        : `the certificate's name "${name}" may not log in as "${this.user}" under the ident map`,
+    );
+  }
+
   private beginScram(): void {
-    const secret = this.options.secret === null ? null : classifySecret(this.options.secret);
-    this.scram = new ScramServerExchange(secret, { user: this.user });
-    this.options.send(authenticationSasl([SCRAM_MECHANISM]));
+    this.scram = true;
+    const mechanisms = this.options.channelBinding === null ? [SCRAM_MECHANISM] : [SCRAM_PLUS_MECHANISM, SCRAM_MECHANISM];
+    this.options.send(authenticationSasl(mechanisms));
   }
 
   /** SASLInitialResponse, then SASLResponse: both arrive as 'p' messages */
-  private async onScramMessage(message: Buffer, exchange: ScramServerExchange): Promise<void> {
-    if (!this.scramStarted) {
-      this.scramStarted = true;
+  private async onScramMessage(message: Buffer): Promise<void> {
+    let exchange = this.exchange;
+    if (exchange === null) {
       const end = message.indexOf(0, 5);
+      if (end < 0 || end + 5 > message.length) throw new ScramError('malformed SASLInitialResponse');
       const mechanism = message.toString('utf8', 5, end);
-      if (mechanism !== SCRAM_MECHANISM) throw new ScramError(`unsupported SASL mechanism "${mechanism}"; use ${SCRAM_MECHANISM}`);
+      const plus = mechanism === SCRAM_PLUS_MECHANISM && this.options.channelBinding !== null;
+      if (mechanism !== SCRAM_MECHANISM && !plus) throw new ScramError(`unsupported SASL mechanism "${mechanism}"; use ${SCRAM_MECHANISM}`);
+      const secret = this.options.secret === null ? null : classifySecret(this.options.secret);
+      exchange = new ScramServerExchange(secret, { user: this.user, channelBinding: this.options.channelBinding, plus });
+      this.exchange = exchange;
       const length = message.readInt32BE(end + 1);
       const data = message.toString('utf8', end + 5, end + 5 + Math.max(0, length));
       this.options.send(authenticationSaslContinue(await exchange.first(data)));
@@ -114,8 +143,8 @@ export class ClientAuthenticator {
   /** a PasswordMessage ('p'), header included */
   onPassword(message: Buffer): void {
     if (this.finished) return;
-    if (this.scram !== null) {
-      this.onScramMessage(message, this.scram).catch((error: unknown) => {
+    if (this.scram) {
+      this.onScramMessage(message).catch((error: unknown) => {
         // a malformed message is a protocol error; a wrong proof is a wrong password
         const malformed = error instanceof ScramError && !/proof does not match/.test(error.message);
         this.finish(malformed ? new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, error.message) : this.failure());

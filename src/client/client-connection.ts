@@ -26,7 +26,10 @@ import { FrontendCode, MAX_STARTUP_PACKET_LENGTH } from '../protocol/codes.js';
 import { decodeFirstMessage } from '../protocol/decode.js';
 import { CONSOLE_PARAMETERS, type ConsoleSession } from '../admin/console-session.js';
 import type { ScramClientKeys } from '../auth/scram-client.js';
-import { tlsRequired, type ClientTls } from '../net/client-tls.js';
+import type { ChosenAuth } from '../auth/client-auth-rules.js';
+import type { HbaConnection } from '../auth/hba.js';
+import { tlsServerEndPoint } from '../auth/channel-binding.js';
+import { peerCertificateVerified, tlsRequired, type ClientTls } from '../net/client-tls.js';
 import { ClientAuthenticator } from './client-auth.js';
 import { checkStartupParameters, TRACKED_PARAMETERS, type ClientStartup } from './startup-parameters.js';
 import { parameterSetQuery, parametersKey } from './parameter-sync.js';
@@ -35,6 +38,8 @@ import { parameterSetQuery, parametersKey } from './parameter-sync.js';
 export interface ClientContext {
   readonly settings: Settings;
   readonly log: Logger;
+  /** the login method for this connection: auth_type, or the matching auth_hba_file rule */
+  chooseAuth(connection: HbaConnection): ChosenAuth | PoolerError;
   /** the stored secret for a user (auth_file, DATABASE_URL), or null */
   lookupSecret(user: string): string | null;
   /** auth_query's answer for a user missing from auth_file; undefined when no auth_user applies */
@@ -79,6 +84,10 @@ const WORK_TABLE = treatTable({
 });
 
 let nextClientId = 1;
+
+/** a TLS record of type handshake: the first byte of a ClientHello */
+const TLS_HANDSHAKE_RECORD = 0x16;
+const POSTGRESQL_ALPN = 'postgresql';
 
 /** one shared set per configuration rather than one per client: it is the same for all of them */
 const trackedNameSets = new WeakMap<readonly string[], ReadonlySet<string>>();
@@ -138,6 +147,8 @@ export class ClientConnection implements PacketHandler, PoolClient {
   socket: Socket;
   /** the negotiated TLS version and cipher, for SHOW CLIENTS; '' without TLS */
   tlsDescription = '';
+  /** the client presented a certificate that verified against client_tls_ca_file */
+  private certificateVerified = false;
 
   constructor(
     socket: Socket,
@@ -162,25 +173,57 @@ export class ClientConnection implements PacketHandler, PoolClient {
     socket.on('close', this.onSocketGone);
   }
 
-  /** answer an SSLRequest with 'S' and continue over TLS; the TLS socket takes over the TCP one */
-  private startTls(tlsConfig: ClientTls): void {
+  /**
+   * Continue over TLS; the TLS socket takes over the TCP one. After an SSLRequest we answer 'S'
+   * first; with PostgreSQL 17's direct TLS (`hello`: the ClientHello already read) there is no
+   * request, and ALPN must say "postgresql", as PostgreSQL insists.
+   */
+  private startTls(tlsConfig: ClientTls, hello: Buffer | null): void {
     const raw = this.socket;
-    raw.write(acceptEncryption);
+    if (hello === null) raw.write(acceptEncryption);
     raw.off('data', this.onSocketData);
     raw.off('drain', this.onSocketDrain);
     raw.off('error', this.onSocketGone);
     raw.off('close', this.onSocketGone);
+    if (hello !== null) {
+      // TLSSocket reads what is buffered on the socket first, so the ClientHello goes back there
+      raw.pause();
+      raw.unshift(hello);
+    }
     const secure = new tls.TLSSocket(raw, {
       isServer: true,
       secureContext: tlsConfig.context,
-      requestCert: tlsConfig.verifyClient,
+      requestCert: tlsConfig.requestCert,
       rejectUnauthorized: tlsConfig.verifyClient,
+      ALPNProtocols: [POSTGRESQL_ALPN],
     });
     secure.once('secure', () => {
       this.tlsDescription = `${secure.getProtocol() ?? 'TLS'}/${secure.getCipher()?.name ?? ''}`;
+      this.certificateVerified = peerCertificateVerified(secure);
+      if (tlsConfig.verifyClient && !this.certificateVerified) {
+        this.fail(new PoolerError('AUTH_FAILED', SqlState.invalidAuthorization, 'the client certificate did not verify against client_tls_ca_file'), 'auth_failed');
+      } else if (hello !== null && secure.alpnProtocol !== POSTGRESQL_ALPN) {
+        this.fail(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, 'direct TLS connection without ALPN "postgresql"'), 'protocol_error');
+      }
     });
     this.socket = secure;
     this.listenTo(secure);
+    if (hello !== null) secure.resume();
+  }
+
+  /** over TLS, what SCRAM-SHA-256-PLUS binds to: the hash of the certificate we presented */
+  private channelBinding(): Buffer | null {
+    if (!(this.socket instanceof tls.TLSSocket)) return null;
+    const own = this.socket.getCertificate();
+    return own !== null && 'raw' in own ? tlsServerEndPoint(own.raw) : null;
+  }
+
+  /** the CN of a client certificate that verified against client_tls_ca_file; null without one */
+  private certificateName(): string | null {
+    const socket = this.socket;
+    if (!(socket instanceof tls.TLSSocket) || !this.certificateVerified) return null;
+    const cn = socket.getPeerCertificate().subject?.CN;
+    return typeof cn === 'string' ? cn : null;
   }
 
   get address(): string {
@@ -457,6 +500,11 @@ export class ClientConnection implements PacketHandler, PoolClient {
   // --- login
 
   private onStartupData(chunk: Buffer): void {
+    // a TLS handshake record where a startup packet belongs: PostgreSQL 17's sslnegotiation=direct
+    if (this.startupBytes === null && chunk[0] === TLS_HANDSHAKE_RECORD && !(this.socket instanceof tls.TLSSocket)) {
+      if (this.context.clientTls !== null) return this.startTls(this.context.clientTls, chunk);
+      return this.fail(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, 'direct TLS connection, but client_tls_sslmode = disable'), 'protocol_error');
+    }
     let data = this.startupBytes === null ? chunk : Buffer.concat([this.startupBytes, chunk]);
     while (this.phase === 'startup') {
       if (data.length < 4) break;
@@ -482,7 +530,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
     switch (first.kind) {
       case 'ssl':
         if (this.context.clientTls !== null && !(this.socket instanceof tls.TLSSocket)) {
-          return this.startTls(this.context.clientTls);
+          return this.startTls(this.context.clientTls, null);
         }
         this.socket.write(refuseEncryption);
         return;
@@ -535,25 +583,38 @@ export class ClientConnection implements PacketHandler, PoolClient {
     }
     const database = this.context.findDatabase(startup.database);
     if (database instanceof PoolerError) return this.fail(database, 'no_such_database');
+    const auth = this.context.chooseAuth({
+      local: false,
+      tls: this.socket instanceof tls.TLSSocket,
+      database: startup.database,
+      user: startup.user,
+      replication: false,
+      address: this.socket.remoteAddress ?? '',
+    });
+    if (auth instanceof PoolerError) return this.fail(auth, 'auth_failed');
     this.phase = 'auth';
     this.stream.table = LOGIN_TABLE;
     const secret = this.context.lookupSecret(startup.user);
-    const queried = secret === null && database !== CONSOLE ? this.context.querySecret(database, startup.user) : undefined;
-    if (queried === undefined) return this.beginAuth(database, secret);
+    const needsSecret = auth.method !== 'any' && auth.method !== 'cert';
+    const queried = needsSecret && secret === null && database !== CONSOLE ? this.context.querySecret(database, startup.user) : undefined;
+    if (queried === undefined) return this.beginAuth(database, auth, secret);
     queried.then(
       (found) => {
         if (this.phase !== 'auth') return;
         this.queriedSecret = found;
-        this.beginAuth(database, found);
+        this.beginAuth(database, auth, found);
       },
       (error: PoolerError) => this.fail(error, 'auth_failed'),
     );
   }
 
-  private beginAuth(database: DatabaseConfig | typeof CONSOLE, secret: string | null): void {
+  private beginAuth(database: DatabaseConfig | typeof CONSOLE, auth: ChosenAuth, secret: string | null): void {
     const startup = this.startup!;
-    this.authenticator = new ClientAuthenticator(this.context.settings.auth_type, startup.user, {
+    this.authenticator = new ClientAuthenticator(auth.method, startup.user, {
       secret,
+      certificateName: this.certificateName(),
+      channelBinding: this.channelBinding(),
+      certificateMap: auth.certificateMap,
       requireKnownUser: this.context.settings.auth_file !== null,
       send: (message) => this.socket.write(message),
       done: (error) => (database === CONSOLE ? this.onConsoleAuthenticated(error) : this.onAuthenticated(database, error)),

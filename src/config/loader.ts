@@ -199,13 +199,13 @@ function addSanityWarnings(config: Config): void {
     config.warnings.push('no [databases] entries and no DATABASE_URL: every client will be refused (add "* = host=127.0.0.1" to [databases] to pass any name through)');
   }
   const needsPasswords = ['md5', 'scram-sha-256', 'plain'].includes(settings.auth_type);
-  if (needsPasswords && settings.auth_file === null && config.urlCredentials.size === 0) {
+  if (needsPasswords && settings.auth_file === null && settings.auth_user === null && config.urlCredentials.size === 0) {
     config.warnings.push(
       `auth_type = ${settings.auth_type} but there is no auth_file and no password in DATABASE_URL: no client can log in (set auth_file, or auth_type = trust for local testing)`,
     );
   }
-  if (settings.auth_type === 'hba') {
-    config.warnings.push('auth_type = hba needs auth_hba_file, which pooler does not support yet: no client can log in');
+  if (settings.auth_type === 'hba' && settings.auth_hba_file === '') {
+    config.warnings.push('auth_type = hba needs auth_hba_file: pooler will not start without the rules');
   }
   if (settings.listen_addr === '' && settings.unix_socket_dir === '') {
     config.warnings.push('listen_addr and unix_socket_dir are both empty: the pooler has nowhere to listen');

@@ -51,6 +51,7 @@ export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
   { name: 'auth_dbname', kind: 'string', default: '', reloadable: true, nullable: true },
   { name: 'auth_file', kind: 'string', default: '', reloadable: true, nullable: true },
   { name: 'auth_hba_file', kind: 'string', default: '', reloadable: true },
+  { name: 'auth_ident_file', kind: 'string', default: '', reloadable: true, nullable: true },
   { name: 'auth_query', kind: 'string', default: 'SELECT rolname, CASE WHEN rolvaliduntil < now() THEN NULL ELSE rolpassword END FROM pg_authid WHERE rolname=$1 AND rolcanlogin', reloadable: true },
   { name: 'auth_type', kind: 'enum', default: 'md5', reloadable: true, values: AUTH_TYPES },
   { name: 'auth_user', kind: 'string', default: '', reloadable: true, nullable: true },
@@ -136,7 +137,6 @@ export interface UnsupportedSetting {
  * login_notify_message. service_name is PgBouncer's Windows-only alias of job_name.
  */
 export const UNSUPPORTED_SETTINGS: readonly UnsupportedSetting[] = [
-  { name: 'auth_ident_file', default: null },
   { name: 'auth_ldap_options', default: null },
   { name: 'cancel_wait_timeout', default: '10' },
   { name: 'client_tls_dheparams', default: 'auto' },

@@ -15,6 +15,8 @@ export interface Settings {
   auth_file: string | null;
   /** pg_hba.conf-style rules for auth_type = hba */
   auth_hba_file: string;
+  /** user name maps for cert rules with map= */
+  auth_ident_file: string | null;
   /** auth_query runs as this user (its password from auth_file) for users missing from auth_file */
   auth_user: string | null;
   /** returns (user name, secret) for $1 */

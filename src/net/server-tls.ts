@@ -1,9 +1,10 @@
 // TLS toward PostgreSQL: what server_tls_sslmode asks for and the options (CA, client key and
-// certificate) for tls.connect, read at start and on RELOAD. Unix-socket servers never use TLS,
+// certificate, protocols, ciphers) for tls.connect, read at start and on RELOAD. Unix-socket servers never use TLS,
 // as with libpq.
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import type { Settings, TlsMode } from '../config/types.js';
+import { tlsVersionAndCiphers } from './tls-options.js';
 
 export interface ServerTls {
   mode: TlsMode;
@@ -34,7 +35,7 @@ export function loadServerTls(settings: Settings): ServerTls | null {
       ...(ca ? { ca } : {}),
       ...(cert ? { cert } : {}),
       ...(key ? { key } : {}),
-      minVersion: 'TLSv1.2',
+      ...tlsVersionAndCiphers('server', settings.server_tls_protocols, settings.server_tls_ciphers, settings.server_tls13_ciphers),
       rejectUnauthorized: verify,
       // verify-ca checks the chain only; verify-full also the host name (Node's default check)
       ...(mode === 'verify-ca' ? { checkServerIdentity: () => undefined } : {}),

@@ -24,14 +24,20 @@ export function makeCertificates(clientUser: string): TestCertificates {
   writeFileSync(join(dir, 'server.ext'), 'subjectAltName = DNS:localhost, IP:127.0.0.1\n');
   openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=localhost'], dir);
   openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.pem', '-days', '2', '-extfile', 'server.ext'], dir);
-  openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'client.key', '-out', 'client.csr', '-subj', `/CN=${clientUser}`], dir);
-  openssl(['x509', '-req', '-in', 'client.csr', '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'client.pem', '-days', '2'], dir);
+  const client = makeClientCertificate(dir, clientUser, 'client');
   return {
     dir,
     caCert: join(dir, 'ca.pem'),
     serverKey: join(dir, 'server.key'),
     serverCert: join(dir, 'server.pem'),
-    clientKey: join(dir, 'client.key'),
-    clientCert: join(dir, 'client.pem'),
+    clientKey: client.key,
+    clientCert: client.cert,
   };
+}
+
+/** another client certificate from the CA in `dir`, with `cn` as its name, in files named `file`.* */
+export function makeClientCertificate(dir: string, cn: string, file: string): { key: string; cert: string } {
+  openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${file}.key`, '-out', `${file}.csr`, '-subj', `/CN=${cn}`], dir);
+  openssl(['x509', '-req', '-in', `${file}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-out', `${file}.pem`, '-days', '2'], dir);
+  return { key: join(dir, `${file}.key`), cert: join(dir, `${file}.pem`) };
 }

@@ -1,6 +1,7 @@
 // A minimal PostgreSQL wire client for tests that need exact bytes: send what the test builds,
 // read back whole messages. Used for the differential test, protocol edge cases and slow readers.
 import net from 'node:net';
+import tls from 'node:tls';
 
 export interface RawMessage {
   code: string;
@@ -28,6 +29,15 @@ export class RawClient {
     return new Promise((resolve, reject) => {
       const socket = net.connect({ host, port });
       socket.once('connect', () => resolve(new RawClient(socket)));
+      socket.once('error', reject);
+    });
+  }
+
+  /** PostgreSQL 17's direct TLS (sslnegotiation=direct): the TLS handshake at once, no SSLRequest */
+  static connectDirectTls(port: number, options: tls.ConnectionOptions): Promise<RawClient> {
+    return new Promise((resolve, reject) => {
+      const socket = tls.connect({ host: '127.0.0.1', port, ...options });
+      socket.once('secureConnect', () => resolve(new RawClient(socket)));
       socket.once('error', reject);
     });
   }
