@@ -1,5 +1,6 @@
 // Runs the real `pooler` CLI (compiled dist/) as a child process with a temporary pooler.ini, on an
-// ephemeral port, and stops it after the test. Logs go to a file that is printed if startup fails.
+// ephemeral port, and stops it after the test. Logs go to a file that is printed if startup fails,
+// and on stop the log and output are scanned for every password and secret the pooler was given.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -17,6 +18,8 @@ export interface PoolerProcess {
   logFile: string;
   /** a connection URL for node-postgres / psql through the pooler */
   url(database: string, user?: string, password?: string): string;
+  /** a password a test sends some other way (psql's PGPASSWORD): the log scan looks for it too */
+  rememberSecret(secret: string): void;
   /** resident set size in bytes, from /proc */
   rss(): number;
   /** the exit code once the process ends */
@@ -59,6 +62,11 @@ export async function startPooler(options: PoolerOptions): Promise<PoolerProcess
     lines.push('', '[users]');
     for (const [name, settings] of Object.entries(options.users)) lines.push(`${name} = ${settings}`);
   }
+  const secrets = new Set<string>();
+  for (const secret of Object.values(options.authFile ?? {})) addSecret(secrets, secret);
+  for (const connstring of Object.values(options.databases)) {
+    for (const match of connstring.matchAll(/password=('(?:[^']|'')*'|\S+)/g)) addSecret(secrets, match[1]!.replace(/^'|'$/g, '').replace(/''/g, "'"));
+  }
   const iniPath = join(dir, 'pooler.ini');
   writeFileSync(iniPath, lines.join('\n') + '\n');
 
@@ -93,8 +101,9 @@ export async function startPooler(options: PoolerOptions): Promise<PoolerProcess
     child,
     logFile,
     exited,
+    rememberSecret: (secret) => addSecret(secrets, secret),
     url: (database, user = 'postgres', password) =>
-      `postgres://${encodeURIComponent(user)}${password ? ':' + encodeURIComponent(password) : ''}@127.0.0.1:${port}/${database}`,
+      (password && addSecret(secrets, password), `postgres://${encodeURIComponent(user)}${password ? ':' + encodeURIComponent(password) : ''}@127.0.0.1:${port}/${database}`),
     rss: () => {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       const match = /VmRSS:\s+(\d+) kB/.exec(status);
@@ -105,10 +114,27 @@ export async function startPooler(options: PoolerOptions): Promise<PoolerProcess
       const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
       const code = await exited;
       clearTimeout(timer);
+      let log = output;
+      try {
+        log += readFileSync(logFile, 'utf8');
+      } catch {
+        // it never wrote one
+      }
       rmSync(dir, { recursive: true, force: true });
+      const leaked = [...secrets].filter((secret) => log.includes(secret));
+      if (leaked.length > 0) throw new Error(`the pooler log contains ${leaked.length} secret(s) it was given: ${leaked.map((s) => s.slice(0, 3) + '…').join(', ')}`);
       return code;
     },
   };
+}
+
+/**
+ * Passwords, and the parts of a SCRAM secret that must stay private (StoredKey, ServerKey); very
+ * short ones would match by chance and prove nothing.
+ */
+function addSecret(secrets: Set<string>, secret: string): void {
+  const scram = /^SCRAM-SHA-256\$\d+:[^$]+\$([^:]+):(.+)$/.exec(secret);
+  for (const part of scram ? [secret, scram[1]!, scram[2]!] : [secret]) if (part.length >= 5) secrets.add(part);
 }
 
 function canConnect(port: number): Promise<boolean> {
