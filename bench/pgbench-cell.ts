@@ -26,9 +26,10 @@ export interface CellResult {
   peakRssBytes: number | null;
 }
 
-function runPgbench(args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
+function runPgbench(args: string[], cwd: string, password: string | null): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = password === null ? process.env : { ...process.env, PGPASSWORD: password };
   return new Promise((resolve) => {
-    execFile(postgresTool('pgbench'), args, { cwd, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+    execFile(postgresTool('pgbench'), args, { cwd, env, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
       resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
     });
   });
@@ -65,7 +66,7 @@ export async function runCell(target: Target, workload: Workload, clients: numbe
   args.push('-l', '--log-prefix', join(dir, 'pgbench_log'), '-h', '127.0.0.1', '-p', String(target.port), '-U', 'postgres', DATABASE);
   const cpuBefore = target.pid === null ? 0 : cpuMicros(target.pid);
   const rss = target.pid === null ? null : sampleRss(target.pid);
-  const result = await runPgbench(args, dir);
+  const result = await runPgbench(args, dir, target.password);
   const peakRssBytes = rss?.stop() ?? null;
   const cpu = target.pid === null ? null : cpuMicros(target.pid) - cpuBefore;
   const latencies = readLatencies(dir);

@@ -4,6 +4,8 @@
 //   npm run bench                      the full matrix, 3 rounds of 5 s per cell
 //   npm run bench -- --quick           one cell (select-only extended, 10 clients), 1 round of 2 s
 //   npm run bench -- --workloads 'select-only extended' --clients 100 --rounds 5 --seconds 10
+//   npm run bench -- --auth scram --workloads 'select-only connect-per-xact'   clients log in to
+//                                      both poolers with SCRAM-SHA-256 (PostgreSQL direct: trust)
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, hostname } from 'node:os';
@@ -13,7 +15,7 @@ import { postgresTool } from '../src/demo/local-postgres.js';
 import { measureIdleConnections, type IdleResult } from './idle-connections.js';
 import { runCell, type CellResult } from './pgbench-cell.js';
 import { markdown, summarize, svgChart } from './report.js';
-import { DATABASE, directTarget, startBenchPostgres, startPgbouncer, startPooler, type Target } from './targets.js';
+import { DATABASE, directTarget, startBenchPostgres, startPgbouncer, startPooler, type BenchAuth, type Target } from './targets.js';
 import { CLIENT_COUNTS, WORKLOADS, findWorkload } from './workloads.js';
 
 const { values: options } = parseArgs({
@@ -26,6 +28,7 @@ const { values: options } = parseArgs({
     scale: { type: 'string' },
     idle: { type: 'string' },
     out: { type: 'string' },
+    auth: { type: 'string', default: 'trust' },
   },
 });
 
@@ -36,6 +39,8 @@ const rounds = Number(options.rounds ?? (quick ? 1 : 3));
 const seconds = Number(options.seconds ?? (quick ? 2 : 5));
 const scale = Number(options.scale ?? (quick ? 1 : 10));
 const idleCount = Number(options.idle ?? (quick ? 100 : 10_000));
+if (options.auth !== 'trust' && options.auth !== 'scram') throw new Error(`--auth ${options.auth}: use trust or scram`);
+const auth: BenchAuth = options.auth;
 const outDir = options.out ?? join(import.meta.dirname, '..', '..', 'bench', 'results');
 /** the pool size formula: cores × 2 + effective spindles (1 for SSD or cloud disks) */
 const poolSize = cpus().length * 2 + 1;
@@ -43,7 +48,7 @@ const poolSize = cpus().length * 2 + 1;
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 async function main(): Promise<void> {
-  log(`bench: ${workloads.length} workloads × ${clientCounts.join('/')} clients × ${rounds} rounds of ${seconds} s; pool size ${poolSize}`);
+  log(`bench: client login ${auth}; ${workloads.length} workloads × ${clientCounts.join('/')} clients × ${rounds} rounds of ${seconds} s; pool size ${poolSize}`);
   const postgres = await startBenchPostgres();
   const targets: Target[] = [];
   try {
@@ -51,8 +56,8 @@ async function main(): Promise<void> {
     execFileSync(postgresTool('pgbench'), ['-i', '-q', '-s', String(scale), '-h', '127.0.0.1', '-p', String(postgres.port), '-U', 'postgres', DATABASE], { stdio: 'ignore' });
     const postgresVersion = execFileSync(postgresTool('psql'), ['-X', '-A', '-t', '-h', '127.0.0.1', '-p', String(postgres.port), '-U', 'postgres', '-c', 'SHOW server_version'], { encoding: 'utf8' }).trim();
     targets.push(directTarget(postgres, `PostgreSQL ${postgresVersion}`));
-    targets.push(await startPgbouncer(postgres.port, poolSize));
-    targets.push(await startPooler(postgres.port, poolSize));
+    targets.push(await startPgbouncer(postgres.port, poolSize, auth));
+    targets.push(await startPooler(postgres.port, poolSize, auth));
 
     const results: CellResult[] = [];
     // kept up to date after every cell, so a run that dies late still leaves its figures
@@ -97,7 +102,7 @@ async function main(): Promise<void> {
       cpu: cpus()[0]?.model ?? 'unknown',
       cores: cpus().length,
       versions: Object.fromEntries(targets.map((t) => [t.name, t.version])),
-      settings: { poolSize, poolMode: 'transaction', rounds, seconds, scale, idleCount },
+      settings: { poolSize, poolMode: 'transaction', auth, rounds, seconds, scale, idleCount },
     };
     writeFileSync(`${base}.json`, JSON.stringify({ ...meta, summaries, results, idle }, null, 2) + '\n');
     writeFileSync(`${base}.svg`, svgChart(summaries));

@@ -16,8 +16,14 @@ export interface Target {
   /** the process to measure; null for PostgreSQL direct (its cost is the baseline, not a pooler's) */
   pid: number | null;
   version: string;
+  /** what clients log in with (PGPASSWORD); null where login is by trust */
+  password: string | null;
   stop(): Promise<void>;
 }
+
+/** client login to the poolers: trust, or SCRAM-SHA-256 against a plaintext auth_file password */
+export type BenchAuth = 'trust' | 'scram';
+const SCRAM_PASSWORD = 'bench-scram-password';
 
 export const DATABASE = 'bench';
 
@@ -47,7 +53,7 @@ function pgbouncerBinary(): string {
 }
 
 /** the shared configuration; only the ports and file paths differ between the two poolers */
-function poolerIni(section: string, postgresPort: number, port: number, dir: string, poolSize: number): string {
+function poolerIni(section: string, postgresPort: number, port: number, dir: string, poolSize: number, auth: BenchAuth): string {
   return [
     '[databases]',
     `${DATABASE} = host=127.0.0.1 port=${postgresPort} dbname=${DATABASE}`,
@@ -56,7 +62,7 @@ function poolerIni(section: string, postgresPort: number, port: number, dir: str
     'listen_addr = 127.0.0.1',
     `listen_port = ${port}`,
     "unix_socket_dir = ''",
-    'auth_type = trust',
+    `auth_type = ${auth === 'scram' ? 'scram-sha-256' : 'trust'}`,
     `auth_file = ${join(dir, 'userlist.txt')}`,
     'pool_mode = transaction',
     `default_pool_size = ${poolSize}`,
@@ -102,34 +108,41 @@ async function stopProcess(pid: number, dir: string): Promise<void> {
   rmSync(dir, { recursive: true, force: true });
 }
 
-export async function startPgbouncer(postgresPort: number, poolSize: number): Promise<Target> {
+/** the auth_file both poolers read: an empty password for trust, a plaintext one for SCRAM */
+function writeUserlist(dir: string, auth: BenchAuth): string | null {
+  const password = auth === 'scram' ? SCRAM_PASSWORD : null;
+  writeFileSync(join(dir, 'userlist.txt'), `"postgres" "${password ?? ''}"\n`);
+  return password;
+}
+
+export async function startPgbouncer(postgresPort: number, poolSize: number, auth: BenchAuth): Promise<Target> {
   const binary = pgbouncerBinary();
   const dir = mkdtempSync(join(tmpdir(), 'bench-pgbouncer-'));
   const port = await freePort();
-  writeFileSync(join(dir, 'userlist.txt'), '"postgres" ""\n');
+  const password = writeUserlist(dir, auth);
   // PgBouncer 1.18 rejects metrics_port; it is pooler's own key, so the PgBouncer copy drops it
-  writeFileSync(join(dir, 'pgbouncer.ini'), poolerIni('pgbouncer', postgresPort, port, dir, poolSize).replace('metrics_port = 0\n', ''));
+  writeFileSync(join(dir, 'pgbouncer.ini'), poolerIni('pgbouncer', postgresPort, port, dir, poolSize, auth).replace('metrics_port = 0\n', ''));
   const { wrap } = asServerUser(dir);
   // runuser starts a login session whose soft open-files limit is 1024; PgBouncer needs one per client
   const [command, ...args] = wrap(['sh', '-c', 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$1"', binary, join(dir, 'pgbouncer.ini')]);
   const child = spawn(command!, args, { stdio: 'ignore', detached: false });
   const pid = await waitForPidfile(dir, child, 'PgBouncer');
   const version = execFileSync(binary, ['--version'], { encoding: 'utf8' }).split('\n')[0]!;
-  return { name: 'pgbouncer', port, pid, version, stop: () => stopProcess(pid, dir) };
+  return { name: 'pgbouncer', port, pid, version, password, stop: () => stopProcess(pid, dir) };
 }
 
-export async function startPooler(postgresPort: number, poolSize: number): Promise<Target> {
+export async function startPooler(postgresPort: number, poolSize: number, auth: BenchAuth): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-pooler-'));
   const port = await freePort();
-  writeFileSync(join(dir, 'userlist.txt'), '"postgres" ""\n');
-  writeFileSync(join(dir, 'pooler.ini'), poolerIni('pgbouncer', postgresPort, port, dir, poolSize));
+  const password = writeUserlist(dir, auth);
+  writeFileSync(join(dir, 'pooler.ini'), poolerIni('pgbouncer', postgresPort, port, dir, poolSize, auth));
   const cli = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
   const child = spawn(process.execPath, [cli, 'start', '-c', join(dir, 'pooler.ini')], { stdio: 'ignore', env: { ...process.env, DATABASE_URL: '' } });
   const pid = await waitForPidfile(dir, child, 'pooler');
   const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
-  return { name: 'pooler', port, pid, version: `pooler ${pkg.version} (node ${process.version})`, stop: () => stopProcess(pid, dir) };
+  return { name: 'pooler', port, pid, version: `pooler ${pkg.version} (node ${process.version})`, password, stop: () => stopProcess(pid, dir) };
 }
 
 export function directTarget(postgres: LocalPostgres, version: string): Target {
-  return { name: 'direct', port: postgres.port, pid: null, version, stop: async () => undefined };
+  return { name: 'direct', port: postgres.port, pid: null, version, password: null, stop: async () => undefined };
 }

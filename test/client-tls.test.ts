@@ -1,7 +1,8 @@
 // TLS toward clients with psql and node-postgres: client_tls_sslmode prefer (TLS when asked,
 // plaintext otherwise), require (plaintext refused with "SSL required"), verify-ca (a client
 // certificate from client_tls_ca_file is needed), certificates made with openssl for the test.
-import { readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getPostgres } from './harness/context.js';
@@ -13,12 +14,13 @@ import { startPooler, type PoolerProcess } from './support/pooler-process.js';
 
 const postgres = getPostgres();
 let certs: TestCertificates;
-const poolers: Record<'prefer' | 'require' | 'verify-ca', PoolerProcess> = {} as never;
+const MODES = ['allow', 'prefer', 'require', 'verify-ca', 'verify-full'] as const;
+const poolers: Record<(typeof MODES)[number], PoolerProcess> = {} as never;
 
 beforeAll(async () => {
   certs = makeCertificates('postgres');
   const target = `host=${postgres.host} port=${postgres.port} dbname=pooler_test`;
-  for (const mode of ['prefer', 'require', 'verify-ca'] as const) {
+  for (const mode of MODES) {
     poolers[mode] = await startPooler({
       settings: {
         auth_type: 'trust',
@@ -60,6 +62,13 @@ describe('client_tls_sslmode = prefer', () => {
   });
 });
 
+describe('client_tls_sslmode = allow', () => {
+  it('serves TLS to a client that asks and plaintext to one that does not, like prefer', async () => {
+    expect((await psql(poolers.allow, 'verify-full')).stdout.trim()).toBe('1');
+    expect((await psql(poolers.allow, 'disable')).stdout.trim()).toBe('1');
+  });
+});
+
 describe('client_tls_sslmode = require', () => {
   it('refuses a plaintext client with "SSL required" and serves a TLS one', async () => {
     const plain = await psql(poolers.require, 'disable');
@@ -97,6 +106,47 @@ describe('client_tls_sslmode = verify-ca', () => {
       expect(forged.stderr).toContain('the client certificate did not verify against client_tls_ca_file');
     } finally {
       rmSync(other.dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('client_tls_sslmode = verify-full', () => {
+  it('needs a client certificate signed by client_tls_ca_file, and refuses plaintext', async () => {
+    expect((await psql(poolers['verify-full'], 'disable')).stderr).toContain('SSL required');
+    expect((await psql(poolers['verify-full'], 'require')).code).not.toBe(0);
+    const withCert = await psql(poolers['verify-full'], 'verify-full', `sslcert=${certs.clientCert} sslkey=${certs.clientKey}`);
+    expect(withCert.stdout.trim(), withCert.stderr).toBe('1');
+  });
+});
+
+describe('RELOAD', () => {
+  it('picks up new certificate files for new connections', async () => {
+    const renewed = makeCertificates('postgres');
+    const keyFile = join(renewed.dir, 'live.key');
+    const certFile = join(renewed.dir, 'live.pem');
+    copyFileSync(certs.serverKey, keyFile);
+    copyFileSync(certs.serverCert, certFile);
+    const pooler = await startPooler({
+      settings: { auth_type: 'trust', client_tls_sslmode: 'require', client_tls_key_file: keyFile, client_tls_cert_file: certFile },
+      databases: { app: `host=${postgres.host} port=${postgres.port} dbname=pooler_test` },
+    });
+    const check = (ca: string) =>
+      runTool('psql', ['-X', '-A', '-t', '-c', 'SELECT 1', `host=localhost port=${pooler.port} user=postgres dbname=app sslmode=verify-full sslrootcert=${ca}`]);
+    try {
+      expect((await check(certs.caCert)).stdout.trim()).toBe('1');
+      copyFileSync(renewed.serverKey, keyFile);
+      copyFileSync(renewed.serverCert, certFile);
+      pooler.child.kill('SIGHUP');
+      let after = await check(renewed.caCert);
+      for (let i = 0; i < 20 && after.code !== 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        after = await check(renewed.caCert);
+      }
+      expect(after.stdout.trim(), after.stderr).toBe('1');
+      expect((await check(certs.caCert)).code).not.toBe(0);
+    } finally {
+      await pooler.stop();
+      rmSync(renewed.dir, { recursive: true, force: true });
     }
   });
 });

@@ -9,6 +9,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalPostgres, type LocalPostgres } from '../src/demo/local-postgres.js';
 import { freePort } from '../src/net/free-port.js';
+import { getPostgres } from './harness/context.js';
 import { makeCertificates, type TestCertificates } from './support/certificates.js';
 import { startPooler, type PoolerProcess } from './support/pooler-process.js';
 
@@ -63,6 +64,20 @@ describe('server_tls_sslmode', () => {
     const { rows } = await client.query('SELECT version, cipher FROM pg_stat_ssl WHERE pid = pg_backend_pid()');
     expect(rows[0]).toEqual({ version: 'TLSv1.2', cipher: 'ECDHE-RSA-AES128-GCM-SHA256' });
     await client.end();
+  });
+
+  it('require uses TLS without checking the certificate, and refuses a server that does not speak TLS', async () => {
+    const client = await through({ server_tls_sslmode: 'require', server_tls_ca_file: other.caCert });
+    expect((await client.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows[0].ssl).toBe(true);
+    await client.end();
+    const plain = getPostgres();
+    const pooler = await startPooler({
+      settings: { auth_type: 'trust', server_tls_sslmode: 'require' },
+      databases: { app: `host=${plain.host} port=${plain.port} dbname=pooler_test` },
+    });
+    started.push(pooler);
+    const refused = new pg.Client({ connectionString: pooler.url('app') });
+    await expect(refused.connect()).rejects.toThrow(/does not accept TLS, and server_tls_sslmode = require requires it/);
   });
 
   it('disable does not ask, so a TLS-only server refuses the login with its own message', async () => {
