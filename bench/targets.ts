@@ -61,7 +61,8 @@ function poolerIni(section: string, postgresPort: number, port: number, dir: str
     `[${section}]`,
     'listen_addr = 127.0.0.1',
     `listen_port = ${port}`,
-    "unix_socket_dir = ''",
+    // empty: no Unix socket, so a bench run never touches another pooler's socket file
+    'unix_socket_dir =',
     `auth_type = ${auth === 'scram' ? 'scram-sha-256' : 'trust'}`,
     `auth_file = ${join(dir, 'userlist.txt')}`,
     'pool_mode = transaction',

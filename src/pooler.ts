@@ -14,6 +14,7 @@ import { PoolerError, SqlState, shuttingDown } from './errors.js';
 import type { Logger } from './log.js';
 import { loadClientTls, type ClientTls } from './net/client-tls.js';
 import { loadServerTls, type ServerTls } from './net/server-tls.js';
+import { listenUnix, SocketInUseError, unixSocketPath } from './net/unix-listener.js';
 import { AuthQueries } from './pool/auth-queries.js';
 import { maintainPool } from './pool/maintenance.js';
 import { Pool, type PoolContext } from './pool/pool.js';
@@ -65,6 +66,8 @@ export class Pooler implements ClientContext, PoolContext {
   /** TLS toward servers (server_tls_sslmode = prefer by default), or null */
   serverTls: ServerTls | null = null;
   private listener: net.Server | null = null;
+  /** <unix_socket_dir>/.s.PGSQL.<port>, unless unix_socket_dir is empty */
+  private unixListener: net.Server | null = null;
   private janitor: NodeJS.Timeout | null = null;
   /** drain: when shutdown_timeout runs out; 0 for no limit */
   private shutdownDeadline = 0;
@@ -105,10 +108,25 @@ export class Pooler implements ClientContext, PoolContext {
         resolve();
       });
     });
-    this.janitor = setInterval(() => this.tick(), JANITOR_INTERVAL_MS);
-    this.janitor.unref();
     const address = listener.address() as net.AddressInfo;
     this.log.info({ host: address.address, port: address.port }, `listening on ${address.address}:${address.port}`);
+    const socketDir = this.settings.unix_socket_dir;
+    if (socketDir !== '') {
+      const path = unixSocketPath(socketDir, address.port);
+      try {
+        this.unixListener = await listenUnix(path, (socket) => this.onConnection(socket));
+        this.log.info({ path }, `listening on unix:${path}`);
+      } catch (error) {
+        if (error instanceof SocketInUseError) {
+          listener.close();
+          throw error;
+        }
+        // a read-only /tmp (a container's root file system) should not keep TCP clients out
+        this.log.warn(`not listening on unix:${path}: ${(error as Error).message} (set unix_socket_dir to a writable directory, or empty to turn this off)`);
+      }
+    }
+    this.janitor = setInterval(() => this.tick(), JANITOR_INTERVAL_MS);
+    this.janitor.unref();
     return { host: address.address, port: address.port };
   }
 
@@ -117,6 +135,7 @@ export class Pooler implements ClientContext, PoolContext {
     if (this.shutdownMode !== null && mode !== 'immediate') return this.closed;
     this.shutdownMode = mode;
     this.listener?.close();
+    this.unixListener?.close();
     // PgBouncer's SIGINT / SHUTDOWN WAIT_FOR_SERVERS also sets PAUSE: a client whose server was
     // released gets no new one (it waits, and checkShutdown disconnects it with "server shutting
     // down"). Without this, clients that keep starting transactions keep a server active and the
@@ -463,6 +482,7 @@ export class Pooler implements ClientContext, PoolContext {
     }
     this.authQueries.retireAll();
     this.listener?.close();
+    this.unixListener?.close();
     this.shutdownDone?.();
   }
 }

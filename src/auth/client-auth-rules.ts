@@ -39,8 +39,14 @@ export function chooseClientAuth(rules: ClientAuthRules, connection: HbaConnecti
     return new PoolerError('AUTH_FAILED', SqlState.invalidAuthorization, `pg_hba.conf rejects connection for ${where}`);
   }
   if (rule.method === 'peer') {
-    // peer needs a Unix socket, and pooler listens on TCP only
-    return new PoolerError('AUTH_FAILED', SqlState.invalidAuthorization, `peer authentication is only for Unix-socket connections (${where})`);
+    // peer asks the kernel who is on the other end of a Unix socket, which Node.js cannot do
+    return new PoolerError(
+      'AUTH_FAILED',
+      SqlState.invalidAuthorization,
+      `peer authentication is not supported by pooler (${where})`,
+      'FATAL',
+      'Node.js cannot read the credentials of a Unix-socket peer; use trust, scram-sha-256 or cert in that rule',
+    );
   }
   const map = rule.map;
   return {

@@ -2,7 +2,7 @@
 // (each client is closed at its next transaction boundary, exit by shutdown_timeout), SIGINT waits
 // for servers to be released, SIGQUIT (or a second SIGTERM/SIGINT) exits at once.
 import { writeFileSync, rmSync } from 'node:fs';
-import { createLogger } from '../log.js';
+import { createLogger, type Logger } from '../log.js';
 import { Pooler } from '../pooler.js';
 import { ConfigError, loadConfig } from '../config/index.js';
 import { loadConfigOrExit } from './load.js';
@@ -18,20 +18,17 @@ export async function startCommand(positional: string | undefined, options: { co
   try {
     await pooler.listen();
   } catch (error) {
-    log.fatal(`cannot listen on ${config.settings.listen_addr}:${config.settings.listen_port}: ${(error as Error).message}`);
-    log.flush();
-    process.exit(1);
+    return exitFatal(log, `cannot listen on ${config.settings.listen_addr}:${config.settings.listen_port}: ${(error as Error).message}`);
   }
   let metrics: MetricsEndpoint | null = null;
   if (config.settings.metrics_port > 0) {
     try {
       metrics = await startMetricsEndpoint(pooler, config.settings.metrics_listen_addr, config.settings.metrics_port, log);
     } catch (error) {
-      log.fatal(
+      return exitFatal(
+        log,
         `cannot listen for metrics on ${config.settings.metrics_listen_addr}:${config.settings.metrics_port}: ${(error as Error).message} (metrics_port = 0 turns it off)`,
       );
-      log.flush();
-      process.exit(1);
     }
   }
   const pidfile = config.settings.pidfile;
@@ -62,4 +59,19 @@ export async function startCommand(positional: string | undefined, options: { co
   log.info('pooler stopped');
   log.flush();
   setTimeout(() => process.exit(0), 50).unref();
+}
+
+/**
+ * A startup failure: said on stderr as well as in the log, because a log file may not even be open
+ * yet (pino's asynchronous destination refuses to flush then) and the operator must see why.
+ */
+function exitFatal(log: Logger, message: string): void {
+  process.stderr.write(`pooler: ${message}\n`);
+  log.fatal(message);
+  try {
+    log.flush();
+  } catch {
+    // the log file is not open yet; stderr has the message
+  }
+  setTimeout(() => process.exit(1), 100);
 }

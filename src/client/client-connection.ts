@@ -584,7 +584,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
     const database = this.context.findDatabase(startup.database);
     if (database instanceof PoolerError) return this.fail(database, 'no_such_database');
     const auth = this.context.chooseAuth({
-      local: false,
+      local: this.socket.remoteAddress === undefined,
       tls: this.socket instanceof tls.TLSSocket,
       database: startup.database,
       user: startup.user,

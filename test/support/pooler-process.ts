@@ -36,11 +36,13 @@ export interface PoolerOptions {
   /** userlist.txt lines: user → secret */
   authFile?: Record<string, string>;
   env?: Record<string, string>;
+  /** listen_port; a free one when not given */
+  port?: number;
 }
 
 export async function startPooler(options: PoolerOptions): Promise<PoolerProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'pooler-test-'));
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const logFile = join(dir, 'pooler.log');
   // metrics_port defaults to 9127; tests run poolers side by side, so it is off unless a test sets one
   const lines = ['[pooler]', 'listen_addr = 127.0.0.1', `listen_port = ${port}`, `logfile = ${logFile}`];
