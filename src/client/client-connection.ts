@@ -30,6 +30,7 @@ import { tlsRequired, type ClientTls } from '../net/client-tls.js';
 import { ClientAuthenticator } from './client-auth.js';
 import { checkStartupParameters, TRACKED_PARAMETERS, type ClientStartup } from './startup-parameters.js';
 import { parameterSetQuery, parametersKey } from './parameter-sync.js';
+import { ClientStatements } from '../prepared/client-statements.js';
 
 /** what a client needs from the pooler around it */
 export interface ClientContext {
@@ -73,6 +74,9 @@ const WORK_TABLE = treatTable({
   [FrontendCode.CopyFail]: Treat.Header,
   [FrontendCode.Terminate]: Treat.Header,
 });
+/** with prepared statements tracked, statement names are read from the messages that carry them */
+const PREPARED_WORK_TABLE = Uint8Array.from(WORK_TABLE);
+for (const code of [FrontendCode.Parse, FrontendCode.Bind, FrontendCode.Describe, FrontendCode.Close]) PREPARED_WORK_TABLE[code] = Treat.Whole;
 
 let nextClientId = 1;
 
@@ -127,6 +131,8 @@ export class ClientConnection implements PacketHandler, PoolClient {
   private pausedForServer = false;
   private pausedForPeer = false;
   private terminating = false;
+  /** named statements rewritten to shared ones (transaction/statement mode, max_prepared_statements > 0) */
+  private prepared: ClientStatements | null = null;
 
   /** the socket the client talks over: the TCP socket, or the TLS socket wrapped around it */
   socket: Socket;
@@ -209,6 +215,10 @@ export class ClientConnection implements PacketHandler, PoolClient {
     return this.phase === 'startup' || this.phase === 'auth';
   }
 
+  get preparedStatementCount(): number {
+    return this.prepared?.names.size ?? 0;
+  }
+
   // --- pool events (PoolClient)
 
   onWelcome(welcome: Map<string, string>): void {
@@ -226,6 +236,11 @@ export class ClientConnection implements PacketHandler, PoolClient {
     this.socket.write(Buffer.concat(messages));
     this.phase = 'ready';
     this.stream.table = WORK_TABLE;
+    const maxPrepared = this.context.settings.max_prepared_statements;
+    if (maxPrepared > 0 && this.pool!.mode !== 'session') {
+      this.prepared = new ClientStatements(this, this.pool!.stats, maxPrepared);
+      this.stream.table = PREPARED_WORK_TABLE;
+    }
     this.context.registerCancelKey(this);
     if (this.context.settings.log_connections) {
       this.log.info({ db: this.startup!.database, user: this.startup!.user }, 'login attempt: ok');
@@ -240,6 +255,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
 
   onLinked(server: ServerConnection): void {
     this.stream.target = server.socket;
+    this.prepared?.link(server);
     // Most clients of a pool share their settings: compare maps only when this server has not
     // already been found to match a client with the same ones.
     if (server.matchesParametersKey === this.parametersKey) return this.sendHeld();
@@ -266,6 +282,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
 
   onUnlinked(): void {
     this.stream.target = null;
+    this.prepared?.unlink();
     if (this.pausedForPeer) {
       this.pausedForPeer = false;
       this.updateReading();
@@ -306,6 +323,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
     this.phase = 'closed';
     this.stream.stop();
     this.held = [];
+    this.prepared?.release();
     if (this.pool !== null) this.pool.removeClient(this);
     if (!this.socket.destroyed) this.socket.destroySoon();
     this.context.onClientClosed(this);
@@ -319,6 +337,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
 
   onHeader(code: number): Disposition {
     const server = this.server!;
+    if (this.prepared !== null && this.prepared.onHeader(code) === Disposition.Skip) return Disposition.Skip;
     switch (code) {
       case FrontendCode.Query:
         server.expectReady++;
@@ -338,12 +357,16 @@ export class ClientConnection implements PacketHandler, PoolClient {
         this.terminating = true;
         return Disposition.Skip;
       default:
-        // Parse, Bind, Describe, Execute, Close: replies come once the client syncs or flushes.
-        if (!server.unsynced) {
-          server.unsynced = true;
-          this.beginRequest(server);
-        }
+        this.beginExtended(server);
         return Disposition.Forward;
+    }
+  }
+
+  /** Parse, Bind, Describe, Execute, Close: replies come once the client syncs or flushes */
+  private beginExtended(server: ServerConnection): void {
+    if (!server.unsynced) {
+      server.unsynced = true;
+      this.beginRequest(server);
     }
   }
 
@@ -356,6 +379,10 @@ export class ClientConnection implements PacketHandler, PoolClient {
   }
 
   onMessage(code: number, buffer: Buffer, offset: number, total: number): Disposition {
+    if (this.phase === 'ready' && this.prepared !== null) {
+      this.beginExtended(this.server!);
+      return this.prepared.onMessage(code, buffer, offset, total);
+    }
     if (this.phase === 'console') {
       this.console!.receive(buffer.subarray(offset, offset + total));
       return Disposition.Skip;
