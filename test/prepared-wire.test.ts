@@ -242,6 +242,21 @@ group('sharing statements between clients', () => {
     client.close();
   });
 
+  it('answers Parse + Sync of a known statement from a client that holds no server, without waiting for one', async () => {
+    const holder = await login(pooler.port, DB);
+    const sql = 'SELECT 42 AS answer';
+    await exchange(holder, Buffer.concat([parse('known', sql), sync()]));
+    // the only server is now held in a transaction
+    await exchange(holder, query('BEGIN'));
+    const other = await login(pooler.port, DB);
+    expect(transcript(await exchange(other, Buffer.concat([parse('also_known', sql), sync()])))).toEqual(['1 ', 'Z I']);
+    const waiting = exchange(other, Buffer.concat([bind('', 'also_known'), execute(), sync()]));
+    await exchange(holder, query('COMMIT'));
+    expect(transcript(await waiting).map((r) => r[0])).toEqual(['2', 'D', 'C', 'Z']);
+    holder.close();
+    other.close();
+  });
+
   it('the server keeps one copy per statement text, named by the pooler', async () => {
     const names = await serverStatements();
     expect(names.length).toBeGreaterThan(0);

@@ -445,6 +445,10 @@ export class ClientConnection implements PacketHandler, PoolClient {
     if (this.stream.betweenMessages && this.held.length === 1 && chunk[0] === FrontendCode.Terminate) {
       return this.close('client_terminate');
     }
+    if (this.prepared !== null && this.held.length === 1 && this.stream.betweenMessages && this.prepared.answerWithoutServer(chunk)) {
+      this.held = [];
+      return;
+    }
     this.pausedForServer = true;
     this.updateReading();
     this.pool!.requestServer(this);

@@ -3,7 +3,7 @@
 // the shared names, with a Parse injected first wherever the server lacks the statement.
 // Unnamed statements and portals pass through untouched.
 import { Disposition } from '../net/packet-stream.js';
-import { errorResponse } from '../protocol/backend-messages.js';
+import { errorResponse, readyForQueryIdle } from '../protocol/backend-messages.js';
 import { FrontendCode } from '../protocol/codes.js';
 import { PoolerError, SqlState } from '../errors.js';
 import {
@@ -34,6 +34,8 @@ export interface StatementOwner {
 }
 
 const HEADER = 5;
+/** ParseComplete, then ReadyForQuery 'I': a client with no server is outside any transaction */
+const parsedAndIdle = Buffer.concat([parseComplete, readyForQueryIdle]);
 
 export class ClientStatements implements StatementClient {
   readonly names = new Map<string, SharedStatement>();
@@ -66,6 +68,26 @@ export class ClientStatements implements StatementClient {
     for (const statement of this.names.values()) sharedStatements.release(statement);
     this.names.clear();
     this.unlink();
+  }
+
+  /**
+   * A client holding no server sent just Parse + Sync (libpq's PQprepare, as pgbench -M prepared
+   * does inside its run) of a text some server has already parsed: answer it here. Besides saving
+   * a round trip, this keeps a single-threaded client that blocks on PQprepare from waiting for a
+   * server that its own other connections hold in open transactions.
+   */
+  answerWithoutServer(chunk: Buffer): boolean {
+    if (chunk.length < HEADER * 2 || chunk[0] !== FrontendCode.Parse) return false;
+    const total = 1 + chunk.readUInt32BE(1);
+    if (chunk.length !== total + HEADER || chunk[total] !== FrontendCode.Sync || chunk.readUInt32BE(total + 1) !== 4) return false;
+    const nameEnd = cstringEnd(chunk, HEADER, total);
+    if (nameEnd <= HEADER) return false;
+    const name = chunk.toString('utf8', HEADER, nameEnd);
+    if (this.names.has(name) || sharedStatements.find(chunk, nameEnd + 1, total)?.parsed !== true) return false;
+    this.names.set(name, sharedStatements.acquire(chunk, nameEnd + 1, total));
+    this.counters.clientParses++;
+    this.owner.socket.write(parsedAndIdle);
+    return true;
   }
 
   reply(message: Buffer): void {

@@ -162,6 +162,7 @@ export class ServerStatements {
     const head = queue.index(0);
     if (!ends(queue.request(head), code)) return Disposition.Forward;
     const swallow = queue.action(head) === Action.Swallow;
+    if (code === BackendCode.ParseComplete) queue.statement(head)?.markParsed();
     queue.shift();
     if (queue.size === 0 || queue.action(queue.index(0)) !== Action.Fake) return swallow ? Disposition.Skip : Disposition.Forward;
     // the pooler's replies go right after this one: send it now, then them

@@ -7,6 +7,12 @@ export class SharedStatement {
   generation = 1;
   /** client names and server caches holding this statement */
   refs = 0;
+  /** some server answered a Parse of it with ParseComplete: the text is valid SQL */
+  parsed = false;
+
+  markParsed(): void {
+    this.parsed = true;
+  }
 
   constructor(
     /** the Parse body after the name: query text, parameter count and type OIDs */
@@ -36,6 +42,11 @@ export class StatementRegistry {
     }
     statement.refs++;
     return statement;
+  }
+
+  /** the statement for a Parse body if one exists; no ref is taken */
+  find(buffer: Buffer, start: number, end: number): SharedStatement | undefined {
+    return this.statements.get(buffer.toString('latin1', start, end));
   }
 
   hold(statement: SharedStatement): void {
