@@ -5,6 +5,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe as group, expect, it } from 'vitest';
 import { getPostgres } from './harness/context.js';
+import { wire } from '../src/testing/wire.js';
 import { startPooler, type PoolerProcess } from './support/pooler-process.js';
 import {
   bind,
@@ -19,27 +20,39 @@ import {
   sync,
   transcript,
 } from './support/extended-protocol.js';
+import type { RawClient } from './support/raw-client.js';
 
 const postgres = getPostgres();
 const DB = 'prepared_wire';
 let pooler: PoolerProcess;
 /** max_prepared_statements = 2, to see the LRU evict */
 let small: PoolerProcess;
+/** max_prepared_statements = 0: names pass through, nothing is tracked */
+let untracked: PoolerProcess;
 
 beforeAll(async () => {
   await postgres.createDatabase(DB);
-  await postgres.psql('CREATE TABLE shape (a int); INSERT INTO shape VALUES (1)', { database: DB });
+  await postgres.psql('CREATE TABLE shape (a int); INSERT INTO shape VALUES (1); CREATE TABLE copy_target (n int)', { database: DB });
   const databases = { [DB]: `host=${postgres.host} port=${postgres.port} pool_size=1` };
   const settings = { auth_type: 'trust', pool_mode: 'transaction', admin_users: 'postgres' };
-  [pooler, small] = await Promise.all([
+  [pooler, small, untracked] = await Promise.all([
     startPooler({ settings, databases }),
     startPooler({ settings: { ...settings, max_prepared_statements: 2 }, databases }),
+    startPooler({ settings: { ...settings, max_prepared_statements: 0 }, databases }),
   ]);
 });
 
 afterAll(async () => {
-  await Promise.all([pooler?.stop(), small?.stop()]);
+  await Promise.all([pooler?.stop(), small?.stop(), untracked?.stop()]);
 });
+
+/** int4pl(int4, int4), by its fixed OID */
+const INT4PL = 177;
+const functionCall = (oid: number, args: string[]) => {
+  const w = wire().int32(oid).int16(0).int16(args.length);
+  for (const arg of args) w.int32(Buffer.byteLength(arg)).bytes(arg);
+  return w.int16(0).message('F');
+};
 
 /** pipelines of named statements; each is the bytes sent and how many ReadyForQuery end the reply */
 const pipelines: Array<[string, Buffer[]]> = [
@@ -129,6 +142,10 @@ const pipelines: Array<[string, Buffer[]]> = [
     ],
   ],
   [
+    'a FunctionCall between named statements',
+    [Buffer.concat([parse('f', 'SELECT 1 AS f'), sync(), functionCall(INT4PL, ['2', '3']), bind('', 'f'), execute(), sync()])],
+  ],
+  [
     'DEALLOCATE ALL forgets every statement',
     [Buffer.concat([parse('gone', 'SELECT 1'), sync()]), query('DEALLOCATE ALL'), Buffer.concat([bind('', 'gone'), execute(), sync()]), Buffer.concat([parse('gone', 'SELECT 2 AS back'), bind('', 'gone'), execute(), sync()])],
   ],
@@ -144,10 +161,10 @@ async function run(port: number, steps: Buffer[]): Promise<string[]> {
   return out;
 }
 
-/** ReadyForQuery messages a step earns: one per Sync or Query in it */
+/** ReadyForQuery messages a step earns: one per Sync, Query or FunctionCall in it */
 function countSyncs(bytes: Buffer): number {
   let n = 0;
-  for (let at = 0; at < bytes.length; at += 1 + bytes.readUInt32BE(at + 1)) if (bytes[at] === 0x53 || bytes[at] === 0x51) n++;
+  for (let at = 0; at < bytes.length; at += 1 + bytes.readUInt32BE(at + 1)) if ([0x53, 0x51, 0x46].includes(bytes[at]!)) n++;
   return n;
 }
 
@@ -175,6 +192,41 @@ async function consoleRow(command: string, column: string): Promise<Array<Record
   await admin.end();
   return rows.map((row) => ({ ...row, value: row[column] }));
 }
+
+/** COPY FROM STDIN through the extended protocol as libpq sends it: Sync before the data (ignored by the server) and after */
+async function copyIn(port: number, name: string, finish: Buffer): Promise<{ client: RawClient; out: string[] }> {
+  const client = await login(port, DB);
+  client.send(Buffer.concat([parse(name, 'COPY copy_target FROM STDIN'), bind('', name), execute(), sync()]));
+  const out: string[] = [];
+  for (let m = await client.readMessage(); m !== null; m = m.code === 'G' ? null : await client.readMessage()) out.push(...transcript([m]));
+  out.push(...transcript(await exchange(client, finish)));
+  out.push(...transcript(await exchange(client, query('SELECT count(*) > 0 AS copied FROM copy_target'))));
+  return { client, out };
+}
+
+group('COPY through the extended protocol', () => {
+  const done = Buffer.concat([wire().bytes('1\n2\n').message('d'), wire().message('c'), sync()]);
+  const failed = Buffer.concat([wire().cstring('changed my mind').message('f'), sync()]);
+  it.each([
+    ['CopyDone', 'tracked', done],
+    ['CopyFail', 'tracked', failed],
+    ['CopyDone', 'untracked', done],
+    ['CopyFail', 'untracked', failed],
+  ])('ends with %s like PostgreSQL, and the server is released afterwards (statements %s)', async (_name, tracking, finish) => {
+    const through = tracking === 'tracked' ? pooler : untracked;
+    // without tracking a named statement would stay behind on the server for the next client
+    const name = tracking === 'tracked' ? 'copy_in' : '';
+    const direct = await copyIn(postgres.port, name, finish);
+    direct.client.close();
+    const pooled = await copyIn(through.port, name, finish);
+    expect(pooled.out).toEqual(direct.out);
+    // pool_size = 1: another client gets the server while the first stays connected, so it was released
+    const other = await login(through.port, DB);
+    expect(transcript(await exchange(other, query('SELECT 1'), 1)).at(-1)).toBe('Z I');
+    other.close();
+    pooled.client.close();
+  });
+});
 
 group('sharing statements between clients', () => {
   it('a second client preparing the same text under another name reuses the server statement', async () => {

@@ -341,10 +341,12 @@ export class ClientConnection implements PacketHandler, PoolClient {
     switch (code) {
       case FrontendCode.Query:
         server.expectReady++;
+        server.syncsSinceExecute = 0;
         this.beginRequest(server);
         return Disposition.Forward;
       case FrontendCode.Sync:
       case FrontendCode.FunctionCall:
+        if (code === FrontendCode.Sync) server.syncsSinceExecute++;
         server.expectReady++;
         server.unsynced = false;
         if (server.requestStart === 0) this.beginRequest(server);
@@ -356,6 +358,10 @@ export class ClientConnection implements PacketHandler, PoolClient {
       case FrontendCode.Terminate:
         this.terminating = true;
         return Disposition.Skip;
+      case FrontendCode.Execute:
+        server.syncsSinceExecute = 0;
+        this.beginExtended(server);
+        return Disposition.Forward;
       default:
         this.beginExtended(server);
         return Disposition.Forward;

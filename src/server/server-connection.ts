@@ -137,6 +137,8 @@ export class ServerConnection implements PacketHandler {
   unsynced = false;
   /** the server is waiting for CopyData from the client */
   copyIn = false;
+  /** Syncs sent since the last Execute: a COPY FROM STDIN it starts makes the server ignore them */
+  syncsSinceExecute = 0;
 
   private filter: ServerReplyFilter | null = null;
   private authenticator: ServerAuthenticator | null;
@@ -277,7 +279,10 @@ export class ServerConnection implements PacketHandler {
   onHeader(code: number): Disposition {
     if (code === BackendCode.CopyInResponse || code === BackendCode.CopyBothResponse) {
       this.copyIn = true;
-      this.filter?.onCopyIn();
+      // PostgreSQL ignores Sync during COPY FROM STDIN (libpq sends one before the data and one after)
+      if (this.filter !== null) this.filter.onCopyIn();
+      else this.expectReady -= this.syncsSinceExecute;
+      this.syncsSinceExecute = 0;
     }
     return Disposition.Forward;
   }
