@@ -142,6 +142,10 @@ const pipelines: Array<[string, Buffer[]]> = [
     ],
   ],
   [
+    'a Bind with the wrong number of parameters: the error names the client\'s statement',
+    [Buffer.concat([parse('two_params', 'SELECT $1::int + $2::int'), bind('', 'two_params', ['1']), execute(), sync()])],
+  ],
+  [
     'a FunctionCall between named statements',
     [Buffer.concat([parse('f', 'SELECT 1 AS f'), sync(), functionCall(INT4PL, ['2', '3']), bind('', 'f'), execute(), sync()])],
   ],

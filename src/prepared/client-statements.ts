@@ -169,11 +169,12 @@ export class ClientStatements implements StatementClient {
       return Disposition.Forward;
     }
     this.counters.binds++;
-    const statement = this.lookup(buffer, nameStart, nameEnd);
-    if (statement === null) return this.refuseUnknown(buffer, offset, nameStart, nameEnd);
+    const name = buffer.toString('utf8', nameStart, nameEnd);
+    const statement = this.names.get(name);
+    if (statement === undefined) return this.refuseUnknown(name, offset);
     this.ensurePrepared(server, statement, offset);
     this.owner.stream.inject(replaceName(buffer, offset, total, nameStart, nameEnd, statement.serverName), offset);
-    server.push(Request.Bind, Action.Forward, Effect.None, statement);
+    server.push(Request.Bind, Action.Forward, Effect.None, statement, name);
     this.lastBound = statement;
     return Disposition.Skip;
   }
@@ -188,29 +189,25 @@ export class ClientStatements implements StatementClient {
       server.push(portal ? Request.DescribePortal : request, Action.Forward);
       return Disposition.Forward;
     }
-    const statement = this.lookup(buffer, nameStart, nameEnd);
+    const name = buffer.toString('utf8', nameStart, nameEnd);
+    const statement = this.names.get(name);
     if (request === Request.Close) {
       // Closing is answered here: the server keeps its copy for other clients. Closing an
       // unknown name is no error, as in PostgreSQL.
-      if (statement === null) {
+      if (statement === undefined) {
         server.push(Request.Close, Action.Fake, Effect.None, null, null, closeComplete);
       } else {
-        const name = buffer.toString('utf8', nameStart, nameEnd);
         this.names.delete(name);
         sharedStatements.release(statement);
         server.push(Request.Close, Action.Fake, Effect.ClientRemove, statement, name, closeComplete);
       }
       return Disposition.Skip;
     }
-    if (statement === null) return this.refuseUnknown(buffer, offset, nameStart, nameEnd);
+    if (statement === undefined) return this.refuseUnknown(name, offset);
     this.ensurePrepared(server, statement, offset);
     this.owner.stream.inject(replaceName(buffer, offset, total, nameStart, nameEnd, statement.serverName), offset);
-    server.push(Request.DescribeStatement, Action.Forward, Effect.None, statement);
+    server.push(Request.DescribeStatement, Action.Forward, Effect.None, statement, name);
     return Disposition.Skip;
-  }
-
-  private lookup(buffer: Buffer, start: number, end: number): SharedStatement | null {
-    return this.names.get(buffer.toString('utf8', start, end)) ?? null;
   }
 
   /** before a Bind or Describe: a Parse the client never sees the reply to, if the server lacks it */
@@ -240,8 +237,7 @@ export class ClientStatements implements StatementClient {
     this.counters.serverParses++;
   }
 
-  private refuseUnknown(buffer: Buffer, offset: number, nameStart: number, nameEnd: number): Disposition {
-    const name = buffer.toString('utf8', nameStart, nameEnd);
+  private refuseUnknown(name: string, offset: number): Disposition {
     return this.refuse(offset, new PoolerError('UNKNOWN_PREPARED_STATEMENT', SqlState.invalidSqlStatementName, `prepared statement "${name}" does not exist`, 'ERROR'));
   }
 

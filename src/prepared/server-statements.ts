@@ -62,6 +62,19 @@ function ends(request: Request, code: number): boolean {
   }
 }
 
+/**
+ * An error that names the server-side statement ("bind message supplies 2 parameters, but prepared
+ * statement "POOLER_3" requires 1") rebuilt with the client's name for it, or null if it names none.
+ */
+function withClientName(buffer: Buffer, offset: number, total: number, serverName: Buffer, clientName: string): Buffer | null {
+  const text = buffer.toString('latin1', offset, offset + total);
+  const quoted = `"${serverName.toString('latin1')}"`;
+  if (!text.includes(quoted)) return null;
+  const own = Buffer.from(text.replaceAll(quoted, `"${Buffer.from(clientName).toString('latin1')}"`), 'latin1');
+  own.writeUInt32BE(own.length - 1, 1);
+  return own;
+}
+
 /** "cached plan must not change result type": the server's copy of a statement went stale */
 const STALE_PLAN = '0A000';
 
@@ -199,11 +212,18 @@ export class ServerStatements {
     // an error in a simple query or at Sync (a failed COMMIT) still ends with ReadyForQuery
     if (request === Request.Sync || request === Request.Query) return Disposition.Forward;
     let disposition: Disposition = Disposition.Forward;
+    const statement = queue.statement(head);
+    const name = queue.name(head);
     if (queue.action(head) === Action.ReplaceError) {
       this.host.stream.inject(queue.reply(head)!, offset);
       disposition = Disposition.Skip;
+    } else if (statement !== null && name !== null && queue.action(head) === Action.Forward) {
+      const own = withClientName(buffer, offset, total, statement.serverName, name);
+      if (own !== null) {
+        this.host.stream.inject(own, offset);
+        disposition = Disposition.Skip;
+      }
     }
-    const statement = queue.statement(head);
     if (statement !== null && decodeFields(buffer.subarray(offset, offset + total)).C === STALE_PLAN) {
       // every server's copy is as stale as this one: the next use anywhere prepares it afresh
       statement.generation++;
