@@ -20,6 +20,8 @@ export type PoolerErrorCode =
   | 'SERVER_LOGIN_FAILED'
   | 'SERVER_CONNECTION_LOST'
   | 'TRANSACTION_IN_STATEMENT_MODE'
+  | 'DUPLICATE_PREPARED_STATEMENT'
+  | 'UNKNOWN_PREPARED_STATEMENT'
   | 'SHUTTING_DOWN'
   | 'DATABASE_DISABLED'
   | 'CONSOLE_NOT_ALLOWED'
@@ -60,6 +62,8 @@ export const SqlState = {
   invalidParameterValue: '22023',
   configFileError: 'F0000',
   undefinedObject: '42704',
+  duplicatePreparedStatement: '42P05',
+  invalidSqlStatementName: '26000',
 } as const;
 
 /** Why a connection was closed; a closed union so logs and metrics can label by it. */

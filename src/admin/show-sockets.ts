@@ -68,7 +68,7 @@ function clientRow(client: ClientConnection, state: string): Cell[] {
     0,
     client.tlsDescription,
     client.parameters.get('application_name') ?? '',
-    0,
+    client.preparedStatementCount,
     client.id,
   ];
 }
@@ -122,7 +122,7 @@ function serverRow(pool: Pool, server: ServerConnection): Cell[] {
     server.processId,
     '',
     server.parameters.get('application_name') ?? '',
-    0,
+    server.replyFilter?.statementCount ?? 0,
     server.id,
   ];
 }

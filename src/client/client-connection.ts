@@ -33,6 +33,7 @@ import { peerCertificateVerified, tlsRequired, type ClientTls } from '../net/cli
 import { ClientAuthenticator } from './client-auth.js';
 import { checkStartupParameters, TRACKED_PARAMETERS, type ClientStartup } from './startup-parameters.js';
 import { parameterSetQuery, parametersKey } from './parameter-sync.js';
+import { ClientStatements } from '../prepared/client-statements.js';
 
 /** what a client needs from the pooler around it */
 export interface ClientContext {
@@ -82,6 +83,9 @@ const WORK_TABLE = treatTable({
   [FrontendCode.CopyFail]: Treat.Header,
   [FrontendCode.Terminate]: Treat.Header,
 });
+/** with prepared statements tracked, statement names are read from the messages that carry them */
+const PREPARED_WORK_TABLE = Uint8Array.from(WORK_TABLE);
+for (const code of [FrontendCode.Parse, FrontendCode.Bind, FrontendCode.Describe, FrontendCode.Close]) PREPARED_WORK_TABLE[code] = Treat.Whole;
 
 let nextClientId = 1;
 
@@ -142,6 +146,8 @@ export class ClientConnection implements PacketHandler, PoolClient {
   private pausedForServer = false;
   private pausedForPeer = false;
   private terminating = false;
+  /** named statements rewritten to shared ones (transaction/statement mode, max_prepared_statements > 0) */
+  private prepared: ClientStatements | null = null;
 
   /** the socket the client talks over: the TCP socket, or the TLS socket wrapped around it */
   socket: Socket;
@@ -258,6 +264,10 @@ export class ClientConnection implements PacketHandler, PoolClient {
     return this.phase === 'startup' || this.phase === 'auth';
   }
 
+  get preparedStatementCount(): number {
+    return this.prepared?.names.size ?? 0;
+  }
+
   // --- pool events (PoolClient)
 
   onWelcome(welcome: Map<string, string>): void {
@@ -275,6 +285,11 @@ export class ClientConnection implements PacketHandler, PoolClient {
     this.socket.write(Buffer.concat(messages));
     this.phase = 'ready';
     this.stream.table = WORK_TABLE;
+    const maxPrepared = this.context.settings.max_prepared_statements;
+    if (maxPrepared > 0 && this.pool!.mode !== 'session') {
+      this.prepared = new ClientStatements(this, this.pool!.stats, maxPrepared);
+      this.stream.table = PREPARED_WORK_TABLE;
+    }
     this.context.registerCancelKey(this);
     if (this.context.settings.log_connections) {
       this.log.info({ db: this.startup!.database, user: this.startup!.user }, 'login attempt: ok');
@@ -289,6 +304,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
 
   onLinked(server: ServerConnection): void {
     this.stream.target = server.socket;
+    this.prepared?.link(server);
     // Most clients of a pool share their settings: compare maps only when this server has not
     // already been found to match a client with the same ones.
     if (server.matchesParametersKey === this.parametersKey) return this.sendHeld();
@@ -315,6 +331,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
 
   onUnlinked(): void {
     this.stream.target = null;
+    this.prepared?.unlink();
     if (this.pausedForPeer) {
       this.pausedForPeer = false;
       this.updateReading();
@@ -355,6 +372,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
     this.phase = 'closed';
     this.stream.stop();
     this.held = [];
+    this.prepared?.release();
     if (this.pool !== null) this.pool.removeClient(this);
     if (!this.socket.destroyed) this.socket.destroySoon();
     this.context.onClientClosed(this);
@@ -368,13 +386,16 @@ export class ClientConnection implements PacketHandler, PoolClient {
 
   onHeader(code: number): Disposition {
     const server = this.server!;
+    if (this.prepared !== null && this.prepared.onHeader(code) === Disposition.Skip) return Disposition.Skip;
     switch (code) {
       case FrontendCode.Query:
         server.expectReady++;
+        server.syncsSinceExecute = 0;
         this.beginRequest(server);
         return Disposition.Forward;
       case FrontendCode.Sync:
       case FrontendCode.FunctionCall:
+        if (code === FrontendCode.Sync) server.syncsSinceExecute++;
         server.expectReady++;
         server.unsynced = false;
         if (server.requestStart === 0) this.beginRequest(server);
@@ -386,13 +407,21 @@ export class ClientConnection implements PacketHandler, PoolClient {
       case FrontendCode.Terminate:
         this.terminating = true;
         return Disposition.Skip;
-      default:
-        // Parse, Bind, Describe, Execute, Close: replies come once the client syncs or flushes.
-        if (!server.unsynced) {
-          server.unsynced = true;
-          this.beginRequest(server);
-        }
+      case FrontendCode.Execute:
+        server.syncsSinceExecute = 0;
+        this.beginExtended(server);
         return Disposition.Forward;
+      default:
+        this.beginExtended(server);
+        return Disposition.Forward;
+    }
+  }
+
+  /** Parse, Bind, Describe, Execute, Close: replies come once the client syncs or flushes */
+  private beginExtended(server: ServerConnection): void {
+    if (!server.unsynced) {
+      server.unsynced = true;
+      this.beginRequest(server);
     }
   }
 
@@ -405,6 +434,10 @@ export class ClientConnection implements PacketHandler, PoolClient {
   }
 
   onMessage(code: number, buffer: Buffer, offset: number, total: number): Disposition {
+    if (this.phase === 'ready' && this.prepared !== null) {
+      this.beginExtended(this.server!);
+      return this.prepared.onMessage(code, buffer, offset, total);
+    }
     if (this.phase === 'console') {
       this.console!.receive(buffer.subarray(offset, offset + total));
       return Disposition.Skip;
@@ -466,6 +499,10 @@ export class ClientConnection implements PacketHandler, PoolClient {
     // A Terminate from a client with no server needs no server.
     if (this.stream.betweenMessages && this.held.length === 1 && chunk[0] === FrontendCode.Terminate) {
       return this.close('client_terminate');
+    }
+    if (this.prepared !== null && this.held.length === 1 && this.stream.betweenMessages && this.prepared.answerWithoutServer(chunk)) {
+      this.held = [];
+      return;
     }
     this.pausedForServer = true;
     this.updateReading();

@@ -151,7 +151,7 @@ describe('loadConfig: a PgBouncer config', () => {
     );
     const ignored = config.warnings.filter((w) => w.includes('does not support yet')).map((w) => /"([^"]+)"/.exec(w)![1]);
     // client_tls_sslmode and server_tls_sslmode are implemented now, so they load without a warning
-    expect(ignored).toEqual(['so_reuseport', 'max_prepared_statements', 'tcp_keepidle', 'syslog']);
+    expect(ignored).toEqual(['so_reuseport', 'tcp_keepidle', 'syslog']);
     expect(config.settings.client_tls_sslmode).toBe('disable');
   });
 

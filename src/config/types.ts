@@ -45,6 +45,8 @@ export interface Settings {
   stats_users: string[];
   pool_mode: PoolMode;
   max_client_conn: number;
+  /** per-server LRU of prepared statements in transaction/statement mode; 0 passes names through */
+  max_prepared_statements: number;
   /** resolved number; when the file says `auto` this is server_cores × 2 + effective_spindle_count */
   default_pool_size: number;
   default_pool_size_auto: boolean;

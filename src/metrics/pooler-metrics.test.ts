@@ -72,6 +72,9 @@ describe('createPoolerMetrics', () => {
     stats.queryTime = 1_500_000;
     stats.waitTime = 500_000;
     stats.queries = 250;
+    stats.clientParses = 100;
+    stats.serverParses = 5;
+    stats.binds = 9000;
     pooler.stats.set('app', stats);
 
     const s = samples(await createPoolerMetrics(pooler).metrics());
@@ -79,6 +82,9 @@ describe('createPoolerMetrics', () => {
     expect(s.get('pgbouncer_stats_queries_duration_seconds_total{database="app"}')).toBe(1.5);
     expect(s.get('pgbouncer_stats_client_wait_seconds_total{database="app"}')).toBe(0.5);
     expect(s.get('pgbouncer_stats_queries_pooled_total{database="app"}')).toBe(250);
+    expect(s.get('pgbouncer_stats_client_parses_total{database="app"}')).toBe(100);
+    expect(s.get('pgbouncer_stats_server_parses_total{database="app"}')).toBe(5);
+    expect(s.get('pgbouncer_stats_binds_total{database="app"}')).toBe(9000);
     expect(s.get('pgbouncer_config_max_client_connections')).toBe(321);
     expect(s.get('pgbouncer_up')).toBe(1);
     const poolSize = [...s].find(([key]) => key.startsWith('pgbouncer_databases_pool_size{') && key.includes('name="app"'));

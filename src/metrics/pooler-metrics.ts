@@ -31,6 +31,9 @@ const STATS_COUNTERS: [string, string, (s: DatabaseStats) => number][] = [
   ['sql_transactions_pooled_total', 'SQL transactions pooled', (s) => s.transactions],
   ['server_in_transaction_seconds_total', 'Seconds servers spent in transactions', (s) => s.transactionTime * MICROS],
   ['server_assignments_total', 'Times a server was assigned to a client', (s) => s.serverAssignments],
+  ['client_parses_total', 'Named Parse messages from clients (prepared statements)', (s) => s.clientParses],
+  ['server_parses_total', 'Parse messages sent to servers for prepared statements', (s) => s.serverParses],
+  ['binds_total', 'Bind messages of named prepared statements', (s) => s.binds],
 ];
 
 /** a LatencyHistogram (per-bucket counts in µs) as a cumulative Prometheus histogram in seconds */

@@ -60,6 +60,19 @@ export interface ServerError {
 type InternalDone = (error: ServerError | null) => void;
 type InternalRow = (columns: (string | null)[]) => void;
 
+/** reads replies before they are forwarded, with its own table of codes to read: prepared statements (src/prepared/) */
+export interface ServerReplyFilter {
+  readonly table: Uint8Array;
+  /** nothing is owed to the client */
+  readonly idle: boolean;
+  readonly statementCount: number;
+  /** `internal` while the pooler runs its own query; Skip drops the reply */
+  onReply(code: number, buffer: Buffer, offset: number, total: number, internal: boolean): Disposition;
+  /** the server entered COPY FROM STDIN */
+  onCopyIn(): void;
+  close(): void;
+}
+
 const LOGIN_TABLE = treatTable({
   [BackendCode.Authentication]: Treat.Whole,
   [BackendCode.ParameterStatus]: Treat.Whole,
@@ -133,7 +146,10 @@ export class ServerConnection implements PacketHandler {
   unsynced = false;
   /** the server is waiting for CopyData from the client */
   copyIn = false;
+  /** Syncs sent since the last Execute: a COPY FROM STDIN it starts makes the server ignore them */
+  syncsSinceExecute = 0;
 
+  private filter: ServerReplyFilter | null = null;
   private authenticator: ServerAuthenticator | null;
   private internalDone: InternalDone | null = null;
   private internalError: ServerError | null = null;
@@ -210,7 +226,17 @@ export class ServerConnection implements PacketHandler {
 
   /** nothing owed to the client and no transaction open: the server may go back to the pool */
   get quiet(): boolean {
-    return this.txStatus === TxStatus.Idle && this.expectReady === 0 && !this.unsynced && !this.copyIn;
+    return this.txStatus === TxStatus.Idle && this.expectReady === 0 && !this.unsynced && !this.copyIn && (this.filter === null || this.filter.idle);
+  }
+
+  get replyFilter(): ServerReplyFilter | null {
+    return this.filter;
+  }
+
+  /** installed once logged in, for the rest of the connection's life */
+  set replyFilter(filter: ServerReplyFilter | null) {
+    this.filter = filter;
+    this.stream.table = filter?.table ?? WORK_TABLE;
   }
 
   /** true while the pooler runs its own query on this server */
@@ -252,6 +278,7 @@ export class ServerConnection implements PacketHandler {
     if (this.closed) return;
     this.closed = true;
     this.stream.stop();
+    this.filter?.close();
     if (!this.socket.destroyed) {
       if (this.state !== 'login' && this.socket.writable) this.socket.end(terminateMessage);
       this.socket.destroySoon();
@@ -265,12 +292,23 @@ export class ServerConnection implements PacketHandler {
   // --- PacketHandler
 
   onHeader(code: number): Disposition {
-    if (code === BackendCode.CopyInResponse || code === BackendCode.CopyBothResponse) this.copyIn = true;
+    if (code === BackendCode.CopyInResponse || code === BackendCode.CopyBothResponse) {
+      this.copyIn = true;
+      // PostgreSQL ignores Sync during COPY FROM STDIN (libpq sends one before the data and one after)
+      if (this.filter !== null) this.filter.onCopyIn();
+      else this.expectReady -= this.syncsSinceExecute;
+      this.syncsSinceExecute = 0;
+    }
     return Disposition.Forward;
   }
 
   onMessage(code: number, buffer: Buffer, offset: number, total: number): Disposition {
     if (this.state === 'login') return this.onLoginMessage(code, buffer, offset, total);
+    if (this.filter?.onReply(code, buffer, offset, total, this.internalDone !== null) === Disposition.Skip) {
+      // the filter sent this reply itself (with its own after it): the bookkeeping still happens
+      if (code === BackendCode.ReadyForQuery) this.onReadyForQuery(buffer[offset + 5]!);
+      return Disposition.Skip;
+    }
     switch (code) {
       case BackendCode.ReadyForQuery:
         return this.onReadyForQuery(buffer[offset + 5]!);

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Makes sure the programs the tests run are installed: PostgreSQL's initdb, pg_ctl, psql and
-# pgbench, and PgBouncer for the benchmark smoke test. On a Debian machine where we are root,
+# pgbench, PgBouncer for the benchmark smoke test, and the Python drivers asyncpg and psycopg 3
+# (Debian's python3) for the prepared-statement tests. On a Debian machine where we are root,
 # whatever is missing comes from Debian's packages.
 set -eu
 
@@ -12,6 +13,12 @@ elif ! command -v psql >/dev/null 2>&1 || ! command -v pgbench >/dev/null 2>&1; 
 fi
 if ! command -v pgbouncer >/dev/null 2>&1 && [ ! -x /usr/sbin/pgbouncer ]; then
   missing="$missing pgbouncer"
+fi
+if ! /usr/bin/python3 -c 'import asyncpg' >/dev/null 2>&1; then
+  missing="$missing python3-asyncpg"
+fi
+if ! /usr/bin/python3 -c 'import psycopg' >/dev/null 2>&1; then
+  missing="$missing python3-psycopg"
 fi
 [ -z "$missing" ] && exit 0
 

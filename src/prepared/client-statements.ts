@@ -1,0 +1,256 @@
+// One client's prepared statements in transaction and statement mode: its names mapped to shared
+// statements, and the rewriting of its Parse, Bind, Describe and Close so the linked server sees
+// the shared names, with a Parse injected first wherever the server lacks the statement.
+// Unnamed statements and portals pass through untouched.
+import { Disposition } from '../net/packet-stream.js';
+import { errorResponse, readyForQueryIdle } from '../protocol/backend-messages.js';
+import { FrontendCode } from '../protocol/codes.js';
+import { PoolerError, SqlState } from '../errors.js';
+import {
+  closeComplete,
+  cstringEnd,
+  parseComplete,
+  parseMessage,
+  refusedProbe,
+  replaceName,
+  STATEMENT,
+  statementMessage,
+} from './messages.js';
+import { Action, Effect, Request } from './reply-queue.js';
+import { ServerStatements, type StatementClient, type StatementHost } from './server-statements.js';
+import { sharedStatements, type SharedStatement } from './statement-registry.js';
+
+/** the counters SHOW STATS reports (DatabaseStats has them) */
+export interface PreparedCounters {
+  clientParses: number;
+  serverParses: number;
+  binds: number;
+}
+
+/** the client side the rewriting needs: its stream (to send to the server) and its socket */
+export interface StatementOwner {
+  readonly stream: { inject(message: Buffer, upTo: number): void };
+  readonly socket: { write(data: Buffer): boolean };
+}
+
+const HEADER = 5;
+/** ParseComplete, then ReadyForQuery 'I': a client with no server is outside any transaction */
+const parsedAndIdle = Buffer.concat([parseComplete, readyForQueryIdle]);
+
+export class ClientStatements implements StatementClient {
+  readonly names = new Map<string, SharedStatement>();
+  private server: ServerStatements | null = null;
+  /** the statement of the last named Bind: a stale-plan error at Execute is about it */
+  private lastBound: SharedStatement | null = null;
+  /** a message was refused: the rest of the pipeline up to Sync is skipped, as PostgreSQL does after an error */
+  private skipping = false;
+
+  constructor(
+    private readonly owner: StatementOwner,
+    private readonly counters: PreparedCounters,
+    /** max_prepared_statements: the size of each server's cache */
+    private readonly capacity: number,
+  ) {}
+
+  link(host: StatementHost): void {
+    const server = ServerStatements.of(host);
+    server.client = this;
+    this.server = server;
+  }
+
+  unlink(): void {
+    if (this.server !== null && this.server.client === this) this.server.client = null;
+    this.server = null;
+  }
+
+  /** the client is gone: its names let go of their statements */
+  release(): void {
+    for (const statement of this.names.values()) sharedStatements.release(statement);
+    this.names.clear();
+    this.unlink();
+  }
+
+  /**
+   * A client holding no server sent just Parse + Sync (libpq's PQprepare, as pgbench -M prepared
+   * does inside its run) of a text some server has already parsed: answer it here. Besides saving
+   * a round trip, this keeps a single-threaded client that blocks on PQprepare from waiting for a
+   * server that its own other connections hold in open transactions.
+   */
+  answerWithoutServer(chunk: Buffer): boolean {
+    if (chunk.length < HEADER * 2 || chunk[0] !== FrontendCode.Parse) return false;
+    const total = 1 + chunk.readUInt32BE(1);
+    if (chunk.length !== total + HEADER || chunk[total] !== FrontendCode.Sync || chunk.readUInt32BE(total + 1) !== 4) return false;
+    const nameEnd = cstringEnd(chunk, HEADER, total);
+    if (nameEnd <= HEADER) return false;
+    const name = chunk.toString('utf8', HEADER, nameEnd);
+    if (this.names.has(name) || sharedStatements.find(chunk, nameEnd + 1, total)?.parsed !== true) return false;
+    this.names.set(name, sharedStatements.acquire(chunk, nameEnd + 1, total));
+    this.counters.clientParses++;
+    this.owner.socket.write(parsedAndIdle);
+    return true;
+  }
+
+  reply(message: Buffer): void {
+    this.owner.socket.write(message);
+  }
+
+  /** a message whose header was read (Query, Sync, FunctionCall, Execute, Copy*, Terminate) */
+  onHeader(code: number): Disposition {
+    if (this.skipping) {
+      if (code !== FrontendCode.Sync && code !== FrontendCode.Terminate) return Disposition.Skip;
+      this.skipping = false;
+    }
+    const server = this.server!;
+    switch (code) {
+      case FrontendCode.Sync:
+        server.push(Request.Sync, Action.Forward);
+        break;
+      case FrontendCode.Query:
+      case FrontendCode.FunctionCall:
+        server.push(Request.Query, Action.Forward);
+        break;
+      case FrontendCode.Execute:
+        server.push(Request.Execute, Action.Forward, Effect.None, this.lastBound);
+        break;
+    }
+    return Disposition.Forward;
+  }
+
+  /** a whole Parse, Bind, Describe or Close */
+  onMessage(code: number, buffer: Buffer, offset: number, total: number): Disposition {
+    if (this.skipping) return Disposition.Skip;
+    const end = offset + total;
+    switch (code) {
+      case FrontendCode.Parse:
+        return this.parse(buffer, offset, end);
+      case FrontendCode.Bind:
+        return this.bind(buffer, offset, total);
+      case FrontendCode.Describe:
+        return this.describeOrClose(Request.DescribeStatement, buffer, offset, total);
+      case FrontendCode.Close:
+        return this.describeOrClose(Request.Close, buffer, offset, total);
+      default:
+        return Disposition.Forward;
+    }
+  }
+
+  private parse(buffer: Buffer, offset: number, end: number): Disposition {
+    const server = this.server!;
+    const nameEnd = cstringEnd(buffer, offset + HEADER, end);
+    if (nameEnd <= offset + HEADER) {
+      // unnamed (or malformed, for the server to reject): passes through
+      server.push(Request.Parse, Action.Forward);
+      return Disposition.Forward;
+    }
+    this.counters.clientParses++;
+    const name = buffer.toString('utf8', offset + HEADER, nameEnd);
+    if (this.names.has(name)) {
+      return this.refuse(offset, new PoolerError('DUPLICATE_PREPARED_STATEMENT', SqlState.duplicatePreparedStatement, `prepared statement "${name}" already exists`, 'ERROR'));
+    }
+    const statement = sharedStatements.acquire(buffer, nameEnd + 1, end);
+    this.names.set(name, statement);
+    if (server.has(statement)) {
+      server.push(Request.Parse, Action.Fake, Effect.ClientAdd, statement, name, parseComplete);
+    } else {
+      this.prepare(server, statement, offset, Action.Forward, Effect.ClientAdd, name);
+    }
+    return Disposition.Skip;
+  }
+
+  private bind(buffer: Buffer, offset: number, total: number): Disposition {
+    const server = this.server!;
+    const end = offset + total;
+    const portalEnd = cstringEnd(buffer, offset + HEADER, end);
+    const nameStart = portalEnd + 1;
+    const nameEnd = portalEnd < 0 ? -1 : cstringEnd(buffer, nameStart, end);
+    if (nameEnd <= nameStart) {
+      this.lastBound = null;
+      server.push(Request.Bind, Action.Forward);
+      return Disposition.Forward;
+    }
+    this.counters.binds++;
+    const name = buffer.toString('utf8', nameStart, nameEnd);
+    const statement = this.names.get(name);
+    if (statement === undefined) return this.refuseUnknown(name, offset);
+    this.ensurePrepared(server, statement, offset);
+    this.owner.stream.inject(replaceName(buffer, offset, total, nameStart, nameEnd, statement.serverName), offset);
+    server.push(Request.Bind, Action.Forward, Effect.None, statement, name);
+    this.lastBound = statement;
+    return Disposition.Skip;
+  }
+
+  /** Describe and Close look alike: a kind byte ('S' statement, 'P' portal), then a name */
+  private describeOrClose(request: Request, buffer: Buffer, offset: number, total: number): Disposition {
+    const server = this.server!;
+    const nameStart = offset + HEADER + 1;
+    const nameEnd = cstringEnd(buffer, nameStart, offset + total);
+    if (buffer[offset + HEADER] !== STATEMENT || nameEnd <= nameStart) {
+      const portal = request === Request.DescribeStatement && buffer[offset + HEADER] !== STATEMENT;
+      server.push(portal ? Request.DescribePortal : request, Action.Forward);
+      return Disposition.Forward;
+    }
+    const name = buffer.toString('utf8', nameStart, nameEnd);
+    const statement = this.names.get(name);
+    if (request === Request.Close) {
+      // Closing is answered here: the server keeps its copy for other clients. Closing an
+      // unknown name is no error, as in PostgreSQL.
+      if (statement === undefined) {
+        server.push(Request.Close, Action.Fake, Effect.None, null, null, closeComplete);
+      } else {
+        this.names.delete(name);
+        sharedStatements.release(statement);
+        server.push(Request.Close, Action.Fake, Effect.ClientRemove, statement, name, closeComplete);
+      }
+      return Disposition.Skip;
+    }
+    if (statement === undefined) return this.refuseUnknown(name, offset);
+    this.ensurePrepared(server, statement, offset);
+    this.owner.stream.inject(replaceName(buffer, offset, total, nameStart, nameEnd, statement.serverName), offset);
+    server.push(Request.DescribeStatement, Action.Forward, Effect.None, statement, name);
+    return Disposition.Skip;
+  }
+
+  /** before a Bind or Describe: a Parse the client never sees the reply to, if the server lacks it */
+  private ensurePrepared(server: ServerStatements, statement: SharedStatement, upTo: number): void {
+    if (!server.has(statement)) this.prepare(server, statement, upTo, Action.Swallow, Effect.None, null);
+  }
+
+  /** send a Parse of `statement` to the server, making room in its cache (or dropping a stale copy) first */
+  private prepare(server: ServerStatements, statement: SharedStatement, upTo: number, action: Action, effects: number, name: string | null): void {
+    const stream = this.owner.stream;
+    const before = server.generationOf(statement);
+    if (before !== 0) {
+      // a stale copy (the plan's result type changed): it goes before the fresh Parse
+      stream.inject(statementMessage(FrontendCode.Close, statement.serverName), upTo);
+      server.push(Request.Close, Action.Swallow);
+    } else {
+      for (let victim = server.victim(this.capacity); victim !== null; victim = server.victim(this.capacity)) {
+        stream.inject(statementMessage(FrontendCode.Close, victim.serverName), upTo);
+        const generation = server.generationOf(victim);
+        server.evict(victim);
+        server.push(Request.Close, Action.Swallow, Effect.ServerRemove, victim, null, null, generation);
+      }
+    }
+    stream.inject(parseMessage(statement.serverName, statement.body), upTo);
+    server.add(statement);
+    server.push(Request.Parse, action, Effect.ServerAdd | effects, statement, name, null, before);
+    this.counters.serverParses++;
+  }
+
+  private refuseUnknown(name: string, offset: number): Disposition {
+    return this.refuse(offset, new PoolerError('UNKNOWN_PREPARED_STATEMENT', SqlState.invalidSqlStatementName, `prepared statement "${name}" does not exist`, 'ERROR'));
+  }
+
+  /**
+   * Answer with PostgreSQL's own error, at this point of the reply stream: the server is made to
+   * fail here (so it skips to Sync and fails an open transaction), its error is replaced by ours,
+   * and the rest of the client's pipeline up to Sync is dropped.
+   */
+  private refuse(upTo: number, error: PoolerError): Disposition {
+    this.owner.stream.inject(refusedProbe, upTo);
+    const reply = errorResponse({ severity: error.severity, code: error.sqlstate, message: error.message });
+    this.server!.push(Request.DescribeStatement, Action.ReplaceError, Effect.None, null, null, reply);
+    this.skipping = true;
+    return Disposition.Skip;
+  }
+}

@@ -1,0 +1,163 @@
+// The outstanding-request queue of one server connection while prepared statements are tracked:
+// one entry per message the server (or the pooler in its place) still owes a reply to, in order,
+// with what to do with that reply. A ring of parallel arrays, so queuing allocates nothing.
+import type { SharedStatement } from './statement-registry.js';
+
+/** which request an entry stands for; its reply ends with the message noted */
+export const Request = {
+  Parse: 0, // ParseComplete
+  Bind: 1, // BindComplete
+  DescribeStatement: 2, // RowDescription or NoData (after ParameterDescription)
+  DescribePortal: 3, // RowDescription or NoData
+  Execute: 4, // CommandComplete, EmptyQueryResponse or PortalSuspended
+  Close: 5, // CloseComplete
+  Sync: 6, // ReadyForQuery
+  Query: 7, // ReadyForQuery (Query and FunctionCall)
+} as const;
+export type Request = (typeof Request)[keyof typeof Request];
+
+/** what happens to the reply */
+export const Action = {
+  /** the client asked and gets the server's reply */
+  Forward: 0,
+  /** the pooler injected the request (Parse before Bind, eviction Close): the reply is dropped */
+  Swallow: 1,
+  /** nothing went to the server: the pooler sends `reply` when the entry reaches the head */
+  Fake: 2,
+  /** the server is made to fail here; its ErrorResponse is replaced by `reply` (the pooler's error) */
+  ReplaceError: 3,
+} as const;
+export type Action = (typeof Action)[keyof typeof Action];
+
+/** what an entry changed when it was queued, undone if the server skips it after an error */
+export const Effect = {
+  None: 0,
+  /** the statement went into the server's cache (`generation` holds the one it replaced, 0 = none) */
+  ServerAdd: 1,
+  /** an eviction took the statement out of the server's cache at `generation` */
+  ServerRemove: 2,
+  /** the client's name now maps to the statement */
+  ClientAdd: 4,
+  /** the client's name no longer maps to the statement (Close) */
+  ClientRemove: 8,
+} as const;
+
+export class ReplyQueue {
+  private capacity = 16;
+  private start = 0;
+  size = 0;
+  private requests = new Uint8Array(this.capacity);
+  private actions = new Uint8Array(this.capacity);
+  private effects = new Uint8Array(this.capacity);
+  private generations = new Uint32Array(this.capacity);
+  private statements: (SharedStatement | null)[] = new Array(this.capacity).fill(null);
+  private names: (string | null)[] = new Array(this.capacity).fill(null);
+  private replies: (Buffer | null)[] = new Array(this.capacity).fill(null);
+
+  push(
+    request: Request,
+    action: Action,
+    effects = 0,
+    statement: SharedStatement | null = null,
+    name: string | null = null,
+    reply: Buffer | null = null,
+    generation = 0,
+  ): void {
+    if (this.size === this.capacity) this.grow();
+    const i = (this.start + this.size++) & (this.capacity - 1);
+    this.requests[i] = request;
+    this.actions[i] = action;
+    this.effects[i] = effects;
+    this.generations[i] = generation;
+    this.statements[i] = statement;
+    this.names[i] = name;
+    this.replies[i] = reply;
+  }
+
+  /** ring index of the n-th entry from the head */
+  index(n: number): number {
+    return (this.start + n) & (this.capacity - 1);
+  }
+
+  request(i: number): Request {
+    return this.requests[i] as Request;
+  }
+  action(i: number): Action {
+    return this.actions[i] as Action;
+  }
+  effect(i: number): number {
+    return this.effects[i]!;
+  }
+  generation(i: number): number {
+    return this.generations[i]!;
+  }
+  statement(i: number): SharedStatement | null {
+    return this.statements[i]!;
+  }
+  name(i: number): string | null {
+    return this.names[i]!;
+  }
+  reply(i: number): Buffer | null {
+    return this.replies[i]!;
+  }
+
+  /** drop the head entry */
+  shift(): void {
+    const i = this.start;
+    this.statements[i] = null;
+    this.names[i] = null;
+    this.replies[i] = null;
+    this.start = (this.start + 1) & (this.capacity - 1);
+    this.size--;
+  }
+
+  /** drop the n-th entry from the head, keeping the order of the rest (rare: COPY's ignored Syncs) */
+  removeAt(n: number): void {
+    for (let k = n; k < this.size - 1; k++) this.copy(this.index(k + 1), this.index(k));
+    const last = this.index(this.size - 1);
+    this.statements[last] = null;
+    this.names[last] = null;
+    this.replies[last] = null;
+    this.size--;
+  }
+
+  private copy(from: number, to: number): void {
+    this.requests[to] = this.requests[from]!;
+    this.actions[to] = this.actions[from]!;
+    this.effects[to] = this.effects[from]!;
+    this.generations[to] = this.generations[from]!;
+    this.statements[to] = this.statements[from]!;
+    this.names[to] = this.names[from]!;
+    this.replies[to] = this.replies[from]!;
+  }
+
+  private grow(): void {
+    const capacity = this.capacity * 2;
+    const requests = new Uint8Array(capacity);
+    const actions = new Uint8Array(capacity);
+    const effects = new Uint8Array(capacity);
+    const generations = new Uint32Array(capacity);
+    const statements: (SharedStatement | null)[] = new Array(capacity).fill(null);
+    const names: (string | null)[] = new Array(capacity).fill(null);
+    const replies: (Buffer | null)[] = new Array(capacity).fill(null);
+    for (let k = 0; k < this.size; k++) {
+      const i = this.index(k);
+      requests[k] = this.requests[i]!;
+      actions[k] = this.actions[i]!;
+      effects[k] = this.effects[i]!;
+      generations[k] = this.generations[i]!;
+      statements[k] = this.statements[i]!;
+      names[k] = this.names[i]!;
+      replies[k] = this.replies[i]!;
+    }
+    this.capacity = capacity;
+    this.start = 0;
+    this.requests = requests;
+    this.actions = actions;
+    this.effects = effects;
+    this.generations = generations;
+    this.statements = statements;
+    this.names = names;
+    this.replies = replies;
+  }
+}
