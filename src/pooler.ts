@@ -16,6 +16,7 @@ import { loadClientTls, type ClientTls } from './net/client-tls.js';
 import { loadServerTls, type ServerTls } from './net/server-tls.js';
 import { listenUnix, SocketInUseError, unixSocketPath } from './net/unix-listener.js';
 import { AuthQueries } from './pool/auth-queries.js';
+import { Topology, type ServerAddress } from './failover/topology.js';
 import { maintainPool } from './pool/maintenance.js';
 import { Pool, type PoolContext } from './pool/pool.js';
 import { cancelRequest } from './protocol/frontend-messages.js';
@@ -61,6 +62,8 @@ export class Pooler implements ClientContext, PoolContext {
   /** auth_query runners, and the secrets they found for users who then logged in (database\0user) */
   private readonly authQueries = new AuthQueries(this);
   private readonly queriedSecrets = new Map<string, string>();
+  /** where each database's servers are, by database name */
+  readonly topologies = new Map<string, Topology>();
   /** TLS toward clients, or null when client_tls_sslmode = disable */
   clientTls: ClientTls | null = null;
   /** TLS toward servers (server_tls_sslmode = prefer by default), or null */
@@ -175,6 +178,16 @@ export class Pooler implements ClientContext, PoolContext {
     this.serverTls = serverTls;
     this.autoDatabases.clear();
     this.authQueries.retireAll();
+    for (const [name, topology] of this.topologies) {
+      const database = this.lookupDatabase(name);
+      if (database === null || topologyKey(database) !== topologyKey(topology.database)) {
+        // another kind of discovery, or other hosts: start over from the new entry
+        topology.stop();
+        this.topologies.delete(name);
+      } else {
+        topology.update(database);
+      }
+    }
     for (const pool of this.pools.values()) {
       const database = this.lookupDatabase(pool.database.name);
       if (database === null) pool.markAllCloseNeeded();
@@ -279,6 +292,32 @@ export class Pooler implements ClientContext, PoolContext {
   reloadFromSource(): void {
     if (this.configSource === null) throw new Error('this pooler was not started from a configuration it can read again');
     this.reload(this.configSource());
+  }
+
+  topologyFor(database: DatabaseConfig): Topology {
+    let topology = this.topologies.get(database.name);
+    if (topology === undefined) {
+      topology = new Topology(database, {
+        pollInterval: this.settings.patroni_poll_interval,
+        log: this.log,
+        onChange: (moved, previous) => this.onTopologyChange(moved, previous),
+      });
+      this.topologies.set(database.name, topology);
+      topology.start();
+    }
+    return topology;
+  }
+
+  /**
+   * The target moved: idle servers of the database close now, busy ones when released, and
+   * waiting clients get servers at the new target (or keep waiting while there is none).
+   */
+  private onTopologyChange(topology: Topology, previous: ServerAddress | null): void {
+    for (const pool of this.pools.values()) {
+      if (pool.database.name !== topology.name) continue;
+      if (previous !== null) pool.markAllCloseNeeded();
+      pool.dispatch();
+    }
   }
 
   poolFor(database: DatabaseConfig, user: string): Pool {
@@ -481,8 +520,14 @@ export class Pooler implements ClientContext, PoolContext {
       }
     }
     this.authQueries.retireAll();
+    for (const topology of this.topologies.values()) topology.stop();
     this.listener?.close();
     this.unixListener?.close();
     this.shutdownDone?.();
   }
+}
+
+/** what decides where a database's servers are; a change of it starts its topology afresh */
+function topologyKey(database: DatabaseConfig): string {
+  return JSON.stringify([database.hosts, database.target_session_attrs, database.patroni]);
 }

@@ -3,7 +3,7 @@
 import { ConnStringSyntaxError, parseConnString, type ConnStringPair } from './connstring.js';
 import { configError, describeSource, type Source } from './errors.js';
 import { POOL_MODES } from './settings.js';
-import type { DatabaseConfig } from './types.js';
+import type { DatabaseConfig, TargetSessionAttrs } from './types.js';
 import { InvalidValue, parseEnum, parseInteger, parseTime } from './values.js';
 
 /** names that belong to the admin console and cannot be [databases] keys */
@@ -47,7 +47,22 @@ export function emptyDatabase(name: string): DatabaseConfig {
     auth_query: null,
     auth_dbname: null,
     startup_parameters: {},
+    hosts: [],
+    target_session_attrs: 'any',
+    patroni: [],
   };
+}
+
+const TARGET_SESSION_ATTRS: readonly TargetSessionAttrs[] = ['any', 'read-write', 'primary', 'read-only', 'standby', 'prefer-standby'];
+
+/** libpq's rule: one port for every host, or one port per host */
+function hostList(hosts: string, ports: string): { host: string; port: number }[] {
+  const names = hosts.split(',').map((h) => h.trim());
+  const numbers = ports.split(',').map((p) => parseInteger(p.trim(), 1, 65535));
+  if (numbers.length !== 1 && numbers.length !== names.length) {
+    throw new InvalidValue(`one port, or one port per host (${names.length} hosts, ${numbers.length} ports)`);
+  }
+  return names.map((host, i) => ({ host, port: numbers.length === 1 ? numbers[0]! : numbers[i]! }));
 }
 
 /** parse one [databases] entry; `warn` receives notes about keys we accept but ignore */
@@ -72,6 +87,7 @@ export function parseDatabaseEntry(
   }
 
   const db = emptyDatabase(name);
+  let ports = '5432';
   for (const { key, value } of pairs) {
     try {
       switch (key) {
@@ -82,7 +98,15 @@ export function parseDatabaseEntry(
           db.host = value;
           break;
         case 'port':
-          db.port = parseInteger(value, 1, 65535);
+          for (const port of value.split(',')) parseInteger(port.trim(), 1, 65535);
+          ports = value;
+          break;
+        case 'target_session_attrs':
+          db.target_session_attrs = parseEnum(value, TARGET_SESSION_ATTRS);
+          break;
+        case 'patroni':
+          db.patroni = value.split(',').map((url) => url.trim()).filter(Boolean);
+          for (const url of db.patroni) if (!/^https?:\/\/[^/]+/.test(url)) throw new InvalidValue('http://host:port URLs of the Patroni REST API, comma-separated');
           break;
         case 'user':
           db.user = value;
@@ -131,7 +155,7 @@ export function parseDatabaseEntry(
             throw configError(
               source,
               name,
-              `${subject}: unrecognized connection parameter "${key}" (known: dbname, host, port, user, password, pool_size, min_pool_size, reserve_pool_size, max_db_connections, pool_mode, server_lifetime, connect_query, auth_user, auth_query, auth_dbname, client_encoding, datestyle, timezone, application_name)`,
+              `${subject}: unrecognized connection parameter "${key}" (known: dbname, host, port, user, password, pool_size, min_pool_size, reserve_pool_size, max_db_connections, pool_mode, server_lifetime, connect_query, auth_user, auth_query, auth_dbname, target_session_attrs, patroni, client_encoding, datestyle, timezone, application_name)`,
             );
           }
         }
@@ -143,5 +167,13 @@ export function parseDatabaseEntry(
       throw err;
     }
   }
+  try {
+    db.hosts = hostList(db.host, ports);
+  } catch (err) {
+    if (err instanceof InvalidValue) throw configError(source, name, `${subject}: parameters "host" and "port": expected ${err.expected}`);
+    throw err;
+  }
+  db.host = db.hosts[0]!.host;
+  db.port = db.hosts[0]!.port;
   return db;
 }

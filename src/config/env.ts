@@ -159,7 +159,7 @@ export function parseDatabaseUrl(url: string): DatabaseUrl {
     else if (key === 'password') result.password = value;
     else if (URL_STARTUP_PARAMETERS[key] !== undefined) result.startup_parameters[URL_STARTUP_PARAMETERS[key]] = value;
     else if (key === 'sslmode' && ['require', 'verify-ca', 'verify-full'].includes(value)) {
-      result.warnings.push(`DATABASE_URL: sslmode=${value} is ignored: pooler does not support TLS to PostgreSQL yet, so connections are made without TLS`);
+      result.warnings.push(`DATABASE_URL: sslmode=${value} is ignored: TLS to PostgreSQL follows server_tls_sslmode (POOLER_SERVER_TLS_SSLMODE=${value})`);
     } else if (key !== 'sslmode') {
       result.warnings.push(`DATABASE_URL: parameter "${key}" is ignored`);
     }

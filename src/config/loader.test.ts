@@ -184,12 +184,18 @@ describe('loadConfig: a PgBouncer config', () => {
 
   it('reads every [databases] key', () => {
     const config = load(
-      `[databases]\nall = dbname=real host=db1,db2 port=6543 user=u password='p w' pool_size=3 min_pool_size=1 reserve_pool_size=2 pool_mode=statement max_db_connections=9 server_lifetime=60 connect_query='SET x = 1' auth_user=a auth_query='SELECT usename, passwd FROM pg_shadow WHERE usename=$1' auth_dbname=authdb client_encoding=UTF8 datestyle=ISO,MDY timezone=UTC application_name=app1\n`,
+      `[databases]\nall = dbname=real host=db1,db2 port=6543,6544 target_session_attrs=read-write patroni=http://p1:8008,http://p2:8008 user=u password='p w' pool_size=3 min_pool_size=1 reserve_pool_size=2 pool_mode=statement max_db_connections=9 server_lifetime=60 connect_query='SET x = 1' auth_user=a auth_query='SELECT usename, passwd FROM pg_shadow WHERE usename=$1' auth_dbname=authdb client_encoding=UTF8 datestyle=ISO,MDY timezone=UTC application_name=app1\n`,
     );
     expect(config.databases.get('all')).toEqual({
       name: 'all',
-      host: 'db1,db2',
+      host: 'db1',
       port: 6543,
+      hosts: [
+        { host: 'db1', port: 6543 },
+        { host: 'db2', port: 6544 },
+      ],
+      target_session_attrs: 'read-write',
+      patroni: ['http://p1:8008', 'http://p2:8008'],
       dbname: 'real',
       user: 'u',
       password: 'p w',

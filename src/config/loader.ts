@@ -84,6 +84,10 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
   const socketDir = config.settings.unix_socket_dir || '/tmp';
   for (const db of [...config.databases.values(), ...(config.fallback ? [config.fallback] : [])]) {
     if (db.host === '') db.host = socketDir;
+    // DATABASE_URL's host list arrives as "h1,h2"
+    if (db.hosts.length === 0) db.hosts = db.host.split(',').map((host) => ({ host, port: db.port }));
+    for (const entry of db.hosts) if (entry.host === '') entry.host = socketDir;
+    db.host = db.hosts[0]!.host;
   }
   addSanityWarnings(config);
   return config;

@@ -48,7 +48,15 @@ describe('the settings table', () => {
     const known = new Set([...SETTING_DEFINITIONS.map((def) => def.name as string), ...UNSUPPORTED_SETTINGS.map((row) => row.name)]);
     expect(PGBOUNCER_PARAMETERS.filter((name) => !known.has(name))).toEqual([]);
     const ours = SETTING_DEFINITIONS.map((def) => def.name as string).filter((name) => !PGBOUNCER_PARAMETERS.includes(name));
-    expect(ours.sort()).toEqual(['effective_spindle_count', 'metrics_listen_addr', 'metrics_port', 'server_cores', 'shutdown_timeout']);
+    expect(ours.sort()).toEqual([
+      'effective_spindle_count',
+      'failover_wait_timeout',
+      'metrics_listen_addr',
+      'metrics_port',
+      'patroni_poll_interval',
+      'server_cores',
+      'shutdown_timeout',
+    ]);
     expect(UNSUPPORTED_SETTINGS.filter((row) => !PGBOUNCER_PARAMETERS.includes(row.name))).toEqual([]);
     // no name is both implemented and ignored
     expect(SETTING_DEFINITIONS.filter((def) => UNSUPPORTED_SETTINGS.some((row) => row.name === def.name))).toEqual([]);

@@ -78,6 +78,10 @@ export interface Settings {
   autodb_idle_timeout: number;
   query_timeout: number;
   query_wait_timeout: number;
+  /** a client waiting while a database has no writable primary gets an error after this long (ms) */
+  failover_wait_timeout: number;
+  /** how often Patroni's /cluster is read (ms) */
+  patroni_poll_interval: number;
   client_idle_timeout: number;
   idle_transaction_timeout: number;
   log_connections: boolean;
@@ -94,12 +98,20 @@ export interface Settings {
   verbose: number;
 }
 
+/** libpq's target_session_attrs: which server of a multi-host entry to use */
+export type TargetSessionAttrs = 'any' | 'read-write' | 'primary' | 'read-only' | 'standby' | 'prefer-standby';
+
 export interface DatabaseConfig {
   /** the name clients ask for (the key in [databases]) */
   name: string;
-  /** a host name, an IP address, or a directory holding the server's Unix socket */
+  /** a host name, an IP address, or a directory holding the server's Unix socket; the first of `hosts` */
   host: string;
   port: number;
+  /** libpq-style multi-host: `host=h1,h2 port=p1,p2`, in order (one entry for a plain host) */
+  hosts: { host: string; port: number }[];
+  target_session_attrs: TargetSessionAttrs;
+  /** Patroni REST API URLs: the primary is wherever Patroni says the leader is */
+  patroni: string[];
   /** the database name on the server */
   dbname: string;
   /** forced user: every client of this database shares one pool logged in as this user */

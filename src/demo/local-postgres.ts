@@ -18,6 +18,8 @@ export interface LocalPostgres {
   start(): Promise<void>;
   /** stop the server and remove the cluster */
   stop(): Promise<void>;
+  /** a standby: make it a primary (pg_ctl promote), waiting until it takes writes */
+  promote(): Promise<void>;
 }
 
 /** where initdb lives: PATH first, then the newest Debian /usr/lib/postgresql/<major>/bin */
@@ -81,6 +83,24 @@ export async function startLocalPostgres(port: number, hbaLines: string[], setti
   const hbaPath = join(data, 'pg_hba.conf');
   const stock = readFileSync(hbaPath, 'utf8');
   writeFileSync(hbaPath, [...hbaLines, '', stock].join('\n'));
+  return configureAndStart(binDir, dir, port, settings);
+}
+
+/**
+ * A streaming standby of `primary` (pg_basebackup -R), on its own port: for tests where a standby
+ * is promoted after the primary stops.
+ */
+export async function startLocalStandby(primary: LocalPostgres, port: number): Promise<LocalPostgres> {
+  const binDir = findPostgresBinDir();
+  const dir = mkdtempSync(join(tmpdir(), 'pooler-pg-standby-'));
+  const { wrap } = asServerUser(dir);
+  await exec(wrap([join(binDir, 'pg_basebackup'), '-D', join(dir, 'data'), '-R', '-X', 'stream', '-h', primary.host, '-p', String(primary.port), '-U', 'postgres']));
+  return configureAndStart(binDir, dir, port, []);
+}
+
+async function configureAndStart(binDir: string, dir: string, port: number, settings: string[]): Promise<LocalPostgres> {
+  const data = join(dir, 'data');
+  const { wrap } = asServerUser(dir);
   appendFileSync(
     join(data, 'postgresql.conf'),
     [
@@ -105,6 +125,7 @@ export async function startLocalPostgres(port: number, hbaLines: string[], setti
     socketDir: dir,
     halt,
     start,
+    promote: () => exec(wrap([join(binDir, 'pg_ctl'), '-D', data, '-w', 'promote'])).then(() => undefined),
     stop: async () => {
       await halt().catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });

@@ -12,6 +12,24 @@ function seconds(ms: number): string {
 }
 
 export function maintainPool(pool: Pool, now: number, settings: Settings, user: UserConfig | undefined): void {
+  const topology = pool.topology;
+  const failoverWait = settings.failover_wait_timeout;
+  if (topology.current === null && failoverWait > 0) {
+    // held for a failover: long enough is long enough, and the client should hear why
+    for (const client of [...pool.waitingLoginClients.toArray(), ...pool.waitingClients.toArray()]) {
+      if (now - client.waitStart < failoverWait) continue;
+      client.fail(
+        new PoolerError(
+          'NO_PRIMARY',
+          SqlState.connectionFailure,
+          `no writable primary for database "${pool.database.name}" within ${seconds(failoverWait)} (failover_wait_timeout)`,
+          'FATAL',
+          topology.reason,
+        ),
+        'failover_wait_timeout',
+      );
+    }
+  }
   const queryWaitTimeout = settings.query_wait_timeout;
   if (queryWaitTimeout > 0) {
     // A client still waiting for its first server (the welcome) counts from when it connected.

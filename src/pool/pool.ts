@@ -17,8 +17,13 @@ import {
   type ServerState,
 } from '../server/server-connection.js';
 import { TxStatus } from '../protocol/codes.js';
+import type { Topology } from '../failover/topology.js';
+import { checkServerRole, suggestsFailover } from './server-role.js';
 import { StateList, type Listed } from '../state-list.js';
 import type { DatabaseStats } from '../stats/database-stats.js';
+
+/** after a failed login to a database with failover, try again this soon (or server_login_retry, if shorter) */
+const FAILOVER_LOGIN_RETRY_MS = 250;
 
 export type ClientState = 'login' | 'waiting_login' | 'waiting' | 'active';
 
@@ -61,6 +66,8 @@ export interface PoolContext {
   isPaused(database: string): boolean;
   /** close one idle server of another pool that shares the limit, so `pool` can open one; false if none */
   evictIdleServer(pool: Pool, shares: (other: Pool) => boolean): boolean;
+  /** where the database's servers are (static, multi-host, Patroni) */
+  topologyFor(database: DatabaseConfig): Topology;
 }
 
 export class Pool implements ServerOwner {
@@ -146,6 +153,11 @@ export class Pool implements ServerOwner {
 
   get clientCount(): number {
     return this.activeClients.size + this.waitingClients.size + this.waitingLoginClients.size;
+  }
+
+  /** where this database's servers are */
+  get topology(): Topology {
+    return this.context.topologyFor(this.database);
   }
 
   /** a new pool password (RELOAD changed the auth file); new server logins use it */
@@ -241,17 +253,43 @@ export class Pool implements ServerOwner {
   // --- server events (ServerOwner)
 
   onServerLogin(server: ServerConnection, error: ServerError | null): void {
+    const topology = this.context.topologyFor(this.database);
     if (error !== null) {
       this.loginError = error;
-      this.loginRetryAt = clock.refresh() + this.context.config.settings.server_login_retry;
       this.context.log.warn(
         { pool: this.name, server: `${server.target.host}:${server.target.port}`, sqlstate: error.sqlstate },
         `server login failed: ${error.message}`,
       );
+      if (topology.kind !== 'static') {
+        // another host or the next primary may be up at once: look again soon, and keep clients
+        // waiting (failover_wait_timeout ends the wait) instead of failing them
+        this.loginRetryAt = clock.refresh() + Math.min(FAILOVER_LOGIN_RETRY_MS, this.context.config.settings.server_login_retry);
+        topology.reject(server.target, `refused the login: ${error.message}`);
+        return;
+      }
+      this.loginRetryAt = clock.refresh() + this.context.config.settings.server_login_retry;
       // 57P03 (the database system is starting up) is worth waiting out, not failing clients for.
       if (error.sqlstate !== SqlState.cannotConnectNow && this.serverCount <= 1) this.failWaiters(error);
       return;
     }
+    if (topology.kind !== 'static') {
+      this.setServerState(server, 'tested');
+      checkServerRole(server, topology, (ok, why) => {
+        if (server.closed) return;
+        if (ok) {
+          topology.confirmed();
+          return this.onServerReady(server);
+        }
+        server.close('server_error');
+        topology.reject(server.target, why);
+      });
+      return;
+    }
+    this.onServerReady(server);
+  }
+
+  /** a new server logged in (and has the role we want): welcome waiting clients, then pool it */
+  private onServerReady(server: ServerConnection): void {
     this.loginError = null;
     this.loginRetryAt = 0;
     if (this.welcome === null) {
@@ -306,10 +344,16 @@ export class Pool implements ServerOwner {
     const client = server.peer as PoolClient | null;
     this.setServerState(server, null);
     this.context.log.debug({ pool: this.name, server: server.id, reason }, 'server connection closed');
+    const topology = this.context.topologyFor(this.database);
+    const failover = topology.kind !== 'static' && (reason === 'server_close' || (error !== null && suggestsFailover(error.sqlstate)));
+    if (failover) topology.recheck(`server ${server.target.host}:${server.target.port} went away: ${error?.message ?? reason}`);
     if (client !== null) {
       this.unlink(client, server);
+      const lost = error ?? { sqlstate: SqlState.connectionFailure, severity: 'FATAL', message: 'server connection closed unexpectedly' };
       client.fail(
-        error ?? { sqlstate: SqlState.connectionFailure, severity: 'FATAL', message: 'server connection closed unexpectedly' },
+        failover
+          ? { ...lost, message: `${lost.message} (the server of database "${this.database.name}" went away in the middle of a transaction; pooler is following the failover)` }
+          : lost,
         'server_close',
       );
     }
@@ -455,10 +499,13 @@ export class Pool implements ServerOwner {
 
   private launch(): void {
     const settings = this.context.config.settings;
+    // no writable primary right now (a failover): clients wait until one appears
+    const address = this.context.topologyFor(this.database).current;
+    if (address === null) return;
     const server = new ServerConnection(
       {
-        host: this.database.host || settings.unix_socket_dir,
-        port: this.database.port,
+        host: address.host || settings.unix_socket_dir,
+        port: address.port,
         user: this.user,
         database: this.database.dbname,
         password: this.password,
@@ -473,6 +520,7 @@ export class Pool implements ServerOwner {
   }
 
   private failFastError(): ServerError | null {
+    if (this.context.topologyFor(this.database).kind !== 'static') return null;
     if (this.loginError === null || clock.now >= this.loginRetryAt || this.serverCount > 0) return null;
     if (this.loginError.sqlstate === SqlState.cannotConnectNow) return null;
     return this.loginError;
