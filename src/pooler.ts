@@ -128,6 +128,7 @@ export class Pooler implements ClientContext, PoolContext {
         this.log.warn(`not listening on unix:${path}: ${(error as Error).message} (set unix_socket_dir to a writable directory, or empty to turn this off)`);
       }
     }
+    this.watchTopologies();
     this.janitor = setInterval(() => this.tick(), JANITOR_INTERVAL_MS);
     this.janitor.unref();
     return { host: address.address, port: address.port };
@@ -194,6 +195,7 @@ export class Pooler implements ClientContext, PoolContext {
       else pool.updateDatabase(database);
       pool.setPassword(this.serverPassword(pool.database, pool.user));
     }
+    this.watchTopologies();
     this.log.info({ file: config.file }, 'configuration reloaded');
   }
 
@@ -306,6 +308,11 @@ export class Pooler implements ClientContext, PoolContext {
       topology.start();
     }
     return topology;
+  }
+
+  /** start following every database with failover now, so the first client finds its primary known */
+  private watchTopologies(): void {
+    for (const database of this.config.databases.values()) this.topologyFor(database);
   }
 
   /**

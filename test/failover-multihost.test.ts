@@ -12,6 +12,7 @@ import { startWriteLoad } from './support/write-load.js';
 let primary: LocalPostgres;
 let standby: LocalPostgres;
 let pooler: PoolerProcess;
+let metricsPort: number;
 
 const HBA = ['host all all 127.0.0.1/32 trust', 'host replication all 127.0.0.1/32 trust'];
 
@@ -35,8 +36,17 @@ beforeAll(async () => {
   await query(admin, 'ALTER SYSTEM SET synchronous_commit = on');
   await query(admin, 'SELECT pg_reload_conf()');
   const hosts = `host=127.0.0.1,127.0.0.1 port=${primary.port},${standby.port} dbname=postgres`;
+  metricsPort = await freePort();
   pooler = await startPooler({
-    settings: { auth_type: 'trust', pool_mode: 'transaction', default_pool_size: 5, failover_wait_timeout: 30, server_login_retry: 1 },
+    settings: {
+      auth_type: 'trust',
+      admin_users: 'postgres',
+      pool_mode: 'transaction',
+      default_pool_size: 5,
+      failover_wait_timeout: 30,
+      server_login_retry: 1,
+      metrics_port: metricsPort,
+    },
     databases: {
       rw: `${hosts} target_session_attrs=read-write`,
       ro: `${hosts} target_session_attrs=standby`,
@@ -51,6 +61,23 @@ afterAll(async () => {
 });
 
 describe('target_session_attrs over a host list', () => {
+  it('holds a client while no host qualifies, then fails it cleanly at failover_wait_timeout', async () => {
+    const held = await startPooler({
+      settings: { auth_type: 'trust', failover_wait_timeout: 1 },
+      databases: { nostandby: `host=127.0.0.1 port=${primary.port} dbname=postgres target_session_attrs=standby` },
+    });
+    try {
+      const started = Date.now();
+      await expect(query(held.url('nostandby'), 'SELECT 1')).rejects.toMatchObject({
+        code: '08006',
+        message: expect.stringContaining('no server with target_session_attrs=standby for database "nostandby" within 1 s (failover_wait_timeout)'),
+      });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(900);
+    } finally {
+      await held.stop();
+    }
+  });
+
   it('sends read-write to the primary and standby to the standby, whatever the order', async () => {
     expect((await query(pooler.url('rw'), 'SELECT pg_is_in_recovery() AS r')).rows[0].r).toBe(false);
     expect((await query(pooler.url('ro'), 'SELECT pg_is_in_recovery() AS r')).rows[0].r).toBe(true);
@@ -91,6 +118,15 @@ describe('target_session_attrs over a host list', () => {
     expect(errorsByCode['25006'] ?? 0).toBe(0);
 
     const ids = report.acknowledged.map((a) => a.id);
+    // what an operator sees: SHOW TOPOLOGY and the metrics name the new target and count the move
+    const topology = (await query(pooler.url('pgbouncer'), 'SHOW TOPOLOGY')).rows.filter((row) => row.database === 'rw');
+    expect(topology[0]).toMatchObject({ discovery: 'multi-host', target: `127.0.0.1:${standby.port}` });
+    expect(Number(topology[0].changes)).toBeGreaterThan(0);
+    expect(topology.find((row) => row.current === 'yes')).toMatchObject({ port: standby.port, role: 'primary' });
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(metrics).toContain(`pooler_failover_primary{database="rw",host="127.0.0.1",port="${standby.port}"} 1`);
+    expect(metrics).toMatch(/pooler_failover_role_changes_total\{database="rw"\} [1-9]/);
+
     const { rows } = await query(`postgres://postgres@127.0.0.1:${standby.port}/postgres`, `SELECT count(*)::int AS n, count(DISTINCT id)::int AS d FROM acked WHERE id = ANY('{${ids.join(',')}}'::text[])`);
     expect(rows[0]).toEqual({ n: ids.length, d: ids.length });
   });

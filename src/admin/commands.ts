@@ -8,6 +8,7 @@ import { showConfig, showDatabases, showPoolSize, showUsers, showVersion } from 
 import { showLists, showPools, showState } from './show-pools.js';
 import { showClients, showServers } from './show-sockets.js';
 import { showLatency, showStats, showStatsAverages, showStatsTotals, showTotals } from './show-stats.js';
+import { showTopology } from './show-topology.js';
 import { runControl, CONTROL_VERBS } from './control.js';
 import { HELP } from './help.js';
 
@@ -33,6 +34,7 @@ const SHOWS: Record<string, (pooler: Pooler) => ResultSet> = {
   state: showState,
   latency: showLatency,
   pool_size: showPoolSize,
+  topology: showTopology,
   help: () => ({ columns: null, rows: [], tag: 'SHOW', notices: [{ severity: 'NOTICE', code: '00000', message: 'Console usage', detail: HELP }] }),
 };
 

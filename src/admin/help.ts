@@ -4,6 +4,7 @@ export const HELP = [
   'SHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|VERSION',
   'SHOW STATS|STATS_TOTALS|STATS_AVERAGES|TOTALS|LISTS|STATE',
   'SHOW LATENCY|POOL_SIZE   (pooler: wait and transaction time quantiles; pool sizing and peak use)',
+  "SHOW TOPOLOGY   (pooler: each database's servers, the current target, failovers)",
   'SET key = arg',
   'RELOAD',
   'PAUSE [<db>]',

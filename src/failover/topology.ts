@@ -103,6 +103,7 @@ export class Topology {
     if (this.kind !== 'multi-host' || !sameAddress(address, this.current)) return;
     const hosts = this.database.hosts;
     this.misses++;
+    if (this.noTargetSince === 0) this.noTargetSince = Date.now();
     this.index = (this.index + 1) % hosts.length;
     this.moveTo({ ...hosts[this.index]! }, `${address.host}:${address.port} ${why}`);
   }
@@ -134,6 +135,18 @@ export class Topology {
   /** a server logged in and was accepted: the host list stops moving */
   confirmed(): void {
     this.misses = 0;
+    if (this.current !== null) this.noTargetSince = 0;
+  }
+
+  /** no server to use right now (no primary, or every host turned down since the last good one): clients wait */
+  get holding(): boolean {
+    return this.noTargetSince !== 0;
+  }
+
+  /** what clients are waiting for, in words */
+  get lacking(): string {
+    const wants = this.wants;
+    return wants === 'primary' || wants === 'read-write' ? 'writable primary' : wants === 'any' ? 'reachable server' : `server with target_session_attrs=${wants}`;
   }
 
   /** RELOAD: the entry may have changed; a static target follows at once */

@@ -8,6 +8,7 @@ import type { Pool } from '../pool/pool.js';
 import type { Pooler } from '../pooler.js';
 import type { DatabaseStats } from '../stats/database-stats.js';
 import { LATENCY_BUCKETS_US, type LatencyHistogram } from '../stats/latency-histogram.js';
+import { registerFailoverMetrics } from './failover-metrics.js';
 import { registerScrapeMetric, type Sample } from './scrape-metric.js';
 
 const POOL_GAUGES: [string, string, (pool: Pool) => number][] = [
@@ -89,6 +90,7 @@ export function createPoolerMetrics(pooler: Pooler): Registry {
   registerScrapeMetric(registry, 'pooler_transaction_duration_seconds', 'Transaction time on the server, first request to ReadyForQuery idle', 'histogram', () =>
     stats().flatMap((s) => histogramSamples('pooler_transaction_duration_seconds', s.database, s.transactionHistogram)),
   );
+  registerFailoverMetrics(registry, pooler);
   collectDefaultMetrics({ register: registry });
   return registry;
 }

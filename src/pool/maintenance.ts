@@ -14,7 +14,7 @@ function seconds(ms: number): string {
 export function maintainPool(pool: Pool, now: number, settings: Settings, user: UserConfig | undefined): void {
   const topology = pool.topology;
   const failoverWait = settings.failover_wait_timeout;
-  if (topology.current === null && failoverWait > 0) {
+  if (topology.holding && failoverWait > 0) {
     // held for a failover: long enough is long enough, and the client should hear why
     for (const client of [...pool.waitingLoginClients.toArray(), ...pool.waitingClients.toArray()]) {
       if (now - client.waitStart < failoverWait) continue;
@@ -22,7 +22,7 @@ export function maintainPool(pool: Pool, now: number, settings: Settings, user: 
         new PoolerError(
           'NO_PRIMARY',
           SqlState.connectionFailure,
-          `no writable primary for database "${pool.database.name}" within ${seconds(failoverWait)} (failover_wait_timeout)`,
+          `no ${topology.lacking} for database "${pool.database.name}" within ${seconds(failoverWait)} (failover_wait_timeout)`,
           'FATAL',
           topology.reason,
         ),
