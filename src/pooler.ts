@@ -101,37 +101,54 @@ export class Pooler implements ClientContext, PoolContext {
 
   /** start accepting clients; resolves with the address actually bound (port 0 picks one) */
   async listen(): Promise<{ host: string; port: number }> {
+    // the Unix socket first when its name is known, so a pooler that must not start (the socket
+    // is someone else's) never answers on TCP, not even for a moment
+    const port = this.settings.listen_port;
+    if (port !== 0) await this.listenOnUnixSocket(port);
     const listener = net.createServer({ noDelay: true, pauseOnConnect: false }, (socket) => this.onConnection(socket));
     this.listener = listener;
-    await new Promise<void>((resolve, reject) => {
-      listener.once('error', reject);
-      const host = this.settings.listen_addr === '*' ? undefined : this.settings.listen_addr;
-      listener.listen({ host, port: this.settings.listen_port, backlog: 511 }, () => {
-        listener.off('error', reject);
-        resolve();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        listener.once('error', reject);
+        const host = this.settings.listen_addr === '*' ? undefined : this.settings.listen_addr;
+        listener.listen({ host, port, backlog: 511 }, () => {
+          listener.off('error', reject);
+          resolve();
+        });
       });
-    });
+    } catch (error) {
+      this.unixListener?.close();
+      throw error;
+    }
     const address = listener.address() as net.AddressInfo;
     this.log.info({ host: address.address, port: address.port }, `listening on ${address.address}:${address.port}`);
-    const socketDir = this.settings.unix_socket_dir;
-    if (socketDir !== '') {
-      const path = unixSocketPath(socketDir, address.port);
+    if (port === 0) {
       try {
-        this.unixListener = await listenUnix(path, (socket) => this.onConnection(socket));
-        this.log.info({ path }, `listening on unix:${path}`);
+        await this.listenOnUnixSocket(address.port);
       } catch (error) {
-        if (error instanceof SocketInUseError) {
-          listener.close();
-          throw error;
-        }
-        // a read-only /tmp (a container's root file system) should not keep TCP clients out
-        this.log.warn(`not listening on unix:${path}: ${(error as Error).message} (set unix_socket_dir to a writable directory, or empty to turn this off)`);
+        listener.close();
+        throw error;
       }
     }
     this.watchTopologies();
     this.janitor = setInterval(() => this.tick(), JANITOR_INTERVAL_MS);
     this.janitor.unref();
     return { host: address.address, port: address.port };
+  }
+
+  /** <unix_socket_dir>/.s.PGSQL.<port>; throws only when another server answers there */
+  private async listenOnUnixSocket(port: number): Promise<void> {
+    const socketDir = this.settings.unix_socket_dir;
+    if (socketDir === '') return;
+    const path = unixSocketPath(socketDir, port);
+    try {
+      this.unixListener = await listenUnix(path, (socket) => this.onConnection(socket));
+      this.log.info({ path }, `listening on unix:${path}`);
+    } catch (error) {
+      if (error instanceof SocketInUseError) throw error;
+      // a read-only /tmp (a container's root file system) should not keep TCP clients out
+      this.log.warn(`not listening on unix:${path}: ${(error as Error).message} (set unix_socket_dir to a writable directory, or empty to turn this off)`);
+    }
   }
 
   /** stop as PgBouncer's SHUTDOWN does: at once, or after clients leave, or after servers are released */

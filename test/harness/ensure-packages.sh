@@ -1,8 +1,8 @@
 #!/bin/sh
 # Makes sure the programs the tests run are installed: PostgreSQL's initdb, pg_ctl, psql and
 # pgbench, PgBouncer for the benchmark smoke test, and the Python drivers asyncpg and psycopg 3
-# (Debian's python3) for the prepared-statement tests. On a Debian machine where we are root,
-# whatever is missing comes from Debian's packages.
+# (Debian's python3) for the prepared-statement tests, and Patroni with etcd for the failover
+# tests. On a Debian machine where we are root, whatever is missing comes from Debian's packages.
 set -eu
 
 missing=""
@@ -19,6 +19,12 @@ if ! /usr/bin/python3 -c 'import asyncpg' >/dev/null 2>&1; then
 fi
 if ! /usr/bin/python3 -c 'import psycopg' >/dev/null 2>&1; then
   missing="$missing python3-psycopg"
+fi
+if ! command -v patroni >/dev/null 2>&1; then
+  missing="$missing patroni"
+fi
+if ! command -v etcd >/dev/null 2>&1; then
+  missing="$missing etcd-server"
 fi
 [ -z "$missing" ] && exit 0
 

@@ -30,6 +30,8 @@ export function startWriteLoad(url: string, clients: number, table: string): Wri
   const report: LoadReport = { acknowledged: [], errors: [], longestStallMs: 0 };
   let running = true;
   let sequence = 0;
+  // ids stay unique across loads on the same table
+  const run = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 
   async function worker(index: number): Promise<void> {
     let client: pg.Client | null = null;
@@ -46,7 +48,7 @@ export function startWriteLoad(url: string, clients: number, table: string): Wri
           continue;
         }
       }
-      const id = `${index}-${++sequence}`;
+      const id = `${run}-${index}-${++sequence}`;
       const started = Date.now();
       let inTransaction = false;
       try {
@@ -81,4 +83,31 @@ export function startWriteLoad(url: string, clients: number, table: string): Wri
       return report;
     },
   };
+}
+
+/** the SQLSTATEs a client may see when its transaction was in flight as the primary went away */
+export const FAILOVER_ERROR_CODES = ['08006', '57P01', '57P02', '57P03', '08P01', '08001'];
+
+/**
+ * Errors that are not a clean failover error. node-postgres has no SQLSTATE to show when the
+ * pooler's FATAL arrives while the client sits between two statements of its transaction (the next
+ * query is "not queryable"), or when the socket closes in the middle of a message: both are the
+ * transaction in flight failing, not a hang or a wrong result.
+ */
+export function uncleanErrors(report: LoadReport): LoadError[] {
+  return report.errors.filter(
+    (e) => !FAILOVER_ERROR_CODES.includes(e.code) && !(e.code === 'none' && /Connection terminated|not queryable/.test(e.message)),
+  );
+}
+
+/** one line with the figures a failover note needs, and the promotion → first write time */
+export function failoverFigures(label: string, report: LoadReport, promotedAt: number): { line: string; firstWriteMs: number | null } {
+  const first = report.acknowledged.find((a) => a.at > promotedAt);
+  const byCode = report.errors.reduce<Record<string, number>>((acc, e) => ({ ...acc, [e.code]: (acc[e.code] ?? 0) + 1 }), {});
+  const firstWriteMs = first === undefined ? null : first.at - promotedAt;
+  const line =
+    `${label}: ${report.acknowledged.length} commits, ${report.errors.length} client errors ${JSON.stringify(byCode)} ` +
+    `(${report.errors.filter((e) => e.inTransaction).length} inside a transaction), longest stall ${report.longestStallMs} ms, ` +
+    `promotion -> first write through pooler ${firstWriteMs ?? 'never'} ms`;
+  return { line, firstWriteMs };
 }
