@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLocalPostgres, startLocalStandby, type LocalPostgres } from '../src/demo/local-postgres.js';
 import { freePort } from '../src/net/free-port.js';
 import { startPooler, type PoolerProcess } from './support/pooler-process.js';
-import { failoverFigures, startWriteLoad, uncleanErrors } from './support/write-load.js';
+import { errorsBetweenTransactions, failoverFigures, startWriteLoad, uncleanErrors } from './support/write-load.js';
 
 let primary: LocalPostgres;
 let standby: LocalPostgres;
@@ -107,6 +107,7 @@ describe('target_session_attrs over a host list', () => {
     // only the transactions in flight when the primary died fail, each with a clean error
     expect(report.errors.length).toBeLessThanOrEqual(50);
     expect(uncleanErrors(report)).toEqual([]);
+    expect(errorsBetweenTransactions(report)).toEqual([]);
 
     // what an operator sees: SHOW TOPOLOGY and the metrics name the new target and count the move
     const topology = (await query(pooler.url('pgbouncer'), 'SHOW TOPOLOGY')).rows.filter((row) => row.database === 'rw');

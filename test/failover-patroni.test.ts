@@ -6,7 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PatroniCluster } from './support/patroni-cluster.js';
 import { startPooler, type PoolerProcess } from './support/pooler-process.js';
-import { failoverFigures, startWriteLoad, uncleanErrors, type LoadReport } from './support/write-load.js';
+import { errorsBetweenTransactions, failoverFigures, startWriteLoad, uncleanErrors, type LoadReport } from './support/write-load.js';
 
 let cluster: PatroniCluster;
 let pooler: PoolerProcess;
@@ -82,6 +82,7 @@ describe('a Patroni cluster behind pooler', () => {
     expect(firstWriteMs!).toBeLessThan(2000);
     expect(report.errors.length).toBeLessThanOrEqual(50);
     expect(uncleanErrors(report)).toEqual([]);
+    expect(errorsBetweenTransactions(report)).toEqual([]);
   });
 
   it('follows a planned switchover under load: only in-flight transactions fail, cleanly', async () => {
@@ -90,6 +91,7 @@ describe('a Patroni cluster behind pooler', () => {
     expect(firstWriteMs).not.toBeNull();
     expect(report.errors.length).toBeLessThanOrEqual(50);
     expect(uncleanErrors(report)).toEqual([]);
+    expect(errorsBetweenTransactions(report)).toEqual([]);
   });
 
   it('has every acknowledged write on the current leader exactly once, and never wrote to a replica', async () => {

@@ -168,6 +168,11 @@ export class PacketStream {
     this.write(message);
   }
 
+  /** write what was forwarded from the current chunk before the message being handled, e.g. before a stop */
+  flushBeforeCurrent(): void {
+    this.flushForward(this.messageStart);
+  }
+
   private release(): void {
     this.chunk = null;
     this.forwardStart = -1;

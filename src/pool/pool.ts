@@ -352,7 +352,7 @@ export class Pool implements ServerOwner {
       const lost = error ?? { sqlstate: SqlState.connectionFailure, severity: 'FATAL', message: 'server connection closed unexpectedly' };
       client.fail(
         failover
-          ? { ...lost, message: `${lost.message} (the server of database "${this.database.name}" went away in the middle of a transaction; pooler is following the failover)` }
+          ? { ...lost, message: `${lost.message} (the server of database "${this.database.name}" went away while this client was using it; pooler is following the failover)` }
           : lost,
         'server_close',
       );

@@ -325,6 +325,15 @@ export class ServerConnection implements PacketHandler {
         } else if (this.peer === null) {
           // An error nobody asked for, e.g. the server is shutting down: this connection is done.
           this.close('server_error', toServerError(decodeFields(slice(buffer, offset, total))));
+        } else {
+          // A FATAL ends this server (administrator command, crash, shutdown): the pool tells the
+          // client itself, so the message can say when a failover is what is happening.
+          const error = toServerError(decodeFields(slice(buffer, offset, total)));
+          if (error.severity === 'FATAL' || error.severity === 'PANIC') {
+            this.stream.flushBeforeCurrent();
+            this.close('server_error', error);
+            return Disposition.Skip;
+          }
         }
         return Disposition.Forward;
       case BackendCode.DataRow:

@@ -9,6 +9,8 @@ export interface LoadError {
   message: string;
   /** BEGIN had succeeded: the error hit a transaction in flight */
   inTransaction: boolean;
+  /** what the client was doing: connecting, or which statement of its transaction */
+  stage: 'connect' | 'BEGIN' | 'INSERT' | 'COMMIT';
   at: number;
 }
 
@@ -35,32 +37,39 @@ export function startWriteLoad(url: string, clients: number, table: string): Wri
 
   async function worker(index: number): Promise<void> {
     let client: pg.Client | null = null;
+    // node-postgres reports an ErrorResponse that arrives between two queries only as an 'error'
+    // event; the next query then fails with "not queryable". Keep it to record the real SQLSTATE.
+    let asyncError: unknown = null;
     while (running) {
       if (client === null) {
         const fresh = new pg.Client({ connectionString: url });
-        fresh.on('error', () => undefined);
+        asyncError = null;
+        fresh.on('error', (error) => {
+          asyncError = error;
+        });
         try {
           await fresh.connect();
           client = fresh;
         } catch (error) {
-          record(index, error, false);
+          record(index, error, 'connect');
           await new Promise((resolve) => setTimeout(resolve, 100));
           continue;
         }
       }
       const id = `${run}-${index}-${++sequence}`;
       const started = Date.now();
-      let inTransaction = false;
+      let stage: LoadError['stage'] = 'BEGIN';
       try {
         await client.query('BEGIN');
-        inTransaction = true;
+        stage = 'INSERT';
         await client.query(`INSERT INTO ${table} (id, client) VALUES ($1, $2)`, [id, index]);
+        stage = 'COMMIT';
         await client.query('COMMIT');
         const now = Date.now();
         report.acknowledged.push({ id, at: now });
         report.longestStallMs = Math.max(report.longestStallMs, now - started);
       } catch (error) {
-        record(index, error, inTransaction);
+        record(index, (error as { code?: string }).code === undefined && asyncError !== null ? asyncError : error, stage);
         // the pooler ends a client whose server died mid-transaction; start a new connection
         await client.end().catch(() => undefined);
         client = null;
@@ -69,9 +78,10 @@ export function startWriteLoad(url: string, clients: number, table: string): Wri
     await client?.end().catch(() => undefined);
   }
 
-  function record(client: number, error: unknown, inTransaction: boolean): void {
+  function record(client: number, error: unknown, stage: LoadError['stage']): void {
     const e = error as { code?: string; message?: string };
-    report.errors.push({ client, code: e.code ?? 'none', message: e.message ?? String(error), inTransaction, at: Date.now() });
+    const inTransaction = stage === 'INSERT' || stage === 'COMMIT';
+    report.errors.push({ client, code: e.code ?? 'none', message: e.message ?? String(error), inTransaction, stage, at: Date.now() });
   }
 
   const workers = Array.from({ length: clients }, (_, i) => worker(i));
@@ -100,14 +110,29 @@ export function uncleanErrors(report: LoadReport): LoadError[] {
   );
 }
 
+/**
+ * Errors a client between transactions would have seen: a failed connect, or a second error for
+ * the same client (only the one transaction in flight at the move may fail).
+ */
+export function errorsBetweenTransactions(report: LoadReport): LoadError[] {
+  const seen = new Set<number>();
+  return report.errors.filter((e) => {
+    const repeated = seen.has(e.client);
+    seen.add(e.client);
+    return e.stage === 'connect' || repeated;
+  });
+}
+
 /** one line with the figures a failover note needs, and the promotion → first write time */
 export function failoverFigures(label: string, report: LoadReport, promotedAt: number): { line: string; firstWriteMs: number | null } {
   const first = report.acknowledged.find((a) => a.at > promotedAt);
-  const byCode = report.errors.reduce<Record<string, number>>((acc, e) => ({ ...acc, [e.code]: (acc[e.code] ?? 0) + 1 }), {});
+  const count = (key: (e: LoadError) => string): Record<string, number> =>
+    report.errors.reduce<Record<string, number>>((acc, e) => ({ ...acc, [key(e)]: (acc[key(e)] ?? 0) + 1 }), {});
   const firstWriteMs = first === undefined ? null : first.at - promotedAt;
   const line =
-    `${label}: ${report.acknowledged.length} commits, ${report.errors.length} client errors ${JSON.stringify(byCode)} ` +
-    `(${report.errors.filter((e) => e.inTransaction).length} inside a transaction), longest stall ${report.longestStallMs} ms, ` +
-    `promotion -> first write through pooler ${firstWriteMs ?? 'never'} ms`;
+    `${label}: ${report.acknowledged.length} commits, ${report.errors.length} client errors ${JSON.stringify(count((e) => e.code))} ` +
+    `at ${JSON.stringify(count((e) => e.stage))}, longest stall ${report.longestStallMs} ms, ` +
+    `promotion -> first write through pooler ${firstWriteMs ?? 'never'} ms; messages: ` +
+    JSON.stringify([...new Set(report.errors.map((e) => e.message))]);
   return { line, firstWriteMs };
 }
