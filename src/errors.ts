@@ -51,6 +51,7 @@ export const SqlState = {
   invalidAuthorization: '28000',
   tooManyConnections: '53300',
   adminShutdown: '57P01',
+  crashShutdown: '57P02',
   queryCanceled: '57014',
   invalidCatalogName: '3D000',
   featureNotSupported: '0A000',

@@ -50,6 +50,7 @@ beforeAll(async () => {
     databases: {
       rw: `${hosts} target_session_attrs=read-write`,
       ro: `${hosts} target_session_attrs=standby`,
+      one: `host=127.0.0.1 port=${primary.port} dbname=postgres target_session_attrs=read-write`,
     },
   });
 }, 120_000);
@@ -81,6 +82,61 @@ describe('target_session_attrs over a host list', () => {
   it('sends read-write to the primary and standby to the standby, whatever the order', async () => {
     expect((await query(pooler.url('rw'), 'SELECT pg_is_in_recovery() AS r')).rows[0].r).toBe(false);
     expect((await query(pooler.url('ro'), 'SELECT pg_is_in_recovery() AS r')).rows[0].r).toBe(true);
+  });
+
+  /**
+   * Makes a server die at a chosen moment: its backend is stopped, the client's next statement
+   * reaches it, pg_terminate_backend queues SIGTERM, and on SIGCONT PostgreSQL reads the statement
+   * but ends the session (57P01) before running it. Returns the first statement's outcome.
+   */
+  async function killServerUnderStatement(client: pg.Client, statement: string): Promise<unknown> {
+    const pid = (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+    process.kill(pid, 'SIGSTOP');
+    try {
+      const outcome = client.query(statement).then(
+        () => 'ok',
+        (error: Error) => error,
+      );
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await query(`postgres://postgres@127.0.0.1:${primary.port}/postgres`, `SELECT pg_terminate_backend(${pid})`);
+      process.kill(pid, 'SIGCONT');
+      return await outcome;
+    } finally {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // already gone
+      }
+    }
+  }
+
+  it('sends a lone BEGIN again when its server dies before answering, so the client never sees it', async () => {
+    const client = new pg.Client({ connectionString: pooler.url('one') });
+    await client.connect();
+    try {
+      const before = (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      expect(await killServerUnderStatement(client, 'BEGIN')).toBe('ok');
+      const during = (await client.query('SELECT pg_backend_pid() AS pid, now() = statement_timestamp() AS fresh')).rows[0];
+      expect(during.pid).not.toBe(before);
+      // still inside the transaction BEGIN opened: now() is its start, not this statement's
+      expect(during.fresh).toBe(false);
+      await client.query('COMMIT');
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('fails a statement with effects whose server dies, naming the failover, and the client can go on', async () => {
+    const client = new pg.Client({ connectionString: pooler.url('one') });
+    client.on('error', () => {});
+    await client.connect();
+    try {
+      const outcome = await killServerUnderStatement(client, 'SELECT 1');
+      expect(outcome).toMatchObject({ code: '57P01', message: expect.stringContaining('pooler is following the failover') });
+    } finally {
+      await client.end().catch(() => {});
+    }
+    expect((await query(pooler.url('one'), 'SELECT 1 AS one')).rows[0].one).toBe(1);
   });
 
   it('follows the primary to a promoted standby under a write load of 50 clients', async () => {

@@ -10,7 +10,7 @@ import { startPooler, type PoolerProcess } from './support/pooler-process.js';
 import { waitUntil } from './support/wait.js';
 
 const postgres = getPostgres();
-const DATABASES = ['lc_idle', 'lc_min', 'lc_life', 'lc_check', 'lc_reserve', 'lc_reset'];
+const DATABASES = ['lc_idle', 'lc_min', 'lc_life', 'lc_check', 'lc_reserve', 'lc_reset', 'lc_gone'];
 let pooler: PoolerProcess;
 let alwaysReset: PoolerProcess;
 /** accepts TCP connections and never answers, like a server that hangs during login */
@@ -43,6 +43,7 @@ beforeAll(async () => {
       lc_life: `${server} dbname=lc_life server_lifetime=1`,
       lc_check: `${server} dbname=lc_check`,
       lc_reserve: `${server} dbname=lc_reserve reserve_pool_size=1`,
+      lc_gone: `${server} dbname=lc_gone`,
       lc_down: `host=127.0.0.1 port=${closedPort} dbname=postgres`,
       lc_silent: `host=127.0.0.1 port=${silentPort} dbname=postgres`,
     },
@@ -110,6 +111,29 @@ describe('server connections', () => {
     await waitUntil(() => postgres.backendCount('lc_check'), (n) => n === 0, 'the backend to exit');
     const second = await backendPid(client);
     expect(second).not.toBe(first);
+    await client.end();
+  });
+
+  it('keeps a transaction-mode client whose server ends right after answering it', async () => {
+    const client = await connect(pooler, 'lc_gone');
+    let lost: unknown = null;
+    client.on('error', (error) => (lost = error));
+    const first = await backendPid(client);
+    const answer = client.query('SELECT pg_sleep(0.3), 7 AS seven');
+    await sleep(100);
+    // with the pooler stopped, the answer and then the server's FATAL wait in one socket buffer,
+    // so the pooler reads both at once, before it has released the server
+    process.kill(pooler.pid, 'SIGSTOP');
+    try {
+      await sleep(400);
+      await postgres.psql(`SELECT pg_terminate_backend(${first})`);
+      await waitUntil(() => postgres.backendCount('lc_gone'), (n) => n === 0, 'the backend to exit');
+    } finally {
+      process.kill(pooler.pid, 'SIGCONT');
+    }
+    expect((await answer).rows[0].seven).toBe(7);
+    expect(await backendPid(client)).not.toBe(first);
+    expect(lost).toBeNull();
     await client.end();
   });
 

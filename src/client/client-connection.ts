@@ -34,6 +34,7 @@ import { ClientAuthenticator } from './client-auth.js';
 import { checkStartupParameters, TRACKED_PARAMETERS, type ClientStartup } from './startup-parameters.js';
 import { parameterSetQuery, parametersKey } from './parameter-sync.js';
 import { ClientStatements } from '../prepared/client-statements.js';
+import { isLoneBegin } from './replayable-begin.js';
 
 /** what a client needs from the pooler around it */
 export interface ClientContext {
@@ -141,6 +142,8 @@ export class ClientConnection implements PacketHandler, PoolClient {
   private authenticator: ClientAuthenticator | null = null;
   /** what the client sent while it had no server, in order */
   private held: Buffer[] = [];
+  /** the lone BEGIN that is all this client sent its server so far; null once it sends more */
+  private unansweredBegin: Buffer | null = null;
   /** a SET of session parameters is running on the newly linked server */
   private syncingParameters = false;
   private pausedForServer = false;
@@ -331,11 +334,22 @@ export class ClientConnection implements PacketHandler, PoolClient {
 
   onUnlinked(): void {
     this.stream.target = null;
+    this.unansweredBegin = null;
     this.prepared?.unlink();
     if (this.pausedForPeer) {
       this.pausedForPeer = false;
       this.updateReading();
     }
+  }
+
+  holdUnansweredBegin(): boolean {
+    const begin = this.unansweredBegin;
+    this.unansweredBegin = null;
+    if (begin === null || this.phase !== 'ready' || this.held.length > 0 || this.syncingParameters) return false;
+    this.held = [begin];
+    this.pausedForServer = true;
+    this.updateReading();
+    return true;
   }
 
   onServerParameter(name: string, value: string): void {
@@ -489,6 +503,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
   }
 
   private onWorkData(chunk: Buffer): void {
+    this.unansweredBegin = null;
     if (this.server !== null && !this.syncingParameters && this.held.length === 0) {
       this.stream.feed(chunk);
       if (this.terminating) this.close('client_terminate');
@@ -513,6 +528,8 @@ export class ClientConnection implements PacketHandler, PoolClient {
     const held = this.held;
     this.held = [];
     this.pausedForServer = false;
+    // in session mode the server holds the client's session, which another server would not have
+    this.unansweredBegin = held.length === 1 && this.pool!.mode !== 'session' && isLoneBegin(held[0]!) ? held[0]! : null;
     for (const chunk of held) {
       this.stream.feed(chunk);
       if (this.terminating) return this.close('client_terminate');

@@ -168,9 +168,14 @@ export class PacketStream {
     this.write(message);
   }
 
-  /** write what was forwarded from the current chunk before the message being handled, e.g. before a stop */
-  flushBeforeCurrent(): void {
+  /**
+   * Write what was forwarded from the current chunk before the message being handled, e.g. before
+   * a stop; true when there was something.
+   */
+  flushBeforeCurrent(): boolean {
+    const some = this.chunk !== null && this.forwardStart >= 0 && this.messageStart > this.forwardStart;
     this.flushForward(this.messageStart);
+    return some;
   }
 
   private release(): void {

@@ -45,6 +45,11 @@ export interface PoolClient extends Listed<PoolClient>, ServerPeer {
   /** a server is linked: send what was held */
   onLinked(server: ServerConnection): void;
   onUnlinked(): void;
+  /**
+   * The linked server is gone without a byte of answer: when all the client had sent it was a lone
+   * BEGIN, hold that again for another server and say true.
+   */
+  holdUnansweredBegin(): boolean;
   /** end the client with an error */
   fail(error: PoolerError | ServerError, reason: DisconnectReason): void;
 }
@@ -348,14 +353,24 @@ export class Pool implements ServerOwner {
     const failover = topology.kind !== 'static' && (reason === 'server_close' || (error !== null && suggestsFailover(error.sqlstate)));
     if (failover) topology.recheck(`server ${server.target.host}:${server.target.port} went away: ${error?.message ?? reason}`);
     if (client !== null) {
+      // The transaction had ended (its last reply and the server's goodbye came together, before
+      // the release), so nothing is lost; or all the client sent was a BEGIN, which has no effects
+      // and can go to another server. Either way the client never learns its server changed.
+      const finished = this.mode !== 'session' && server.quiet;
+      const retry = !finished && failover && !server.answeredPeer && client.holdUnansweredBegin();
       this.unlink(client, server);
-      const lost = error ?? { sqlstate: SqlState.connectionFailure, severity: 'FATAL', message: 'server connection closed unexpectedly' };
-      client.fail(
-        failover
-          ? { ...lost, message: `${lost.message} (the server of database "${this.database.name}" went away while this client was using it; pooler is following the failover)` }
-          : lost,
-        'server_close',
-      );
+      if (retry) {
+        this.context.log.info({ pool: this.name, client: client.id, server: server.id }, 'server went away before answering a BEGIN: sending it to another server');
+        this.requestServer(client);
+      } else if (!finished) {
+        const lost = error ?? { sqlstate: SqlState.connectionFailure, severity: 'FATAL', message: 'server connection closed unexpectedly' };
+        client.fail(
+          failover
+            ? { ...lost, message: `${lost.message} (the server of database "${this.database.name}" went away while this client was using it; pooler is following the failover)` }
+            : lost,
+          'server_close',
+        );
+      }
     }
     this.context.onServerSlotFreed(this);
     this.dispatch();

@@ -25,11 +25,12 @@ export interface StatementClient {
   reply(message: Buffer): void;
 }
 
-/** the replies read whole while statements are tracked: the ones that end a request, plus errors */
+/** the replies read whole while statements are tracked: the ones that end a request, plus errors and notices */
 const TABLE = treatTable({
   [BackendCode.ReadyForQuery]: Treat.Whole,
   [BackendCode.ParameterStatus]: Treat.Whole,
   [BackendCode.ErrorResponse]: Treat.Whole,
+  [BackendCode.NoticeResponse]: Treat.Whole,
   [BackendCode.CopyInResponse]: Treat.Header,
   [BackendCode.CopyBothResponse]: Treat.Header,
   [BackendCode.ParseComplete]: Treat.Whole,

@@ -87,6 +87,7 @@ const WORK_TABLE = treatTable({
   [BackendCode.ReadyForQuery]: Treat.Whole,
   [BackendCode.ParameterStatus]: Treat.Whole,
   [BackendCode.ErrorResponse]: Treat.Whole,
+  [BackendCode.NoticeResponse]: Treat.Whole,
   [BackendCode.CopyInResponse]: Treat.Header,
   [BackendCode.CopyBothResponse]: Treat.Header,
 });
@@ -96,6 +97,7 @@ const ROWS_TABLE = treatTable({
   [BackendCode.ReadyForQuery]: Treat.Whole,
   [BackendCode.ParameterStatus]: Treat.Whole,
   [BackendCode.ErrorResponse]: Treat.Whole,
+  [BackendCode.NoticeResponse]: Treat.Whole,
   [BackendCode.DataRow]: Treat.Whole,
 });
 
@@ -144,6 +146,8 @@ export class ServerConnection implements PacketHandler {
   expectReady = 0;
   /** extended-protocol messages sent since the last Sync: their replies are still to come */
   unsynced = false;
+  /** some of this server's replies reached the linked client: a BEGIN it sent may have been answered, so is not sent elsewhere */
+  answeredPeer = false;
   /** the server is waiting for CopyData from the client */
   copyIn = false;
   /** Syncs sent since the last Execute: a COPY FROM STDIN it starts makes the server ignore them */
@@ -260,6 +264,7 @@ export class ServerConnection implements PacketHandler {
   /** stop forwarding for this client (the pool unlinks) */
   unlink(): void {
     this.peer = null;
+    this.answeredPeer = false;
     this.stream.target = null;
     this.readyPending = false;
     if (this.socket.isPaused()) this.socket.resume();
@@ -287,6 +292,13 @@ export class ServerConnection implements PacketHandler {
     this.internalDone = null;
     done?.(error ?? { sqlstate: '08006', severity: 'ERROR', message: 'server connection closed' });
     this.owner.onServerClosed(this, reason, error);
+  }
+
+  /** the server said it is ending: send the client what came before, then close and let the pool tell it why */
+  private endWith(error: ServerError): Disposition {
+    if (this.stream.flushBeforeCurrent() && this.peer !== null) this.answeredPeer = true;
+    this.close('server_error', error);
+    return Disposition.Skip;
   }
 
   // --- PacketHandler
@@ -329,13 +341,15 @@ export class ServerConnection implements PacketHandler {
           // A FATAL ends this server (administrator command, crash, shutdown): the pool tells the
           // client itself, so the message can say when a failover is what is happening.
           const error = toServerError(decodeFields(slice(buffer, offset, total)));
-          if (error.severity === 'FATAL' || error.severity === 'PANIC') {
-            this.stream.flushBeforeCurrent();
-            this.close('server_error', error);
-            return Disposition.Skip;
-          }
+          if (error.severity === 'FATAL' || error.severity === 'PANIC') return this.endWith(error);
         }
         return Disposition.Forward;
+      case BackendCode.NoticeResponse: {
+        // An immediate shutdown or a crash elsewhere: PostgreSQL's last words are a WARNING, then it exits.
+        const notice = toServerError(decodeFields(slice(buffer, offset, total)));
+        if (notice.sqlstate !== SqlState.adminShutdown && notice.sqlstate !== SqlState.crashShutdown) return Disposition.Forward;
+        return this.endWith({ ...notice, severity: 'FATAL' });
+      }
       case BackendCode.DataRow:
         this.internalRow?.(decodeDataRow(slice(buffer, offset, total)));
         return Disposition.Skip;
@@ -370,7 +384,10 @@ export class ServerConnection implements PacketHandler {
       this.onTlsAnswer(chunk[0]!);
       return;
     }
+    // the pooler's own queries (parameter sync) are not an answer to the client
+    const forPeer = this.peer !== null && this.internalDone === null;
     this.stream.feed(chunk);
+    if (forPeer) this.answeredPeer = true;
     if (this.readyPending) {
       this.readyPending = false;
       this.owner.onServerReadyForQuery(this);

@@ -111,15 +111,16 @@ export function uncleanErrors(report: LoadReport): LoadError[] {
 }
 
 /**
- * Errors a client between transactions would have seen: a failed connect, or a second error for
- * the same client (only the one transaction in flight at the move may fail).
+ * Errors a client between transactions would have seen: a failed connect, a failed BEGIN (pooler
+ * sends a BEGIN its server died under to another server), or a second error for the same client
+ * (only the one transaction in flight at the move may fail).
  */
 export function errorsBetweenTransactions(report: LoadReport): LoadError[] {
   const seen = new Set<number>();
   return report.errors.filter((e) => {
     const repeated = seen.has(e.client);
     seen.add(e.client);
-    return e.stage === 'connect' || repeated;
+    return e.stage === 'connect' || e.stage === 'BEGIN' || repeated;
   });
 }
 
