@@ -2,10 +2,12 @@
 // clients writing through pooler while the leader is switched over, then while it is killed with
 // SIGKILL. Only transactions in flight may fail, cleanly; writes resume on the new leader; every
 // acknowledged write is on it exactly once, and none ever went to a replica.
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PatroniCluster } from './support/patroni-cluster.js';
 import { startPooler, type PoolerProcess } from './support/pooler-process.js';
+import { waitUntil } from './support/wait.js';
 import { errorsBetweenTransactions, failoverFigures, startWriteLoad, uncleanErrors, type LoadReport } from './support/write-load.js';
 
 let cluster: PatroniCluster;
@@ -85,6 +87,25 @@ describe('a Patroni cluster behind pooler', () => {
     await console.end();
     expect(topology.map((row) => row.member).sort()).toEqual(['node1', 'node2', 'node3']);
     expect(topology.find((row) => row.current === 'yes')).toMatchObject({ member: leader.name, discovery: 'patroni' });
+  });
+
+  it('asks Patroni again at once when a server refuses a write as read-only (25006)', async () => {
+    const verbose = await startPooler({
+      settings: { auth_type: 'trust', pool_mode: 'transaction', patroni_poll_interval: 60, verbose: 1 },
+      databases: { app: `dbname=postgres patroni=${cluster.apiUrls.join(',')}` },
+    });
+    try {
+      const client = new pg.Client({ connectionString: verbose.url('app') });
+      await client.connect();
+      await client.query('BEGIN READ ONLY');
+      await expect(client.query("INSERT INTO acked VALUES ('read-only', 0)")).rejects.toMatchObject({ code: '25006' });
+      await client.query('ROLLBACK');
+      await client.end();
+      const reChecked = async () => readFileSync(verbose.logFile, 'utf8').split('\n').some((line) => line.includes('topology re-check') && line.includes('answered 25006'));
+      await waitUntil(reChecked, (found) => found, 'a logged re-check for the 25006');
+    } finally {
+      await verbose.stop();
+    }
   });
 
   it('follows the leader’s death (Patroni and PostgreSQL killed): writes resume within 2 s of the promotion', async () => {

@@ -376,6 +376,13 @@ export class Pool implements ServerOwner {
     this.dispatch();
   }
 
+  onServerErrorReply(server: ServerConnection, error: ServerError): void {
+    // 25006 on a live connection: a write reached a server that may have been demoted meanwhile
+    if (!suggestsFailover(error.sqlstate)) return;
+    const topology = this.context.topologyFor(this.database);
+    if (topology.kind !== 'static') topology.recheck(`server ${server.target.host}:${server.target.port} answered ${error.sqlstate}: ${error.message}`);
+  }
+
   // --- linking and releasing
 
   /** give idle servers to waiting clients, oldest client first; launch more servers if allowed */

@@ -46,6 +46,8 @@ export interface ServerOwner {
   /** a ReadyForQuery arrived for the client's traffic, and the chunk carrying it has been forwarded */
   onServerReadyForQuery(server: ServerConnection): void;
   onServerClosed(server: ServerConnection, reason: DisconnectReason, error: ServerError | null): void;
+  /** an ErrorResponse the linked client is about to get, e.g. 25006 from a server that became a replica */
+  onServerErrorReply?(server: ServerConnection, error: ServerError): void;
 }
 
 /** an error the server sent, or one met talking to it, with the fields a client should see */
@@ -342,6 +344,7 @@ export class ServerConnection implements PacketHandler {
           // client itself, so the message can say when a failover is what is happening.
           const error = toServerError(decodeFields(slice(buffer, offset, total)));
           if (error.severity === 'FATAL' || error.severity === 'PANIC') return this.endWith(error);
+          this.owner.onServerErrorReply?.(this, error);
         }
         return Disposition.Forward;
       case BackendCode.NoticeResponse: {
