@@ -1,6 +1,6 @@
 // Following a Patroni-managed primary: a real etcd + three Patroni 3 nodes (deploy/patroni), 50
-// clients writing through pooler while the leader is switched over, then while it is killed with
-// SIGKILL. Only transactions in flight may fail, cleanly; writes resume on the new leader; every
+// clients writing through pooler while the leader is killed with SIGKILL, then while it is switched
+// over. Only transactions in flight may fail, cleanly; writes resume on the new leader; every
 // acknowledged write is on it exactly once, and none ever went to a replica.
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
