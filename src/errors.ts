@@ -52,6 +52,7 @@ export const SqlState = {
   tooManyConnections: '53300',
   adminShutdown: '57P01',
   crashShutdown: '57P02',
+  readOnlySqlTransaction: '25006',
   queryCanceled: '57014',
   invalidCatalogName: '3D000',
   featureNotSupported: '0A000',
@@ -104,4 +105,19 @@ export type DisconnectReason =
 /** what a client is told when the pooler closes it because it is shutting down (57P01, as PostgreSQL) */
 export function shuttingDown(message = 'pooler is shutting down'): PoolerError {
   return new PoolerError('SHUTTING_DOWN', SqlState.adminShutdown, message);
+}
+
+/**
+ * SQLSTATEs that mean the primary may have moved: 57P01 admin shutdown, 57P02 crash shutdown,
+ * 57P03 cannot connect now, 25006 read-only transaction (we are on a standby), and every
+ * connection exception (08xxx).
+ */
+export function suggestsFailover(sqlstate: string): boolean {
+  return (
+    sqlstate === SqlState.adminShutdown ||
+    sqlstate === SqlState.crashShutdown ||
+    sqlstate === SqlState.cannotConnectNow ||
+    sqlstate === SqlState.readOnlySqlTransaction ||
+    sqlstate.startsWith('08')
+  );
 }

@@ -528,8 +528,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
     const held = this.held;
     this.held = [];
     this.pausedForServer = false;
-    // in session mode the server holds the client's session, which another server would not have
-    this.unansweredBegin = held.length === 1 && this.pool!.mode !== 'session' && isLoneBegin(held[0]!) ? held[0]! : null;
+    this.unansweredBegin = held.length === 1 && this.pool!.replaysBegin && isLoneBegin(held[0]!) ? held[0]! : null;
     for (const chunk of held) {
       this.stream.feed(chunk);
       if (this.terminating) return this.close('client_terminate');

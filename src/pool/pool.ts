@@ -7,7 +7,7 @@ import { parseScramSecret } from '../auth/secrets.js';
 import type { ServerTls } from '../net/server-tls.js';
 import { clock } from '../clock.js';
 import type { Config, DatabaseConfig, PoolMode } from '../config/types.js';
-import { PoolerError, SqlState, shuttingDown, type DisconnectReason } from '../errors.js';
+import { PoolerError, SqlState, shuttingDown, suggestsFailover, type DisconnectReason } from '../errors.js';
 import type { Logger } from '../log.js';
 import {
   ServerConnection,
@@ -18,7 +18,7 @@ import {
 } from '../server/server-connection.js';
 import { TxStatus } from '../protocol/codes.js';
 import type { Topology } from '../failover/topology.js';
-import { checkServerRole, suggestsFailover } from './server-role.js';
+import { checkServerRole } from './server-role.js';
 import { StateList, type Listed } from '../state-list.js';
 import type { DatabaseStats } from '../stats/database-stats.js';
 
@@ -112,6 +112,14 @@ export class Pool implements ServerOwner {
   get mode(): PoolMode {
     const userConfig = this.context.config.users.get(this.user);
     return userConfig?.pool_mode ?? this.database.pool_mode ?? this.context.config.settings.pool_mode;
+  }
+
+  /**
+   * Whether a lone BEGIN whose server died unanswered goes to another server: only where the pool
+   * follows a failover, and not in session mode, where the server holds the client's session.
+   */
+  get replaysBegin(): boolean {
+    return this.mode !== 'session' && this.context.topologyFor(this.database).kind !== 'static';
   }
 
   get poolSize(): number {
@@ -378,7 +386,6 @@ export class Pool implements ServerOwner {
 
   onServerErrorReply(server: ServerConnection, error: ServerError): void {
     // 25006 on a live connection: a write reached a server that may have been demoted meanwhile
-    if (!suggestsFailover(error.sqlstate)) return;
     const topology = this.context.topologyFor(this.database);
     if (topology.kind !== 'static') topology.recheck(`server ${server.target.host}:${server.target.port} answered ${error.sqlstate}: ${error.message}`);
   }

@@ -1,16 +1,8 @@
 // After a server logs in to a database with failover (multi-host, Patroni): is it the role we
 // want? PostgreSQL 14+ says so in its in_hot_standby ParameterStatus; older servers are asked with
-// pg_is_in_recovery(). SQLSTATEs that mean the primary may have moved are listed here too.
+// pg_is_in_recovery().
 import type { Topology } from '../failover/topology.js';
 import type { ServerConnection, ServerError } from '../server/server-connection.js';
-
-/**
- * 57P01 admin shutdown, 57P02 crash shutdown, 57P03 cannot connect now, 25006 read-only
- * transaction (we are on a standby), and every connection exception (08xxx).
- */
-export function suggestsFailover(sqlstate: string): boolean {
-  return sqlstate === '57P01' || sqlstate === '57P02' || sqlstate === '57P03' || sqlstate === '25006' || sqlstate.startsWith('08');
-}
 
 /** calls `done(true)` when the server's role suits the topology; `done(false, why)` when not */
 export function checkServerRole(server: ServerConnection, topology: Topology, done: (ok: boolean, why: string) => void): void {

@@ -49,6 +49,19 @@ export function decodeFields(message: Buffer): Record<string, string> {
   return fields;
 }
 
+/** one ASCII field of an ErrorResponse/NoticeResponse ('C' the SQLSTATE, 'V' the severity), without decoding the others */
+export function decodeField(message: Buffer, type: string): string | null {
+  const wanted = type.charCodeAt(0);
+  let offset = 5;
+  while (offset < message.length && message[offset] !== 0) {
+    const end = message.indexOf(0, offset + 1);
+    if (end < 0) return null;
+    if (message[offset] === wanted) return message.toString('latin1', offset + 1, end);
+    offset = end + 1;
+  }
+  return null;
+}
+
 export function decodeParameterStatus(message: Buffer): [string, string] {
   const nameEnd = message.indexOf(0, 5);
   const valueEnd = message.indexOf(0, nameEnd + 1);

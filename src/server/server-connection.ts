@@ -4,9 +4,9 @@
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import { clock } from '../clock.js';
-import { SqlState, type DisconnectReason } from '../errors.js';
+import { SqlState, suggestsFailover, type DisconnectReason } from '../errors.js';
 import { BackendCode, TxStatus } from '../protocol/codes.js';
-import { decodeDataRow, decodeFields, decodeParameterStatus } from '../protocol/decode.js';
+import { decodeDataRow, decodeField, decodeFields, decodeParameterStatus } from '../protocol/decode.js';
 import { queryMessage, sslRequest, startupMessage, terminateMessage } from '../protocol/frontend-messages.js';
 import { Disposition, PacketStream, Treat, treatTable, type PacketHandler } from '../net/packet-stream.js';
 import { tlsRequired } from '../net/client-tls.js';
@@ -46,7 +46,7 @@ export interface ServerOwner {
   /** a ReadyForQuery arrived for the client's traffic, and the chunk carrying it has been forwarded */
   onServerReadyForQuery(server: ServerConnection): void;
   onServerClosed(server: ServerConnection, reason: DisconnectReason, error: ServerError | null): void;
-  /** an ErrorResponse the linked client is about to get, e.g. 25006 from a server that became a replica */
+  /** an ErrorResponse the linked client is about to get whose SQLSTATE suggests a failover (25006 from a server that became a replica) */
   onServerErrorReply?(server: ServerConnection, error: ServerError): void;
 }
 
@@ -342,16 +342,20 @@ export class ServerConnection implements PacketHandler {
         } else {
           // A FATAL ends this server (administrator command, crash, shutdown): the pool tells the
           // client itself, so the message can say when a failover is what is happening.
-          const error = toServerError(decodeFields(slice(buffer, offset, total)));
-          if (error.severity === 'FATAL' || error.severity === 'PANIC') return this.endWith(error);
-          this.owner.onServerErrorReply?.(this, error);
+          const message = slice(buffer, offset, total);
+          const severity = decodeField(message, 'V') ?? decodeField(message, 'S');
+          if (severity === 'FATAL' || severity === 'PANIC') return this.endWith(toServerError(decodeFields(message)));
+          if (this.owner.onServerErrorReply !== undefined && suggestsFailover(decodeField(message, 'C') ?? '')) {
+            this.owner.onServerErrorReply(this, toServerError(decodeFields(message)));
+          }
         }
         return Disposition.Forward;
       case BackendCode.NoticeResponse: {
         // An immediate shutdown or a crash elsewhere: PostgreSQL's last words are a WARNING, then it exits.
-        const notice = toServerError(decodeFields(slice(buffer, offset, total)));
-        if (notice.sqlstate !== SqlState.adminShutdown && notice.sqlstate !== SqlState.crashShutdown) return Disposition.Forward;
-        return this.endWith({ ...notice, severity: 'FATAL' });
+        const message = slice(buffer, offset, total);
+        const sqlstate = decodeField(message, 'C');
+        if (sqlstate !== SqlState.adminShutdown && sqlstate !== SqlState.crashShutdown) return Disposition.Forward;
+        return this.endWith({ ...toServerError(decodeFields(message)), severity: 'FATAL' });
       }
       case BackendCode.DataRow:
         this.internalRow?.(decodeDataRow(slice(buffer, offset, total)));
