@@ -100,7 +100,9 @@ export type DisconnectReason =
   | 'admin_shutdown'
   | 'pool_closed'
   | 'shutdown'
-  | 'cancel_done';
+  | 'cancel_done'
+  /** a fault in the pooler's own code while handling this connection: it ends, nothing else does */
+  | 'internal_error';
 
 /** what a client is told when the pooler closes it because it is shutting down (57P01, as PostgreSQL) */
 export function shuttingDown(message = 'pooler is shutting down'): PoolerError {

@@ -2,12 +2,12 @@
 // queries from 50 clients over 5 servers, asyncpg (which prepares everything) and psycopg 3 with
 // prepare_threshold=0, pgbench -M prepared in statement mode. None may see "prepared statement
 // does not exist", and servers parse each statement about once each.
-import { execFile } from 'node:child_process';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getPostgres } from './harness/context.js';
 import { runPgbench } from './harness/tools.js';
 import { startPooler, type PoolerProcess } from './support/pooler-process.js';
+import { runPython } from './support/python.js';
 
 const postgres = getPostgres();
 const DB = 'prepared_drivers';
@@ -99,17 +99,6 @@ describe('node-postgres named queries', () => {
     await client.end();
   });
 });
-
-/** Debian's python3, where python3-asyncpg and python3-psycopg install */
-const PYTHON = '/usr/bin/python3';
-
-function runPython(script: string, dsn: string): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(PYTHON, ['-c', script], { env: { ...process.env, DSN: dsn }, encoding: 'utf8' }, (error, stdout, stderr) => {
-      resolve({ code: error ? (typeof error.code === 'number' ? error.code : 1) : 0, stdout, stderr });
-    });
-  });
-}
 
 const ASYNCPG = `
 import asyncio, os, asyncpg

@@ -8,7 +8,7 @@ import { clock } from '../clock.js';
 import type { DatabaseConfig, Settings } from '../config/types.js';
 import { PoolerError, SqlState, type DisconnectReason } from '../errors.js';
 import type { Logger } from '../log.js';
-import { Disposition, PacketStream, Treat, treatTable, type PacketHandler } from '../net/packet-stream.js';
+import { describeCode, Disposition, PacketStream, Treat, treatTable, type PacketHandler } from '../net/packet-stream.js';
 import type { ClientState, Pool, PoolClient } from '../pool/pool.js';
 import type { ServerConnection, ServerError } from '../server/server-connection.js';
 import type { StateList } from '../state-list.js';
@@ -22,7 +22,7 @@ import {
   refuseEncryption,
   acceptEncryption,
 } from '../protocol/backend-messages.js';
-import { FrontendCode, MAX_STARTUP_PACKET_LENGTH } from '../protocol/codes.js';
+import { FrontendCode, MAX_AUTH_MESSAGE_LENGTH, MAX_CONSOLE_MESSAGE_LENGTH, MAX_STARTUP_PACKET_LENGTH } from '../protocol/codes.js';
 import { decodeFirstMessage } from '../protocol/decode.js';
 import { CONSOLE_PARAMETERS, type ConsoleSession } from '../admin/console-session.js';
 import type { ScramClientKeys } from '../auth/scram-client.js';
@@ -70,7 +70,8 @@ export const CONSOLE = Symbol('console');
 /** the console reads every message whole; none is forwarded */
 const CONSOLE_TABLE = new Uint8Array(256).fill(Treat.Whole);
 
-const LOGIN_TABLE = treatTable({ [FrontendCode.Password]: Treat.Whole });
+/** during login every message is read whole: only PasswordMessage belongs there, anything else is refused */
+const LOGIN_TABLE = new Uint8Array(256).fill(Treat.Whole);
 const WORK_TABLE = treatTable({
   [FrontendCode.Query]: Treat.Header,
   [FrontendCode.Sync]: Treat.Header,
@@ -140,6 +141,10 @@ export class ClientConnection implements PacketHandler, PoolClient {
   private console: ConsoleSession | null = null;
   private startupBytes: Buffer | null = null;
   private authenticator: ClientAuthenticator | null = null;
+  /** the authenticator is working on the client's last message (a hash, an auth_query lookup) */
+  private authBusy = false;
+  /** what the client sent during login after a message the authenticator was still working on */
+  private loginHeld: Buffer[] = [];
   /** what the client sent while it had no server, in order */
   private held: Buffer[] = [];
   /** the lone BEGIN that is all this client sent its server so far; null once it sends more */
@@ -164,14 +169,21 @@ export class ClientConnection implements PacketHandler, PoolClient {
     private readonly context: ClientContext,
   ) {
     this.socket = socket;
-    this.stream = new PacketStream(this, LOGIN_TABLE, MAX_STARTUP_PACKET_LENGTH);
+    this.stream = new PacketStream(this, LOGIN_TABLE, MAX_AUTH_MESSAGE_LENGTH);
     this.trackedNames = trackedNamesFor(context.settings.track_extra_parameters);
     socket.setNoDelay(true);
     if (context.settings.tcp_keepalive) socket.setKeepAlive(true);
     this.listenTo(socket);
   }
 
-  private readonly onSocketData = (chunk: Buffer) => this.onData(chunk);
+  private readonly onSocketData = (chunk: Buffer) => {
+    // A fault in this connection's handling ends this connection, never the process.
+    try {
+      this.onData(chunk);
+    } catch (error) {
+      this.onInternalError(error);
+    }
+  };
   private readonly onSocketDrain = () => this.onDrain();
   private readonly onSocketGone = () => this.close('client_close');
 
@@ -288,6 +300,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
     this.socket.write(Buffer.concat(messages));
     this.phase = 'ready';
     this.stream.table = WORK_TABLE;
+    this.stream.maxMessageLength = this.context.settings.max_packet_size;
     const maxPrepared = this.context.settings.max_prepared_statements;
     if (maxPrepared > 0 && this.pool!.mode !== 'session') {
       this.prepared = new ClientStatements(this, this.pool!.stats, maxPrepared);
@@ -386,6 +399,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
     this.phase = 'closed';
     this.stream.stop();
     this.held = [];
+    this.loginHeld = [];
     this.prepared?.release();
     if (this.pool !== null) this.pool.removeClient(this);
     if (!this.socket.destroyed) this.socket.destroySoon();
@@ -457,19 +471,38 @@ export class ClientConnection implements PacketHandler, PoolClient {
       return Disposition.Skip;
     }
     if (this.phase === 'auth' && code === FrontendCode.Password && this.authenticator !== null) {
-      const message = Buffer.from(buffer.subarray(offset, offset + total));
-      this.authenticator.onPassword(message);
+      // What follows this message waits for the authenticator's answer, and after a login it is
+      // work: read it in the phase this message leads to, never with the login's table.
+      this.stream.pauseAfterCurrent();
+      this.authBusy = true;
+      this.authenticator.onPassword(Buffer.from(buffer.subarray(offset, offset + total)));
+      return Disposition.Skip;
+    }
+    if (this.phase === 'auth' && code === FrontendCode.Terminate) {
+      this.close('client_terminate');
       return Disposition.Skip;
     }
     this.fail(
-      new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, `unexpected message during login`),
+      new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, `expected a password message during login, got message type ${describeCode(code)}`),
       'protocol_error',
     );
     return Disposition.Skip;
   }
 
-  onFramingError(message: string): void {
-    this.fail(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, `client sent ${message}`), 'protocol_error');
+  onFramingError(code: number, length: number): void {
+    const limit =
+      this.phase === 'ready' ? 'max_packet_size' : this.phase === 'console' ? 'the console\'s limit' : 'the limit for login messages';
+    const message =
+      length < 4
+        ? `client sent invalid message length ${length} for message type ${describeCode(code)}`
+        : `client sent a message of type ${describeCode(code)} with length ${length}, over ${limit} (${this.stream.maxMessageLength} bytes)`;
+    this.fail(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, message), 'protocol_error');
+  }
+
+  /** a bug met while handling this client: log it, tell the client without internals, close it */
+  private onInternalError(error: unknown): void {
+    this.context.log.error({ client: `C-${this.id}`, err: error }, 'internal error while handling a client; closing it');
+    this.fail(new PoolerError('INTERNAL', SqlState.internalError, 'internal error in the pooler; the connection is closed'), 'internal_error');
   }
 
   onTargetFull(): void {
@@ -488,6 +521,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
       case 'startup':
         return this.onStartupData(chunk);
       case 'auth':
+        return this.onLoginData(chunk);
       case 'console':
         this.stream.feed(chunk);
         return;
@@ -499,6 +533,34 @@ export class ClientConnection implements PacketHandler, PoolClient {
         return;
       case 'closed':
         return;
+    }
+  }
+
+  /** a chunk during login: one password message at a time, the rest kept until it is answered */
+  private onLoginData(chunk: Buffer): void {
+    if (this.authBusy) {
+      this.loginHeld.push(chunk);
+      return;
+    }
+    this.stream.feed(chunk);
+    const rest = this.stream.takeRest();
+    if (rest === null) return;
+    // still working on the message before it: keep it first in line; else the phase it led to reads it
+    if (this.authBusy) this.loginHeld.unshift(rest);
+    else this.onData(rest);
+  }
+
+  /** the authenticator answered (asked for more, or finished): read what the client sent meanwhile */
+  private onAuthStep(): void {
+    this.authBusy = false;
+    const held = this.loginHeld;
+    this.loginHeld = [];
+    for (let i = 0; i < held.length; i++) {
+      if (this.authBusy) {
+        this.loginHeld.push(...held.slice(i));
+        return;
+      }
+      this.onData(held[i]!);
     }
   }
 
@@ -571,7 +633,13 @@ export class ClientConnection implements PacketHandler, PoolClient {
       if (data.length < length) break;
       const packet = data.subarray(0, length);
       data = data.subarray(length);
+      const plain = !(this.socket instanceof tls.TLSSocket);
       this.onFirstMessage(packet);
+      if (plain && this.socket instanceof tls.TLSSocket && data.length > 0) {
+        // Bytes sent after SSLRequest but before the handshake were never encrypted: whoever sent
+        // them could be anyone on the path (CVE-2021-23214), so they are never read.
+        return this.fail(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, 'received unencrypted data after SSL request'), 'protocol_error');
+      }
     }
     this.startupBytes = data.length > 0 && this.phase === 'startup' ? Buffer.from(data) : null;
     // Bytes after the startup packet (a pipelining client) belong to the next phase.
@@ -651,6 +719,8 @@ export class ClientConnection implements PacketHandler, PoolClient {
     const needsSecret = auth.method !== 'any' && auth.method !== 'cert';
     const queried = needsSecret && secret === null && database !== CONSOLE ? this.context.querySecret(database, startup.user) : undefined;
     if (queried === undefined) return this.beginAuth(database, auth, secret);
+    // the lookup runs first: anything the client sends meanwhile waits for it
+    this.authBusy = true;
     queried.then(
       (found) => {
         if (this.phase !== 'auth') return;
@@ -669,8 +739,15 @@ export class ClientConnection implements PacketHandler, PoolClient {
       channelBinding: this.channelBinding(),
       certificateMap: auth.certificateMap,
       requireKnownUser: this.context.settings.auth_file !== null,
-      send: (message) => this.socket.write(message),
-      done: (error) => (database === CONSOLE ? this.onConsoleAuthenticated(error) : this.onAuthenticated(database, error)),
+      send: (message) => {
+        this.socket.write(message);
+        this.onAuthStep();
+      },
+      done: (error) => {
+        if (database === CONSOLE) this.onConsoleAuthenticated(error);
+        else this.onAuthenticated(database, error);
+        this.onAuthStep();
+      },
       onScramKeys: (keys) => (this.scramKeys = keys),
     });
     this.authenticator.begin();
@@ -685,6 +762,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
     this.console = session;
     this.phase = 'console';
     this.stream.table = CONSOLE_TABLE;
+    this.stream.maxMessageLength = MAX_CONSOLE_MESSAGE_LENGTH;
     const welcome = [authenticationOk, ...CONSOLE_PARAMETERS.map(([name, value]) => parameterStatus(name, value))];
     this.socket.write(Buffer.concat([...welcome, backendKeyData(this.processId, this.secretKey), readyForQueryIdle]));
     this.context.registerCancelKey(this);

@@ -3,7 +3,7 @@ import { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { wire } from '../testing/wire.js';
-import { Disposition, PacketStream, Treat, treatTable, type PacketHandler } from './packet-stream.js';
+import { describeCode, Disposition, PacketStream, Treat, treatTable, type PacketHandler } from './packet-stream.js';
 
 const Z = 0x5a;
 const D = 0x44;
@@ -34,8 +34,8 @@ class Recorder implements PacketHandler {
     this.events.push(`whole ${String.fromCharCode(code)} ${buffer.subarray(offset + 5, offset + total).toString('latin1')}`);
     return this.skipCodes.has(code) ? Disposition.Skip : Disposition.Forward;
   }
-  onFramingError(message: string): void {
-    this.events.push(`error ${message}`);
+  onFramingError(code: number, length: number): void {
+    this.events.push(`error length ${length} for ${describeCode(code)}`);
   }
   onTargetFull(): void {}
 }
@@ -105,6 +105,76 @@ describe('PacketStream', () => {
   it('stops on an impossible length and says which message', () => {
     const bad = Buffer.concat([wire().bytes('I').message('Z'), Buffer.from([0x44, 0, 0, 0, 2])]);
     const result = run([bad]);
-    expect(result.events.at(-1)).toBe("error invalid message length 2 for message type 'D'");
+    expect(result.events.at(-1)).toBe("error length 2 for 'D'");
+  });
+});
+
+/** feed `chunks` through a stream with the given table and limits; what came out and what was seen */
+function runWith(chunks: Buffer[], table: Uint8Array, maxLength: number, inspectLimit = maxLength): { events: string[]; out: Buffer } {
+  const handler = new Recorder();
+  const sink = new Sink();
+  const framer = new PacketStream(handler, table, maxLength, inspectLimit);
+  framer.target = sink as unknown as Socket;
+  for (const chunk of chunks) framer.feed(chunk);
+  return { events: handler.events.map((e) => (e.length > 60 ? `${e.slice(0, 40)}…(${e.length})` : e)), out: sink.bytes };
+}
+
+/** `data` cut into pieces of `size` bytes */
+function pieces(data: Buffer, size: number): Buffer[] {
+  const out: Buffer[] = [];
+  for (let at = 0; at < data.length; at += size) out.push(data.subarray(at, at + size));
+  return out;
+}
+
+describe('PacketStream limits and large messages', () => {
+  const Q = 0x51;
+  const big = wire().bytes('y'.repeat(300_000)).message('Q');
+  const tail = wire().bytes('I').message('Z');
+
+  it('accepts a message exactly at the limit and refuses one byte more, before forwarding any of it', () => {
+    const table = treatTable({ [Q]: Treat.Header });
+    const atLimit = runWith([big, tail], table, big.length - 1);
+    expect(atLimit.out.equals(Buffer.concat([big, tail]))).toBe(true);
+    const over = runWith([big, tail], table, big.length - 2);
+    expect(over.events).toEqual([`error length ${big.length - 1} for 'Q'`]);
+    expect(over.out.length).toBe(0);
+  });
+
+  it('gathers a 300 kB inspected message arriving in 1 kB chunks, and after a split at every offset of its header', () => {
+    const table = treatTable({ [Q]: Treat.Whole, [Z]: Treat.Whole });
+    const expected = runWith([big, tail], table, 1 << 30);
+    expect(expected.events).toEqual([`whole Q ${'y'.repeat(32)}…(${'whole Q '.length + 300_000})`, 'whole Z I']);
+    const chunked = runWith(pieces(Buffer.concat([big, tail]), 1024), table, 1 << 30);
+    expect(chunked.out.equals(Buffer.concat([big, tail]))).toBe(true);
+    expect(chunked.events).toEqual(expected.events);
+    for (const at of [1, 4, 5, 6, big.length - 1, big.length, big.length + 1]) {
+      const both = Buffer.concat([big, tail]);
+      const split = runWith([both.subarray(0, at), both.subarray(at)], table, 1 << 30);
+      expect(split.events, `split at ${at}`).toEqual(expected.events);
+      expect(split.out.equals(both), `split at ${at}`).toBe(true);
+    }
+  });
+
+  it('reads a Capped message whole up to the inspect limit and only its header beyond, forwarding both', () => {
+    const table = treatTable({ [E]: Treat.Capped, [Z]: Treat.Whole });
+    const small = wire().bytes('SERROR\0').message('E');
+    const large = wire().bytes('M' + 'z'.repeat(5000) + '\0').message('E');
+    const all = Buffer.concat([small, large, tail]);
+    for (let at = 0; at <= all.length; at += 97) {
+      const result = runWith([all.subarray(0, at), all.subarray(at)], table, 1 << 20, 1000);
+      expect(result.events, `split at ${at}`).toEqual(['whole E SERROR\0', `header E ${large.length - 1}`, 'whole Z I']);
+      expect(result.out.equals(all), `split at ${at}`).toBe(true);
+    }
+  });
+
+  it('a lying length inside a later chunk stops the stream after what came before it was forwarded', () => {
+    const table = treatTable({ [Q]: Treat.Header });
+    const good = wire().cstring('select 1').message('Q');
+    const bad = Buffer.from([Q, 0, 0, 0, 3]);
+    for (let at = 0; at <= good.length + bad.length; at++) {
+      const all = Buffer.concat([good, bad]);
+      const result = runWith([all.subarray(0, at), all.subarray(at)], table, 1 << 20);
+      expect(result.events.at(-1), `split at ${at}`).toBe("error length 3 for 'Q'");
+    }
   });
 });

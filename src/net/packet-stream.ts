@@ -3,9 +3,10 @@
 // skipped, or (for the few codes the handler must read) handed over whole first.
 //
 // Bodies are never waited for unless inspected: a 1 GB DataRow streams through chunk by chunk.
-// Consecutive forwarded messages become one write per 'data' event. A header or inspected
-// message split across chunks is completed in a fresh small buffer, never by moving bytes inside a
-// chunk that may still sit in a socket's write queue.
+// Consecutive forwarded messages become one write per 'data' event. An inspected message split
+// across chunks is gathered as a list of slices and joined once when complete (never a copy per
+// chunk), and a split header in a fresh 5-byte buffer: bytes inside a chunk that may still sit in a
+// socket's write queue are never moved or changed.
 import type { Socket } from 'node:net';
 import { HEADER_LENGTH } from '../protocol/codes.js';
 
@@ -19,8 +20,13 @@ export const Treat = {
   Pass: 0,
   /** call onHeader with code and length; the body is not read */
   Header: 1,
-  /** collect the whole message and call onMessage */
+  /** collect the whole message and call onMessage, however long (up to the stream's limit) */
   Whole: 2,
+  /**
+   * collect and call onMessage when the message is at most `inspectLimit` long, else treat it as
+   * Header: for messages worth reading but not worth holding whole (a 300 MB ErrorResponse)
+   */
+  Capped: 3,
 } as const;
 
 export function treatTable(entries: Record<number, number>): Uint8Array {
@@ -30,12 +36,12 @@ export function treatTable(entries: Record<number, number>): Uint8Array {
 }
 
 export interface PacketHandler {
-  /** a message marked Treat.Header; its body has not been read */
+  /** a message marked Treat.Header (or a Capped one over the inspect limit); its body has not been read */
   onHeader(code: number, length: number): Disposition;
   /** a message marked Treat.Whole: `buffer[offset, offset + total)` is the whole message, header included */
   onMessage(code: number, buffer: Buffer, offset: number, total: number): Disposition;
-  /** the message length is impossible; the stream has stopped */
-  onFramingError(message: string): void;
+  /** the length is below 4 or over the stream's limit; the stream has stopped */
+  onFramingError(code: number, length: number): void;
   /** a write to the target did not fit; the handler should pause this stream's socket */
   onTargetFull(): void;
 }
@@ -45,6 +51,10 @@ export class PacketStream {
   private destination: Socket | null = null;
   /** the per-code treatment currently in force */
   table: Uint8Array;
+  /** the longest message accepted, length field included; the owner sets it per phase */
+  maxMessageLength: number;
+  /** the longest Treat.Capped message read whole */
+  inspectLimit: number;
   /** bytes read into this stream since the stats last took them */
   private bytes = 0;
 
@@ -52,20 +62,30 @@ export class PacketStream {
   /** bytes of the current message body still to come in later chunks */
   private remaining = 0;
   private remainingForward = false;
-  /** the start of a message (a header, or an inspected message) that did not fit the last chunk */
-  private pending: Buffer | null = null;
+  /** the first bytes of a header that the last chunk cut off */
+  private headerPart: Buffer | null = null;
+  /** an inspected message arriving over several chunks: its slices so far, joined once complete */
+  private parts: Buffer[] | null = null;
+  private partsLength = 0;
+  private partsTotal = 0;
   // the chunk being fed and the start of its not-yet-written forward range
   private chunk: Buffer | null = null;
   private forwardStart = -1;
-  /** where in the chunk the message being handled starts */
+  /** where in the chunk the message being handled starts (0 when it began in an earlier chunk) */
   private messageStart = 0;
+  /** set by pauseAfterCurrent: stop after the message being handled and keep the rest of the chunk */
+  private pausing = false;
+  private rest: Buffer | null = null;
 
   constructor(
     private readonly handler: PacketHandler,
     table: Uint8Array,
-    private readonly maxMessageLength: number,
+    maxMessageLength: number,
+    inspectLimit = maxMessageLength,
   ) {
     this.table = table;
+    this.maxMessageLength = maxMessageLength;
+    this.inspectLimit = inspectLimit;
   }
 
   /** the bytes read since the last call, for the per-database totals */
@@ -75,7 +95,6 @@ export class PacketStream {
     return bytes;
   }
 
-  /** true when no message is half-received: a link may change now without splitting one */
   get target(): Socket | null {
     return this.destination;
   }
@@ -89,8 +108,9 @@ export class PacketStream {
     this.destination = socket;
   }
 
+  /** true when no message is half-received: a link may change now without splitting one */
   get betweenMessages(): boolean {
-    return this.remaining === 0 && this.pending === null;
+    return this.remaining === 0 && this.headerPart === null && this.parts === null;
   }
 
   stop(): void {
@@ -108,55 +128,49 @@ export class PacketStream {
     let pos = 0;
     this.chunk = chunk;
     this.forwardStart = -1;
-    if (this.pending !== null) {
-      pos = this.resumePending(chunk);
-      if (this.stopped) return this.release();
-    }
-    if (this.remaining > 0 && pos < end) {
-      const take = Math.min(this.remaining, end - pos);
-      if (this.remainingForward) this.forwardStart = pos;
-      this.remaining -= take;
-      pos += take;
-    }
-    while (pos < end) {
-      if (end - pos < HEADER_LENGTH) {
-        this.flushForward(pos);
-        this.pending = Buffer.from(chunk.subarray(pos, end));
-        return this.release();
-      }
-      const code = chunk[pos]!;
-      const length = chunk.readUInt32BE(pos + 1);
-      if (length < 4 || length > this.maxMessageLength) return this.framingError(code, length);
-      const total = length + 1;
-      const treat = this.table[code];
-      this.messageStart = pos;
-      let disposition: Disposition = Disposition.Forward;
-      if (treat === Treat.Whole) {
-        if (pos + total > end) {
-          this.flushForward(pos);
-          this.pending = Buffer.from(chunk.subarray(pos, end));
-          return this.release();
-        }
-        disposition = this.handler.onMessage(code, chunk, pos, total);
-      } else if (treat === Treat.Header) {
-        disposition = this.handler.onHeader(code, length);
-      }
-      if (this.stopped) return this.release();
-      if (disposition === Disposition.Forward) {
-        if (this.forwardStart < 0) this.forwardStart = pos;
+    while (pos < end && !this.stopped && !this.pausing) {
+      if (this.remaining > 0) {
+        const take = Math.min(this.remaining, end - pos);
+        if (this.remainingForward && this.forwardStart < 0) this.forwardStart = pos;
+        this.remaining -= take;
+        pos += take;
+      } else if (this.parts !== null) {
+        pos = this.gather(chunk, pos);
+      } else if (this.headerPart !== null || end - pos < HEADER_LENGTH) {
+        pos = this.splitHeader(chunk, pos);
       } else {
-        this.flushForward(pos);
+        pos = this.onMessageStart(chunk, pos);
       }
-      if (pos + total > end) {
-        this.remaining = pos + total - end;
-        this.remainingForward = disposition === Disposition.Forward;
-        pos = end;
-        break;
-      }
-      pos += total;
     }
-    this.flushForward(end);
+    if (this.pausing) {
+      this.pausing = false;
+      this.flushForward(pos);
+      if (pos < end && !this.stopped) this.rest = chunk.subarray(pos);
+    } else if (!this.stopped) {
+      this.flushForward(end);
+    }
     this.release();
+  }
+
+  /**
+   * Called from a handler: read nothing more of this chunk after the current message. What is left
+   * (takeRest) belongs to whatever the message changed: the bytes after a password that completed
+   * the login are work, read with the work phase's table and limits, not the login's.
+   */
+  pauseAfterCurrent(): void {
+    if (this.chunk !== null) this.pausing = true;
+  }
+
+  /** where the message being handled starts in the current chunk (for inject) */
+  get currentMessageStart(): number {
+    return this.messageStart;
+  }
+
+  /** the part of the last chunk that pauseAfterCurrent left unread, once */
+  takeRest(): Buffer | null {
+    const rest = this.rest;
+    this.rest = null;
+    return rest;
   }
 
   /**
@@ -178,6 +192,104 @@ export class PacketStream {
     return some;
   }
 
+  /** a message whose header lies whole in `chunk` at `pos`; returns where the next one starts */
+  private onMessageStart(chunk: Buffer, pos: number): number {
+    const end = chunk.length;
+    const code = chunk[pos]!;
+    const length = chunk.readUInt32BE(pos + 1);
+    if (!this.acceptable(code, length)) return end;
+    const total = length + 1;
+    this.messageStart = pos;
+    if (this.readsWhole(code, total)) {
+      if (pos + total <= end) return this.settle(this.handler.onMessage(code, chunk, pos, total), pos, total);
+      this.flushForward(pos);
+      this.parts = [chunk.subarray(pos)];
+      this.partsLength = end - pos;
+      this.partsTotal = total;
+      return end;
+    }
+    const disposition = this.table[code] === Treat.Pass ? Disposition.Forward : this.handler.onHeader(code, length);
+    if (this.stopped) return end;
+    if (pos + total <= end) return this.settle(disposition, pos, total);
+    this.settle(disposition, pos, total);
+    this.remaining = pos + total - end;
+    this.remainingForward = disposition === Disposition.Forward;
+    return end;
+  }
+
+  /** a header cut by a chunk boundary: keep its start, or complete it from the start of `chunk` */
+  private splitHeader(chunk: Buffer, pos: number): number {
+    const end = chunk.length;
+    if (this.headerPart === null) {
+      this.flushForward(pos);
+      this.headerPart = Buffer.from(chunk.subarray(pos, end));
+      return end;
+    }
+    const used = Math.min(HEADER_LENGTH - this.headerPart.length, end - pos);
+    const head = Buffer.concat([this.headerPart, chunk.subarray(pos, pos + used)]);
+    pos += used;
+    if (head.length < HEADER_LENGTH) {
+      this.headerPart = head;
+      return end;
+    }
+    this.headerPart = null;
+    const code = head[0]!;
+    const length = head.readUInt32BE(1);
+    if (!this.acceptable(code, length)) return end;
+    const total = length + 1;
+    // The message began in an earlier chunk: nothing of this one comes before it.
+    this.messageStart = 0;
+    if (this.readsWhole(code, total)) {
+      this.parts = [head];
+      this.partsLength = HEADER_LENGTH;
+      this.partsTotal = total;
+      return pos;
+    }
+    const disposition = this.table[code] === Treat.Pass ? Disposition.Forward : this.handler.onHeader(code, length);
+    if (this.stopped) return end;
+    if (disposition === Disposition.Forward) this.write(head);
+    this.remaining = total - HEADER_LENGTH;
+    this.remainingForward = disposition === Disposition.Forward;
+    return pos;
+  }
+
+  /** add the next slice of an inspected message; hand it over once complete */
+  private gather(chunk: Buffer, pos: number): number {
+    const parts = this.parts!;
+    const used = Math.min(this.partsTotal - this.partsLength, chunk.length - pos);
+    parts.push(chunk.subarray(pos, pos + used));
+    this.partsLength += used;
+    if (this.partsLength < this.partsTotal) return pos + used;
+    const message = Buffer.concat(parts, this.partsTotal);
+    this.parts = null;
+    this.messageStart = 0;
+    if (this.handler.onMessage(message[0]!, message, 0, message.length) === Disposition.Forward && !this.stopped) this.write(message);
+    return pos + used;
+  }
+
+  /** extend the forward range over a message in this chunk, or cut it before a skipped one */
+  private settle(disposition: Disposition, pos: number, total: number): number {
+    if (disposition === Disposition.Forward) {
+      if (this.forwardStart < 0) this.forwardStart = pos;
+    } else {
+      this.flushForward(pos);
+    }
+    return pos + total;
+  }
+
+  private readsWhole(code: number, total: number): boolean {
+    const treat = this.table[code];
+    return treat === Treat.Whole || (treat === Treat.Capped && total <= this.inspectLimit);
+  }
+
+  private acceptable(code: number, length: number): boolean {
+    if (length >= 4 && length <= this.maxMessageLength) return true;
+    this.stopped = true;
+    this.release();
+    this.handler.onFramingError(code, length);
+    return false;
+  }
+
   private release(): void {
     this.chunk = null;
     this.forwardStart = -1;
@@ -195,55 +307,9 @@ export class PacketStream {
     if (target === null || target.destroyed) return;
     if (!target.write(data)) this.handler.onTargetFull();
   }
+}
 
-  /** complete the message whose start arrived in an earlier chunk; returns bytes of `chunk` used */
-  private resumePending(chunk: Buffer): number {
-    let head = this.pending!;
-    let used = 0;
-    this.messageStart = 0;
-    if (head.length < HEADER_LENGTH) {
-      used = Math.min(HEADER_LENGTH - head.length, chunk.length);
-      head = Buffer.concat([head, chunk.subarray(0, used)]);
-      if (head.length < HEADER_LENGTH) {
-        this.pending = head;
-        return used;
-      }
-    }
-    const code = head[0]!;
-    const length = head.readUInt32BE(1);
-    if (length < 4 || length > this.maxMessageLength) {
-      this.framingError(code, length);
-      return chunk.length;
-    }
-    const total = length + 1;
-    if (this.table[code] === Treat.Whole) {
-      const missing = total - head.length;
-      if (chunk.length - used < missing) {
-        this.pending = Buffer.concat([head, chunk.subarray(used)]);
-        return chunk.length;
-      }
-      const message = missing > 0 ? Buffer.concat([head, chunk.subarray(used, used + missing)]) : head;
-      this.pending = null;
-      if (this.handler.onMessage(code, message, 0, total) === Disposition.Forward && !this.stopped) {
-        this.write(message);
-      }
-      return used + missing;
-    }
-    // Only a partial header is ever kept for other codes, so `head` is exactly the header here.
-    this.pending = null;
-    const disposition =
-      this.table[code] === Treat.Header ? this.handler.onHeader(code, length) : Disposition.Forward;
-    if (this.stopped) return chunk.length;
-    if (disposition === Disposition.Forward) this.write(head);
-    this.remaining = total - HEADER_LENGTH;
-    this.remainingForward = disposition === Disposition.Forward;
-    return used;
-  }
-
-  private framingError(code: number, length: number): void {
-    this.stopped = true;
-    this.release();
-    const letter = code >= 0x20 && code < 0x7f ? `'${String.fromCharCode(code)}'` : `0x${code.toString(16)}`;
-    this.handler.onFramingError(`invalid message length ${length} for message type ${letter}`);
-  }
+/** a message code as people read it in errors: 'Q', or 0x1f for an unprintable byte */
+export function describeCode(code: number): string {
+  return code >= 0x20 && code < 0x7f ? `'${String.fromCharCode(code)}'` : `0x${code.toString(16)}`;
 }

@@ -384,6 +384,10 @@ export class Pool implements ServerOwner {
     this.dispatch();
   }
 
+  onServerFault(server: ServerConnection, error: unknown): void {
+    this.context.log.error({ pool: this.name, server: server.id, err: error }, 'internal error while handling a server connection; closing it');
+  }
+
   onServerErrorReply(server: ServerConnection, error: ServerError): void {
     // 25006 on a live connection: a write reached a server that may have been demoted meanwhile
     const topology = this.context.topologyFor(this.database);

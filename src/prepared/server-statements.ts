@@ -5,7 +5,7 @@
 // undoes what the server skipped up to Sync.
 import { Disposition, Treat, treatTable } from '../net/packet-stream.js';
 import { BackendCode } from '../protocol/codes.js';
-import { decodeFields } from '../protocol/decode.js';
+import { decodeField } from '../protocol/decode.js';
 import { forgetsAllStatements } from './messages.js';
 import { Action, Effect, ReplyQueue, Request } from './reply-queue.js';
 import { sharedStatements, type SharedStatement } from './statement-registry.js';
@@ -25,12 +25,15 @@ export interface StatementClient {
   reply(message: Buffer): void;
 }
 
-/** the replies read whole while statements are tracked: the ones that end a request, plus errors and notices */
+/**
+ * the replies read whole while statements are tracked: the ones that end a request, plus errors and
+ * notices (those only up to MAX_INSPECTED_REPLY_LENGTH; a longer error arrives with a null buffer)
+ */
 const TABLE = treatTable({
   [BackendCode.ReadyForQuery]: Treat.Whole,
-  [BackendCode.ParameterStatus]: Treat.Whole,
-  [BackendCode.ErrorResponse]: Treat.Whole,
-  [BackendCode.NoticeResponse]: Treat.Whole,
+  [BackendCode.ParameterStatus]: Treat.Capped,
+  [BackendCode.ErrorResponse]: Treat.Capped,
+  [BackendCode.NoticeResponse]: Treat.Capped,
   [BackendCode.CopyInResponse]: Treat.Header,
   [BackendCode.CopyBothResponse]: Treat.Header,
   [BackendCode.ParseComplete]: Treat.Whole,
@@ -167,7 +170,8 @@ export class ServerStatements {
   }
 
   /** a server reply; `internal` while the pooler runs its own query (reset, check, SET) */
-  onReply(code: number, buffer: Buffer, offset: number, total: number, internal: boolean): Disposition {
+  onReply(code: number, buffer: Buffer | null, offset: number, total: number, internal: boolean): Disposition {
+    if (buffer === null) return internal ? Disposition.Forward : this.onError(null, offset, total);
     if (code === BackendCode.CommandComplete && forgetsAllStatements(buffer, offset, total)) this.forgetAll(!internal);
     if (internal) return Disposition.Forward;
     if (code === BackendCode.ErrorResponse) return this.onError(buffer, offset, total);
@@ -205,7 +209,8 @@ export class ServerStatements {
     }
   }
 
-  private onError(buffer: Buffer, offset: number, total: number): Disposition {
+  /** `buffer` is null for an error too long to read: it names no statement and is no stale plan */
+  private onError(buffer: Buffer | null, offset: number, total: number): Disposition {
     const queue = this.queue;
     if (queue.size === 0) return Disposition.Forward;
     const head = queue.index(0);
@@ -218,14 +223,14 @@ export class ServerStatements {
     if (queue.action(head) === Action.ReplaceError) {
       this.host.stream.inject(queue.reply(head)!, offset);
       disposition = Disposition.Skip;
-    } else if (statement !== null && name !== null && queue.action(head) === Action.Forward) {
+    } else if (buffer !== null && statement !== null && name !== null && queue.action(head) === Action.Forward) {
       const own = withClientName(buffer, offset, total, statement.serverName, name);
       if (own !== null) {
         this.host.stream.inject(own, offset);
         disposition = Disposition.Skip;
       }
     }
-    if (statement !== null && decodeFields(buffer.subarray(offset, offset + total)).C === STALE_PLAN) {
+    if (buffer !== null && statement !== null && decodeField(buffer.subarray(offset, offset + total), 'C') === STALE_PLAN) {
       // every server's copy is as stale as this one: the next use anywhere prepares it afresh
       statement.generation++;
     }

@@ -73,5 +73,31 @@ export const CANCEL_REQUEST_CODE = 80877102; // 1234 << 16 | 5678
 
 /** every typed message starts with a 1-byte code and an int32 length that counts itself */
 export const HEADER_LENGTH = 5;
-/** a startup packet is larger than this only if something is wrong (PostgreSQL uses 10000) */
+// Message length limits. Each says why it is what it is; every other message is bounded only by
+// max_packet_size (PgBouncer's setting, default 2^31-1), so whatever PostgreSQL accepts (a 1 GB
+// query, a 16 MB Bind, 1 MB CopyData) passes. Messages the pooler forwards stream through without
+// being gathered, so those limits cost no memory.
+
+/** a startup packet is larger than this only if something is wrong: PostgreSQL's own limit (MAX_STARTUP_PACKET_LENGTH) */
 export const MAX_STARTUP_PACKET_LENGTH = 10000;
+/**
+ * a client's PasswordMessage / SASL message during login, which is read whole before anyone is
+ * authenticated: PostgreSQL's PG_MAX_AUTH_TOKEN_LENGTH
+ */
+export const MAX_AUTH_MESSAGE_LENGTH = 65535;
+/**
+ * a message to the admin console, read whole: console commands are short, and a logged-in console
+ * user should not make the pooler hold max_packet_size bytes
+ */
+export const MAX_CONSOLE_MESSAGE_LENGTH = 1 << 20;
+/**
+ * a server's message during login (authentication requests, ParameterStatus, errors), read whole
+ * before the server is trusted: far more than any real one, far less than max_packet_size
+ */
+export const MAX_SERVER_LOGIN_MESSAGE_LENGTH = 1 << 20;
+/**
+ * the longest ErrorResponse, NoticeResponse or ParameterStatus read whole after login; longer ones
+ * (an error quoting a 300 MB value) are forwarded unread: the fields the pooler needs (severity,
+ * SQLSTATE) come first and are short, so holding the rest is not worth its memory
+ */
+export const MAX_INSPECTED_REPLY_LENGTH = 1 << 20;

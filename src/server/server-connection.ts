@@ -5,10 +5,10 @@ import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import { clock } from '../clock.js';
 import { SqlState, suggestsFailover, type DisconnectReason } from '../errors.js';
-import { BackendCode, TxStatus } from '../protocol/codes.js';
+import { BackendCode, MAX_INSPECTED_REPLY_LENGTH, MAX_SERVER_LOGIN_MESSAGE_LENGTH, TxStatus } from '../protocol/codes.js';
 import { decodeDataRow, decodeField, decodeFields, decodeParameterStatus } from '../protocol/decode.js';
 import { queryMessage, sslRequest, startupMessage, terminateMessage } from '../protocol/frontend-messages.js';
-import { Disposition, PacketStream, Treat, treatTable, type PacketHandler } from '../net/packet-stream.js';
+import { describeCode, Disposition, PacketStream, Treat, treatTable, type PacketHandler } from '../net/packet-stream.js';
 import { tlsRequired } from '../net/client-tls.js';
 import type { ServerTls } from '../net/server-tls.js';
 import type { ScramClientKeys } from '../auth/scram-client.js';
@@ -46,6 +46,8 @@ export interface ServerOwner {
   /** a ReadyForQuery arrived for the client's traffic, and the chunk carrying it has been forwarded */
   onServerReadyForQuery(server: ServerConnection): void;
   onServerClosed(server: ServerConnection, reason: DisconnectReason, error: ServerError | null): void;
+  /** a bug met while reading this server: the server closes right after, and only it (and its client) */
+  onServerFault?(server: ServerConnection, error: unknown): void;
   /** an ErrorResponse the linked client is about to get whose SQLSTATE suggests a failover (25006 from a server that became a replica) */
   onServerErrorReply?(server: ServerConnection, error: ServerError): void;
 }
@@ -68,8 +70,11 @@ export interface ServerReplyFilter {
   /** nothing is owed to the client */
   readonly idle: boolean;
   readonly statementCount: number;
-  /** `internal` while the pooler runs its own query; Skip drops the reply */
-  onReply(code: number, buffer: Buffer, offset: number, total: number, internal: boolean): Disposition;
+  /**
+   * `internal` while the pooler runs its own query; Skip drops the reply. `buffer` is null for an
+   * ErrorResponse too long to read (MAX_INSPECTED_REPLY_LENGTH): only that it is one is known.
+   */
+  onReply(code: number, buffer: Buffer | null, offset: number, total: number, internal: boolean): Disposition;
   /** the server entered COPY FROM STDIN */
   onCopyIn(): void;
   close(): void;
@@ -85,11 +90,12 @@ const LOGIN_TABLE = treatTable({
   [BackendCode.NegotiateProtocolVersion]: Treat.Whole,
 });
 
+/** errors, notices and parameters are read when short enough (MAX_INSPECTED_REPLY_LENGTH), else passed on unread */
 const WORK_TABLE = treatTable({
   [BackendCode.ReadyForQuery]: Treat.Whole,
-  [BackendCode.ParameterStatus]: Treat.Whole,
-  [BackendCode.ErrorResponse]: Treat.Whole,
-  [BackendCode.NoticeResponse]: Treat.Whole,
+  [BackendCode.ParameterStatus]: Treat.Capped,
+  [BackendCode.ErrorResponse]: Treat.Capped,
+  [BackendCode.NoticeResponse]: Treat.Capped,
   [BackendCode.CopyInResponse]: Treat.Header,
   [BackendCode.CopyBothResponse]: Treat.Header,
 });
@@ -97,10 +103,10 @@ const WORK_TABLE = treatTable({
 /** while the pooler's own query wants its rows (auth_query): DataRow is read too */
 const ROWS_TABLE = treatTable({
   [BackendCode.ReadyForQuery]: Treat.Whole,
-  [BackendCode.ParameterStatus]: Treat.Whole,
-  [BackendCode.ErrorResponse]: Treat.Whole,
-  [BackendCode.NoticeResponse]: Treat.Whole,
-  [BackendCode.DataRow]: Treat.Whole,
+  [BackendCode.ParameterStatus]: Treat.Capped,
+  [BackendCode.ErrorResponse]: Treat.Capped,
+  [BackendCode.NoticeResponse]: Treat.Capped,
+  [BackendCode.DataRow]: Treat.Capped,
 });
 
 let nextServerId = 1;
@@ -163,13 +169,16 @@ export class ServerConnection implements PacketHandler {
   private readyPending = false;
   /** SSLRequest sent, its one-byte answer not read yet */
   private awaitingTlsAnswer = false;
+  /** max_packet_size: the limit once logged in */
+  private readonly maxMessageLength: number;
 
   constructor(
     readonly target: ServerTarget,
     private readonly owner: ServerOwner,
     options: { maxMessageLength: number; keepAlive: boolean },
   ) {
-    this.stream = new PacketStream(this, LOGIN_TABLE, options.maxMessageLength);
+    this.maxMessageLength = options.maxMessageLength;
+    this.stream = new PacketStream(this, LOGIN_TABLE, Math.min(MAX_SERVER_LOGIN_MESSAGE_LENGTH, options.maxMessageLength), MAX_INSPECTED_REPLY_LENGTH);
     this.authenticator = new ServerAuthenticator(target.user, target.password, target.scramKeys);
     const unix = target.host.startsWith('/');
     const socket = unix
@@ -180,7 +189,15 @@ export class ServerConnection implements PacketHandler {
     this.listenTo(socket);
   }
 
-  private readonly onSocketData = (chunk: Buffer) => this.onData(chunk);
+  private readonly onSocketData = (chunk: Buffer) => {
+    // A fault in this connection's handling ends this connection (and its client), never the process.
+    try {
+      this.onData(chunk);
+    } catch (error) {
+      this.owner.onServerFault?.(this, error);
+      this.close('internal_error', { sqlstate: SqlState.internalError, severity: 'FATAL', message: 'internal error in the pooler while reading the server' });
+    }
+  };
   private readonly onSocketDrain = () => this.peer?.onServerDrain();
   private readonly onSocketErrorEvent = (error: NodeJS.ErrnoException) => this.onSocketError(error);
   private readonly onSocketCloseEvent = () => this.onSocketClose();
@@ -305,7 +322,8 @@ export class ServerConnection implements PacketHandler {
 
   // --- PacketHandler
 
-  onHeader(code: number): Disposition {
+  onHeader(code: number, length: number): Disposition {
+    if (code === BackendCode.ErrorResponse) return this.onLongError(length);
     if (code === BackendCode.CopyInResponse || code === BackendCode.CopyBothResponse) {
       this.copyIn = true;
       // PostgreSQL ignores Sync during COPY FROM STDIN (libpq sends one before the data and one after)
@@ -365,8 +383,28 @@ export class ServerConnection implements PacketHandler {
     }
   }
 
-  onFramingError(message: string): void {
-    this.close('protocol_error', { sqlstate: '08P01', severity: 'FATAL', message: `server sent ${message}` });
+  onFramingError(code: number, length: number): void {
+    const message =
+      length < 4
+        ? `server sent invalid message length ${length} for message type ${describeCode(code)}`
+        : `server sent a message of type ${describeCode(code)} with length ${length}, over ${this.state === 'login' ? 'the limit during login' : 'max_packet_size'} (${this.stream.maxMessageLength} bytes)`;
+    this.close('protocol_error', { sqlstate: SqlState.protocolViolation, severity: 'FATAL', message });
+  }
+
+  /**
+   * An ErrorResponse too long to read (it quotes a huge value): it is still an error, for the
+   * pooler's own query, for a server nobody is using, and for the prepared-statement bookkeeping.
+   */
+  private onLongError(length: number): Disposition {
+    if (this.internalDone !== null) {
+      this.internalError ??= { sqlstate: SqlState.internalError, severity: 'ERROR', message: `the server answered with an error of ${length} bytes` };
+      return Disposition.Skip;
+    }
+    if (this.peer === null) {
+      this.close('server_error', { sqlstate: SqlState.internalError, severity: 'ERROR', message: `unexpected error of ${length} bytes from an idle server` });
+      return Disposition.Skip;
+    }
+    return this.filter?.onReply(BackendCode.ErrorResponse, null, this.stream.currentMessageStart, length + 1, false) ?? Disposition.Forward;
   }
 
   onTargetFull(): void {
@@ -451,6 +489,7 @@ export class ServerConnection implements PacketHandler {
         this.authenticator = null;
         this.txStatus = message[5]!;
         this.stream.table = WORK_TABLE;
+        this.stream.maxMessageLength = this.maxMessageLength;
         this.owner.onServerLogin(this, null);
         break;
       default:

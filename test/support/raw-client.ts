@@ -1,7 +1,10 @@
-// A minimal PostgreSQL wire client for tests that need exact bytes: send what the test builds,
-// read back whole messages. Used for the differential test, protocol edge cases and slow readers.
+// A minimal PostgreSQL wire client for tests that need exact bytes: send what the test builds (in
+// one write or split at chosen offsets), read back whole messages. Used for the differential test,
+// protocol edge cases, multi-MB messages and slow readers. Received chunks are kept in a list and
+// joined only as far as the next message needs, so a 40 MB reply costs no quadratic copying.
 import net from 'node:net';
 import tls from 'node:tls';
+import { wire } from '../../src/testing/wire.js';
 
 export interface RawMessage {
   code: string;
@@ -9,13 +12,16 @@ export interface RawMessage {
 }
 
 export class RawClient {
-  private buffer = Buffer.alloc(0);
+  private chunks: Buffer[] = [];
+  private buffered = 0;
   private waiters: Array<() => void> = [];
   closed = false;
 
   private constructor(readonly socket: net.Socket) {
+    socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
-      this.buffer = Buffer.concat([this.buffer, chunk]);
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
       this.wake();
     });
     socket.on('close', () => {
@@ -42,27 +48,70 @@ export class RawClient {
     });
   }
 
+  /** log in as `user` (trusted) to `database` and read up to the first ReadyForQuery */
+  static async login(port: number, database: string, user = 'postgres'): Promise<RawClient> {
+    const client = await RawClient.connect(port);
+    client.send(wire().int32(196608).cstring('user').cstring(user).cstring('database').cstring(database).bytes('\0').untyped());
+    const welcome = await client.readUntilReady();
+    if (welcome.at(-1)?.code !== 'Z') throw new Error(`login to ${database} failed: ${welcome.map((m) => m.code + m.body.toString('latin1')).join(' ')}`);
+    return client;
+  }
+
   send(data: Buffer): void {
     this.socket.write(data);
   }
 
+  /**
+   * `data` as separate TCP writes cut at `cuts` (offsets into data), each waiting for the socket to
+   * flush and a moment more, so the receiver reads them as separate chunks.
+   */
+  async sendSplit(data: Buffer, cuts: number[]): Promise<void> {
+    let from = 0;
+    for (const cut of [...cuts.filter((c) => c > 0 && c < data.length).sort((a, b) => a - b), data.length]) {
+      if (cut <= from) continue;
+      await new Promise<void>((resolve, reject) => this.socket.write(data.subarray(from, cut), (error) => (error ? reject(error) : resolve())));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      from = cut;
+    }
+  }
+
   /** the next `n` raw bytes (for the one-byte SSL answer) */
   async readBytes(n: number, timeoutMs = 5000): Promise<Buffer> {
-    await this.waitFor(() => this.buffer.length >= n, timeoutMs);
-    const out = this.buffer.subarray(0, n);
-    this.buffer = this.buffer.subarray(n);
-    return out;
+    await this.waitFor(() => this.buffered >= n, timeoutMs);
+    return this.take(n);
   }
 
   /** the next whole typed message, or null when the connection closed first */
   async readMessage(timeoutMs = 5000): Promise<RawMessage | null> {
-    const ready = () => this.buffer.length >= 5 && this.buffer.length >= 1 + this.buffer.readUInt32BE(1);
+    const ready = () => this.buffered >= 5 && this.buffered >= 1 + this.peekLength();
     await this.waitFor(() => ready() || this.closed, timeoutMs);
     if (!ready()) return null;
-    const length = this.buffer.readUInt32BE(1);
-    const message = { code: String.fromCharCode(this.buffer[0]!), body: Buffer.from(this.buffer.subarray(5, 1 + length)) };
-    this.buffer = this.buffer.subarray(1 + length);
-    return message;
+    const message = this.take(1 + this.peekLength());
+    return { code: String.fromCharCode(message[0]!), body: message.subarray(5) };
+  }
+
+  /** the length field of the next message (at least 5 bytes are buffered) */
+  private peekLength(): number {
+    if (this.chunks[0]!.length < 5) this.join(5);
+    return this.chunks[0]!.readUInt32BE(1);
+  }
+
+  /** make the first chunk at least `n` bytes long by joining it with those after it */
+  private join(n: number): void {
+    let length = 0;
+    let count = 0;
+    while (length < n) length += this.chunks[count++]!.length;
+    this.chunks.splice(0, count, Buffer.concat(this.chunks.slice(0, count), length));
+  }
+
+  private take(n: number): Buffer {
+    if (this.chunks[0]!.length < n) this.join(n);
+    const first = this.chunks[0]!;
+    const out = first.subarray(0, n);
+    if (first.length === n) this.chunks.shift();
+    else this.chunks[0] = first.subarray(n);
+    this.buffered -= n;
+    return out;
   }
 
   /** messages up to and including the next ReadyForQuery (or an ErrorResponse that ends the connection) */
