@@ -1,9 +1,12 @@
 // Security defaults through the real pooler (issue 16): auth_type = any without a forced user
-// does not start.
+// does not start; SCRAM refuses an empty password as md5 and plain do.
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ScramClient } from '../src/auth/scram-client.js';
+import { wire } from '../src/testing/wire.js';
 import { getPostgres } from './harness/context.js';
 import { startPooler, type PoolerProcess } from './support/pooler-process.js';
+import { errorFields, RawClient } from './support/raw-client.js';
 
 const postgres = getPostgres();
 const target = `host=${postgres.host} port=${postgres.port} dbname=pooler_test`;
@@ -34,5 +37,34 @@ describe('auth_type = any', () => {
     const { rows } = await client.query('SELECT current_user AS who');
     expect(rows[0].who).toBe('trust_user');
     await client.end();
+  });
+});
+
+/** a whole SCRAM login with exact bytes; the fields of the ErrorResponse it ends with, or null if it got in */
+async function scramLogin(port: number, user: string, password: string): Promise<Record<string, string> | null> {
+  const client = await RawClient.connect(port);
+  try {
+    client.send(wire().int32(196608).cstring('user').cstring(user).cstring('database').cstring('app').bytes(Buffer.from([0])).untyped());
+    expect((await client.readMessage())?.code).toBe('R');
+    const scram = new ScramClient();
+    const first = Buffer.from(scram.start());
+    client.send(wire().cstring('SCRAM-SHA-256').int32(first.length).bytes(first).message('p'));
+    const serverFirst = await client.readMessage();
+    client.send(wire().bytes(await scram.continue(serverFirst!.body.toString('utf8', 4), password)).message('p'));
+    const reply = await client.readMessage();
+    return reply?.code === 'E' ? errorFields(reply.body) : null;
+  } finally {
+    client.close();
+  }
+}
+
+describe('SCRAM toward clients', () => {
+  it('refuses an empty password against an empty auth_file entry exactly as it refuses a wrong one', async () => {
+    const pooler = track(
+      await startPooler({ settings: { auth_type: 'scram-sha-256' }, authFile: { trust_user: '', scram_user: 'scrampass' }, databases: { app: target } }),
+    );
+    const wrong = await scramLogin(pooler.port, 'scram_user', 'nope');
+    expect(wrong).toMatchObject({ C: '28P01', M: 'password authentication failed for user "scram_user"' });
+    expect(await scramLogin(pooler.port, 'trust_user', '')).toEqual({ ...wrong, M: 'password authentication failed for user "trust_user"' });
   });
 });
