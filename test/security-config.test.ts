@@ -1,8 +1,20 @@
 // Security defaults through the real pooler (issue 16): auth_type = any without a forced user
-// does not start; SCRAM refuses an empty password as md5 and plain do.
+// does not start; SCRAM refuses an empty password as md5 and plain do; a server that skips its
+// SCRAM signature never gets a client's query.
+import net from 'node:net';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ScramClient } from '../src/auth/scram-client.js';
+import { ScramServerExchange } from '../src/auth/scram-server.js';
+import { classifySecret } from '../src/auth/secrets.js';
+import {
+  authenticationOk,
+  authenticationSasl,
+  authenticationSaslContinue,
+  backendKeyData,
+  parameterStatus,
+  readyForQueryIdle,
+} from '../src/protocol/backend-messages.js';
 import { wire } from '../src/testing/wire.js';
 import { getPostgres } from './harness/context.js';
 import { startPooler, type PoolerProcess } from './support/pooler-process.js';
@@ -66,5 +78,81 @@ describe('SCRAM toward clients', () => {
     const wrong = await scramLogin(pooler.port, 'scram_user', 'nope');
     expect(wrong).toMatchObject({ C: '28P01', M: 'password authentication failed for user "scram_user"' });
     expect(await scramLogin(pooler.port, 'trust_user', '')).toEqual({ ...wrong, M: 'password authentication failed for user "trust_user"' });
+  });
+});
+
+/**
+ * A PostgreSQL impostor: it runs SCRAM up to our proof, then says AuthenticationOk and
+ * ReadyForQuery in one write without the AuthenticationSASLFinal that would prove it knows the
+ * password. Records the type of the first message it receives after that, and hangs up.
+ */
+async function impostor(): Promise<{ port: number; afterLogin: string[]; close(): void }> {
+  const afterLogin: string[] = [];
+  const server = net.createServer((socket) => {
+    let buffer = Buffer.alloc(0);
+    let stage: 'startup' | 'initial' | 'response' | 'in' = 'startup';
+    const exchange = new ScramServerExchange(classifySecret('whatever the server likes'));
+    socket.on('error', () => undefined);
+    socket.on('data', async (chunk: Buffer) => {
+      buffer = Buffer.concat([buffer, chunk]);
+      for (;;) {
+        if (stage === 'startup') {
+          if (buffer.length < 8) return;
+          const length = buffer.readInt32BE(0);
+          if (buffer.length < length) return;
+          const sslRequest = buffer.readInt32BE(4) === 80877103;
+          buffer = buffer.subarray(length);
+          if (sslRequest) socket.write('N');
+          else {
+            stage = 'initial';
+            socket.write(authenticationSasl(['SCRAM-SHA-256']));
+          }
+          continue;
+        }
+        if (buffer.length < 5 || buffer.length < 1 + buffer.readInt32BE(1)) return;
+        const message = buffer.subarray(0, 1 + buffer.readInt32BE(1));
+        buffer = buffer.subarray(message.length);
+        if (stage === 'initial') {
+          stage = 'response';
+          const end = message.indexOf(0, 5);
+          socket.write(authenticationSaslContinue(await exchange.first(message.toString('utf8', end + 5))));
+        } else if (stage === 'response') {
+          stage = 'in';
+          socket.write(Buffer.concat([authenticationOk, parameterStatus('server_version', '15.0'), backendKeyData(1, 2), readyForQueryIdle]));
+        } else {
+          // it cannot answer: recording what came is enough, and the client must not hang on it
+          afterLogin.push(String.fromCharCode(message[0]!));
+          socket.destroy();
+          return;
+        }
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as net.AddressInfo).port, afterLogin, close: () => server.close() };
+}
+
+describe('SCRAM toward servers', () => {
+  it('fails the login of a server that skips AuthenticationSASLFinal, and sends it no query', async () => {
+    const fake = await impostor();
+    try {
+      const pooler = track(
+        await startPooler({
+          settings: { auth_type: 'trust', pool_mode: 'transaction' },
+          databases: { app: `host=127.0.0.1 port=${fake.port} dbname=app user=app password=app-password` },
+        }),
+      );
+      const client = new pg.Client({ connectionString: pooler.url('app', 'anyone') });
+      client.on('error', () => undefined);
+      const outcome = await client.connect().then(
+        () => client.query('SELECT 1').then(() => 'query answered', (error: Error & { code?: string }) => `${error.code}: ${error.message}`),
+        (error: Error & { code?: string }) => `${error.code}: ${error.message}`,
+      );
+      expect(outcome).toMatch(/^08006: .*AuthenticationOk before a valid AuthenticationSASLFinal/);
+      expect(fake.afterLogin.filter((code) => code !== 'X')).toEqual([]);
+      await client.end().catch(() => undefined);
+    } finally {
+      fake.close();
+    }
   });
 });
