@@ -1,6 +1,7 @@
 // Security defaults through the real pooler (issue 16): auth_type = any without a forced user
 // does not start; SCRAM refuses an empty password as md5 and plain do; a server that skips its
-// SCRAM signature never gets a client's query.
+// SCRAM signature never gets a client's query; parameter SETs arrive exactly with
+// standard_conforming_strings = off.
 import net from 'node:net';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -153,6 +154,34 @@ describe('SCRAM toward servers', () => {
       await client.end().catch(() => undefined);
     } finally {
       fake.close();
+    }
+  });
+});
+
+describe('session parameters on a server with standard_conforming_strings = off', () => {
+  it('arrive exactly as each client gave them, backslashes and quotes included', async () => {
+    await postgres.createDatabase('pooler_sco_off');
+    await postgres.psql('ALTER DATABASE pooler_sco_off SET standard_conforming_strings = off');
+    // one server for two clients, so every switch between them runs the SET
+    const pooler = track(
+      await startPooler({
+        settings: { auth_type: 'trust', pool_mode: 'transaction', default_pool_size: 1 },
+        databases: { app: `host=${postgres.host} port=${postgres.port} dbname=pooler_sco_off` },
+      }),
+    );
+    const names = ["a\\' ; select 1 --", "b'' \\\\; select 2 -- \\"];
+    const clients = names.map((name) => new pg.Client({ connectionString: pooler.url('app'), application_name: name }));
+    for (const client of clients) await client.connect();
+    try {
+      expect((await clients[0]!.query('SHOW standard_conforming_strings')).rows[0].standard_conforming_strings).toBe('off');
+      for (const round of [0, 1]) {
+        for (const [i, client] of clients.entries()) {
+          const { rows } = await client.query('SHOW application_name');
+          expect(rows[0].application_name, `client ${i}, round ${round}`).toBe(names[i]);
+        }
+      }
+    } finally {
+      for (const client of clients) await client.end();
     }
   });
 });
