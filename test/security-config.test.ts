@@ -1,8 +1,10 @@
 // Security defaults through the real pooler (issue 16): auth_type = any without a forced user
 // does not start; SCRAM refuses an empty password as md5 and plain do; a server that skips its
 // SCRAM signature never gets a client's query; parameter SETs arrive exactly with
-// standard_conforming_strings = off.
+// standard_conforming_strings = off; the container image's defaults admit no one by trust.
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ScramClient } from '../src/auth/scram-client.js';
@@ -18,6 +20,7 @@ import {
 } from '../src/protocol/backend-messages.js';
 import { wire } from '../src/testing/wire.js';
 import { getPostgres } from './harness/context.js';
+import { cli } from './support/cli.js';
 import { startPooler, type PoolerProcess } from './support/pooler-process.js';
 import { errorFields, RawClient } from './support/raw-client.js';
 
@@ -183,5 +186,30 @@ describe('session parameters on a server with standard_conforming_strings = off'
     } finally {
       for (const client of clients) await client.end();
     }
+  });
+});
+
+/** the variables the image's ENV instruction sets */
+function dockerfileEnv(): Record<string, string> {
+  const dockerfile = readFileSync(join(import.meta.dirname, '..', 'deploy', 'docker', 'Dockerfile'), 'utf8');
+  const instruction = /^ENV ((?:.*\\\n)*.*)$/m.exec(dockerfile)![1]!;
+  return Object.fromEntries(instruction.split(/\s+/).filter((word) => word.includes('=')).map((word) => word.split('=', 2) as [string, string]));
+}
+
+describe('the container image with only DATABASE_URL', () => {
+  it('refuses to start when the URL has no password, rather than trusting everyone on 0.0.0.0', async () => {
+    expect(dockerfileEnv().POOLER_LISTEN_ADDR).toBe('0.0.0.0');
+    const env = { ...dockerfileEnv(), DATABASE_URL: `postgres://postgres@${postgres.host}:${postgres.port}/pooler_test` };
+    const result = await cli(['check-config'], env);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/listen_addr = 0\.0\.0\.0 .* the default would be trust.*Set POOLER_AUTH_TYPE/);
+  });
+
+  it('uses md5 when the URL has a password, and keeps metrics on loopback', async () => {
+    const env = { ...dockerfileEnv(), DATABASE_URL: `postgres://app:secret@${postgres.host}:${postgres.port}/pooler_test` };
+    const result = await cli(['check-config'], env);
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toMatch(/^\s*auth_type\s+md5\s/m);
+    expect(result.stdout).toMatch(/^\s*metrics_listen_addr\s+127\.0\.0\.1\s+default/m);
   });
 });

@@ -5,7 +5,7 @@ import { parseDatabaseEntry, FALLBACK_DATABASE, RESERVED_DATABASE_NAMES, emptyDa
 import { applySettingsFromEnv, parseDatabaseUrl, type DatabaseUrl } from './env.js';
 import { configError, describeSource, type Source } from './errors.js';
 import { readIniFile } from './ini-reader.js';
-import { checkAnyHasForcedUsers } from './login-safety.js';
+import { checkAnyHasForcedUsers, defaultAuthWithoutFile } from './login-safety.js';
 import {
   SETTING_DEFINITIONS,
   applySettingValue,
@@ -77,11 +77,8 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     config.origins.set(databaseOriginKey(FALLBACK_DATABASE), NO_FILE_DEFAULT);
     databaseSources.set(FALLBACK_DATABASE, { file: null, line: null, label: NO_FILE_DEFAULT });
   }
-  // PgBouncer's md5 default assumes an auth_file. With no file at all there is nothing to check a
-  // password against, so trust (on loopback) is the only default that lets anyone in; with a
-  // DATABASE_URL password there is one, so md5 stays.
   if (file === null && config.origins.get('auth_type') === 'default' && config.settings.auth_file === null) {
-    config.settings.auth_type = config.urlCredentials.size > 0 ? 'md5' : 'trust';
+    config.settings.auth_type = defaultAuthWithoutFile(config);
     config.origins.set('auth_type', NO_FILE_DEFAULT);
   }
 

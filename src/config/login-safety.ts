@@ -1,7 +1,8 @@
 // The rules that keep a loaded configuration from letting strangers in: auth_type = any only with a
-// forced user on every database, as PgBouncer requires.
-import { configError, type Source } from './errors.js';
-import type { Config, DatabaseConfig } from './types.js';
+// forced user on every database, as PgBouncer requires; trust by default only on loopback.
+import net from 'node:net';
+import { ConfigError, configError, type Source } from './errors.js';
+import type { AuthType, Config, DatabaseConfig } from './types.js';
 
 /**
  * auth_type = any ignores who the client says it is, so each database must name the one user its
@@ -23,5 +24,41 @@ export function checkAnyHasForcedUsers(config: Config, sources: ReadonlyMap<stri
     source,
     open.name,
     `database "${open.name}": auth_type = any (${config.origins.get('auth_type')}) needs a forced user, or every client could log in as any user it names: ${fix}`,
+  );
+}
+
+/**
+ * Whether only this machine can reach listen_addr: every address in it is loopback. '' is not,
+ * because Node.js binds every interface for an empty host, and neither are '*' or host names other
+ * than localhost, which may resolve to anything.
+ */
+export function isLoopbackOnly(listenAddr: string): boolean {
+  const hosts = listenAddr.split(',').map((host) => host.trim().replace(/^\[(.*)\]$/, '$1'));
+  return hosts.every((host) => {
+    if (host === 'localhost' || host === '::1') return true;
+    const v4 = host.startsWith('::ffff:') ? host.slice('::ffff:'.length) : host;
+    return net.isIPv4(v4) && v4.startsWith('127.');
+  });
+}
+
+/**
+ * The login method when nothing configured one and there is no config file. PgBouncer's md5
+ * default assumes an auth_file; without one, a password in DATABASE_URL is the only thing to check,
+ * and with none, trust is the only method that lets anyone in. That is what `npm start` on a laptop
+ * wants, but on an address other machines reach it would admit anyone as any user, so there the
+ * operator must say what they want.
+ */
+export function defaultAuthWithoutFile(config: Config): AuthType {
+  if (config.urlCredentials.size > 0) return 'md5';
+  const listen = config.settings.listen_addr;
+  if (isLoopbackOnly(listen)) return 'trust';
+  throw new ConfigError(
+    `listen_addr = ${listen} (${config.origins.get('listen_addr')}) can be reached from other machines, and nothing configures ` +
+      'client authentication (no auth_type, no auth_file, no password in DATABASE_URL), so the default would be trust: anyone ' +
+      'could log in as any user. Set POOLER_AUTH_TYPE (md5 or scram-sha-256 with POOLER_AUTH_FILE; trust only if just trusted ' +
+      'hosts can reach this address), put the password in DATABASE_URL, or set POOLER_LISTEN_ADDR=127.0.0.1',
+    null,
+    null,
+    'auth_type',
   );
 }
