@@ -113,6 +113,7 @@ describe('ScramClient: a bad server-first-message', () => {
     ['negative iterations', SERVER_FIRST.replace('i=4096', 'i=-1'), /iteration count/],
     ['non-numeric iterations', SERVER_FIRST.replace('i=4096', 'i=4096x'), /iteration count/],
     ['iterations beyond int', SERVER_FIRST.replace('i=4096', 'i=2147483648'), /iteration count/],
+    ['more iterations than pooler derives keys with', SERVER_FIRST.replace('i=4096', 'i=100001'), /100001 SCRAM iterations.*at most 100000/],
     ['attributes out of order', 's=W22ZaJ0SNY7soEsUEjb6gQ==,r=rOprNGfwEbeRWgbNEkqOx,i=4096', /expected attribute "r"/],
     ['a missing iteration count', SERVER_FIRST.replace(',i=4096', ''), /expected attribute "i"/],
     ['trailing data', `${SERVER_FIRST},x=1`, /unexpected data/],
@@ -129,6 +130,12 @@ describe('ScramClient: a bad server-first-message', () => {
     expect(err.message).not.toContain('pencil');
     // a failed exchange cannot be resumed
     await expect(client.continue(SERVER_FIRST, 'pencil')).rejects.toThrow(/out of order/);
+  });
+
+  it('takes any iteration count with pass-through keys, which derive nothing', async () => {
+    const client = new ScramClient({ nonce: NONCE });
+    client.start();
+    await expect(client.continue(SERVER_FIRST.replace('i=4096', 'i=2000000'), KEYS)).resolves.toMatch(/^c=biws,r=/);
   });
 
   it('refuses keys of the wrong length', async () => {

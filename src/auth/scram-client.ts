@@ -41,6 +41,13 @@ const RAW_NONCE_LENGTH = 18; /* libpq's SCRAM_RAW_NONCE_LEN */
 const PRINTABLE = /^[\x21-\x2b\x2d-\x7e]+$/; /* RFC 5802 "printable": visible ASCII except ',' */
 const ITERATIONS = /^[1-9][0-9]*$/;
 const MAX_ITERATIONS = 0x7fffffff; /* PostgreSQL keeps the count in an int */
+/**
+ * The most PBKDF2 rounds we run on a server's say-so. The server picks the count, so without a
+ * bound a hostile one (or a man in the middle) could hold a libuv thread for minutes per login
+ * (2^31 rounds). 100 000 is 24 times PostgreSQL's default of 4096 and costs about 50 ms; pass-through
+ * keys derive nothing, so they take any count.
+ */
+export const MAX_DERIVED_ITERATIONS = 100_000;
 const MAX_ERROR_LENGTH = 100;
 
 /**
@@ -78,6 +85,12 @@ export class ScramClient {
     this.enter('started', 'continue', 'deriving');
     try {
       const { nonce, salt, iterations } = parseServerFirst(serverFirst, this.nonce);
+      if (typeof credentials === 'string' && iterations > MAX_DERIVED_ITERATIONS) {
+        throw new ScramError(
+          `the server asks for ${iterations} SCRAM iterations; pooler derives keys with at most ${MAX_DERIVED_ITERATIONS} ` +
+            "(PostgreSQL's default is 4096): set the role's password again with a lower scram_iterations",
+        );
+      }
       const keys = typeof credentials === 'string' ? await deriveScramKeys(credentials, salt, iterations) : checkKeys(credentials);
       const finalWithoutProof = `c=${CHANNEL_BINDING},r=${nonce}`;
       const authMessage = `${this.clientFirstBare},${serverFirst},${finalWithoutProof}`;

@@ -40,6 +40,8 @@ describe('ScramServerExchange', () => {
     ['a wrong password, SCRAM secret', null, 'nope'],
     ['an unknown user', undefined, 'anything'],
     ['an md5 secret', 'md5' + 'a'.repeat(32), 'anything'],
+    // md5 and plain refuse an empty password, so SCRAM must not accept its proof either
+    ['an empty password against an empty plaintext secret', '', ''],
   ])('refuses %s at the proof, after a normal-looking server-first-message', async (_case, secret, password) => {
     const stored = secret === null ? await createScramSecret('s3cret') : (secret ?? null);
     await expect(exchange(stored, password)).rejects.toThrow('SCRAM proof does not match');

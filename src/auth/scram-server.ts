@@ -105,7 +105,7 @@ export class ScramServerExchange {
     const clientSignature = hmacSha256(verifier.storedKey, authMessage);
     const clientKey = Buffer.alloc(SCRAM_KEY_LENGTH);
     for (let i = 0; i < SCRAM_KEY_LENGTH; i++) clientKey[i] = proof[i]! ^ clientSignature[i]!;
-    if (!timingSafeEqual(sha256(clientKey), verifier.storedKey) || this.secret === null || this.secret.kind === 'md5') {
+    if (!timingSafeEqual(sha256(clientKey), verifier.storedKey) || !canCheck(this.secret)) {
       throw new ScramError('SCRAM proof does not match');
     }
     return {
@@ -142,6 +142,15 @@ function plainVerifier(password: string): Promise<Verifier> {
   return verifier;
 }
 
+/**
+ * Whether a proof may log in against `secret`: not without one, not with an md5 hash (SCRAM cannot
+ * use it), and not with an empty plaintext password, which md5 and plain refuse as well; those
+ * get made-up keys and fail at the proof like a wrong password.
+ */
+function canCheck(secret: StoredSecret | null): boolean {
+  return secret !== null && secret.kind !== 'md5' && !(secret.kind === 'plain' && secret.password === '');
+}
+
 /** makes the made-up salt of an unknown user the same on every try, as PostgreSQL's mock salt is */
 const MOCK_SALT_KEY = randomBytes(32);
 
@@ -152,7 +161,7 @@ const MOCK_SALT_KEY = randomBytes(32);
  */
 async function verifierFor(secret: StoredSecret | null, user: string): Promise<Verifier> {
   if (secret?.kind === 'scram') return secret;
-  if (secret?.kind === 'plain') return plainVerifier(secret.password);
+  if (secret?.kind === 'plain' && canCheck(secret)) return plainVerifier(secret.password);
   const salt = hmacSha256(MOCK_SALT_KEY, user).subarray(0, 16);
   return { salt, iterations: DEFAULT_SCRAM_ITERATIONS, storedKey: randomBytes(SCRAM_KEY_LENGTH), serverKey: randomBytes(SCRAM_KEY_LENGTH) };
 }

@@ -10,9 +10,19 @@ export function parameterSetQuery(wanted: Map<string, string>, current: Map<stri
     // Servers canonicalise spelling (utf8 → UTF8), so compare the way PgBouncer does: ignoring case.
     if (have !== undefined && have.toLowerCase() === value.toLowerCase()) continue;
     if (!SAFE_NAME.test(name)) continue;
-    sql += `SET ${name} = '${value.replace(/'/g, "''")}';`;
+    sql += `SET ${name} = ${escapeStringLiteral(value)};`;
   }
   return sql === '' ? null : sql;
+}
+
+/**
+ * An E'' literal with backslashes doubled and quotes doubled. A plain '' literal reads a backslash
+ * as an escape when the server runs with standard_conforming_strings = off, so a client value
+ * holding \' would close the string early and the rest would run as SQL; an E-string is read the
+ * same way under either setting.
+ */
+function escapeStringLiteral(value: string): string {
+  return `E'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 }
 
 /** the parameters as one comparable string, case-insensitive in values as the comparison above is */

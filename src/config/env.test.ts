@@ -1,28 +1,12 @@
 // DATABASE_URL and POOLER_* layered over the file, with the origin of each value.
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { removeScratchDirs, scratchDir } from '../testing/scratch-dir.js';
-import { ConfigError, loadConfig, parseDatabaseUrl } from './index.js';
+import { configErrorOf, loadConfigText } from '../testing/config-files.js';
+import { removeScratchDirs } from '../testing/scratch-dir.js';
+import { parseDatabaseUrl } from './index.js';
 
 afterAll(removeScratchDirs);
 
-function loadWith(text: string | null, env: Record<string, string | undefined>) {
-  const dir = scratchDir('pooler-env-');
-  if (text === null) return loadConfig({ env, cwd: dir });
-  writeFileSync(path.join(dir, 'pooler.ini'), text);
-  return loadConfig({ file: 'pooler.ini', env, cwd: dir });
-}
-
-function configErrorOf(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
-}
+const loadWith = (text: string | null, env: Record<string, string | undefined>) => loadConfigText(text, env, 'pooler-env-');
 
 describe('parseDatabaseUrl', () => {
   it('reads user, password, host, port and dbname', () => {

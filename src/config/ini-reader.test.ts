@@ -2,8 +2,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { configErrorOf } from '../testing/config-files.js';
 import { removeScratchDirs, scratchDir } from '../testing/scratch-dir.js';
-import { ConfigError } from './errors.js';
 import { MAX_INCLUDE_DEPTH, readIniFile } from './ini-reader.js';
 
 afterAll(removeScratchDirs);
@@ -17,16 +17,6 @@ function write(dir: string, name: string, text: string): string {
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, text);
   return file;
-}
-
-function catchConfigError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof ConfigError) return err;
-    throw err;
-  }
-  throw new Error('expected a ConfigError');
 }
 
 describe('readIniFile', () => {
@@ -103,7 +93,7 @@ describe('readIniFile', () => {
   it('reports a missing %include at the including line', () => {
     const dir = tempDir();
     write(dir, 'main.ini', '[pgbouncer]\n\n%include nope.ini\n');
-    const err = catchConfigError(() => readIniFile('main.ini', { cwd: dir }));
+    const err = configErrorOf(() => readIniFile('main.ini', { cwd: dir }));
     expect(err.message).toMatch(/^main\.ini:3: %include "nope\.ini": file not found \(tried /);
     expect([err.file, err.line, err.key]).toEqual(['main.ini', 3, '%include']);
   });
@@ -111,7 +101,7 @@ describe('readIniFile', () => {
   it(`stops %include nesting deeper than ${MAX_INCLUDE_DEPTH}`, () => {
     const dir = tempDir();
     write(dir, 'loop.ini', '[pgbouncer]\n%include loop.ini\n');
-    const err = catchConfigError(() => readIniFile('loop.ini', { cwd: dir }));
+    const err = configErrorOf(() => readIniFile('loop.ini', { cwd: dir }));
     expect(err.message).toContain('nested more than 10 deep');
     expect([err.file, err.line]).toEqual(['loop.ini', 2]);
   });
@@ -120,7 +110,7 @@ describe('readIniFile', () => {
     const dir = tempDir();
     write(dir, 'main.ini', '[pgbouncer]\n%include inc.ini\n');
     write(dir, 'inc.ini', '; ok\nthis line has no equals sign\n');
-    const err = catchConfigError(() => readIniFile('main.ini', { cwd: dir }));
+    const err = configErrorOf(() => readIniFile('main.ini', { cwd: dir }));
     expect(err.message).toBe('inc.ini:2: syntax error: expected "key = value", a [section] or %include, got "this line has no equals sign"');
     expect([err.file, err.line, err.key]).toEqual(['inc.ini', 2, 'this']);
   });
@@ -128,7 +118,7 @@ describe('readIniFile', () => {
   it('asks for quotes around keys with other characters', () => {
     const dir = tempDir();
     write(dir, 'main.ini', '[databases]\nmy db = host=x\n');
-    const err = catchConfigError(() => readIniFile('main.ini', { cwd: dir }));
+    const err = configErrorOf(() => readIniFile('main.ini', { cwd: dir }));
     expect(err.message).toContain("main.ini:2: syntax error: key \"my db\" has characters other than letters, digits and _.*- so it must be quoted: 'my db' = ...");
     expect(err.key).toBe('my db');
   });
@@ -138,14 +128,14 @@ describe('readIniFile', () => {
     write(dir, 'a.ini', '[pgbouncer\n');
     write(dir, 'b.ini', '%import x\n');
     write(dir, 'c.ini', "[pgbouncer]\n'abc = 1\n");
-    expect(catchConfigError(() => readIniFile('a.ini', { cwd: dir })).message).toMatch(/^a\.ini:1: syntax error: a section header/);
-    expect(catchConfigError(() => readIniFile('b.ini', { cwd: dir })).message).toMatch(/^b\.ini:1: syntax error: the only directive is "%include/);
-    expect(catchConfigError(() => readIniFile('c.ini', { cwd: dir })).message).toMatch(/^c\.ini:2: syntax error: unterminated quoted key/);
+    expect(configErrorOf(() => readIniFile('a.ini', { cwd: dir })).message).toMatch(/^a\.ini:1: syntax error: a section header/);
+    expect(configErrorOf(() => readIniFile('b.ini', { cwd: dir })).message).toMatch(/^b\.ini:1: syntax error: the only directive is "%include/);
+    expect(configErrorOf(() => readIniFile('c.ini', { cwd: dir })).message).toMatch(/^c\.ini:2: syntax error: unterminated quoted key/);
   });
 
   it('reports an unreadable main file without a line', () => {
     const dir = tempDir();
-    const err = catchConfigError(() => readIniFile('missing.ini', { cwd: dir }));
+    const err = configErrorOf(() => readIniFile('missing.ini', { cwd: dir }));
     expect(err.message).toMatch(/^missing\.ini: cannot read config file: ENOENT/);
     expect([err.file, err.line, err.key]).toEqual(['missing.ini', null, null]);
   });

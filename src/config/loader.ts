@@ -5,6 +5,7 @@ import { parseDatabaseEntry, FALLBACK_DATABASE, RESERVED_DATABASE_NAMES, emptyDa
 import { applySettingsFromEnv, parseDatabaseUrl, type DatabaseUrl } from './env.js';
 import { configError, describeSource, type Source } from './errors.js';
 import { readIniFile } from './ini-reader.js';
+import { checkAnyHasForcedUsers, defaultAuthWithoutFile } from './login-safety.js';
 import {
   SETTING_DEFINITIONS,
   applySettingValue,
@@ -62,22 +63,22 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     warnings: [],
     file: file === null ? null : path.resolve(cwd, file),
   };
+  /** where each [databases] entry (by name) came from, for errors about the entry as a whole */
+  const databaseSources = new Map<string, Source>();
 
-  if (file !== null) readFile(config, file, cwd);
+  if (file !== null) readFile(config, file, cwd, databaseSources);
   applySettingsFromEnv(config.settings, config.origins, env, config.warnings);
 
   const url = env.DATABASE_URL?.trim() ? parseDatabaseUrl(env.DATABASE_URL.trim()) : null;
-  if (url) applyDatabaseUrl(config, url);
+  if (url) applyDatabaseUrl(config, url, databaseSources);
 
   if (file === null && url === null) {
     config.fallback = { ...emptyDatabase(FALLBACK_DATABASE), ...LOCAL_POSTGRES };
     config.origins.set(databaseOriginKey(FALLBACK_DATABASE), NO_FILE_DEFAULT);
+    databaseSources.set(FALLBACK_DATABASE, { file: null, line: null, label: NO_FILE_DEFAULT });
   }
-  // PgBouncer's md5 default assumes an auth_file. With no file at all there is nothing to check a
-  // password against, so trust (on loopback) is the only default that lets anyone in; with a
-  // DATABASE_URL password there is one, so md5 stays.
   if (file === null && config.origins.get('auth_type') === 'default' && config.settings.auth_file === null) {
-    config.settings.auth_type = config.urlCredentials.size > 0 ? 'md5' : 'trust';
+    config.settings.auth_type = defaultAuthWithoutFile(config);
     config.origins.set('auth_type', NO_FILE_DEFAULT);
   }
 
@@ -89,11 +90,12 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     for (const entry of db.hosts) if (entry.host === '') entry.host = socketDir;
     db.host = db.hosts[0]!.host;
   }
+  checkAnyHasForcedUsers(config, databaseSources);
   addSanityWarnings(config);
   return config;
 }
 
-function readFile(config: Config, file: string, cwd: string): void {
+function readFile(config: Config, file: string, cwd: string, databaseSources: Map<string, Source>): void {
   let section: 'settings' | 'databases' | 'users' | 'peers' | null = null;
   const warn = (message: string): void => {
     config.warnings.push(message);
@@ -123,6 +125,7 @@ function readFile(config: Config, file: string, cwd: string): void {
         if (key === FALLBACK_DATABASE) config.fallback = db;
         else config.databases.set(key, db);
         config.origins.set(databaseOriginKey(key), where);
+        databaseSources.set(key, source);
         break;
       }
       case 'users':
@@ -166,7 +169,8 @@ function applyFileSetting(config: Config, key: string, value: string, source: So
  * a fallback to the same server for any other name. Its user is not a forced user: clients still
  * log in as themselves, and the URL's password is one more credential, as if from auth_file.
  */
-function applyDatabaseUrl(config: Config, url: DatabaseUrl): void {
+function applyDatabaseUrl(config: Config, url: DatabaseUrl, databaseSources: Map<string, Source>): void {
+  const fromUrl: Source = { file: null, line: null, label: 'DATABASE_URL' };
   config.warnings.push(...url.warnings);
   const target = (name: string, dbname: string): DatabaseConfig => ({
     ...emptyDatabase(name),
@@ -187,11 +191,13 @@ function applyDatabaseUrl(config: Config, url: DatabaseUrl): void {
     } else {
       config.databases.set(dbname, target(dbname, dbname));
       config.origins.set(originKey, 'DATABASE_URL');
+      databaseSources.set(dbname, fromUrl);
     }
   }
   if (config.fallback === null) {
     config.fallback = target(FALLBACK_DATABASE, '');
     config.origins.set(databaseOriginKey(FALLBACK_DATABASE), 'DATABASE_URL');
+    databaseSources.set(FALLBACK_DATABASE, fromUrl);
   }
   if (url.user !== null && url.password !== null) config.urlCredentials.set(url.user, url.password);
 }

@@ -4,6 +4,7 @@
 import { md5Response } from '../auth/md5.js';
 import { ScramClient, type ScramClientKeys } from '../auth/scram-client.js';
 import { parseScramSecret } from '../auth/secrets.js';
+import { PoolerError, SqlState } from '../errors.js';
 import { AuthCode } from '../protocol/codes.js';
 import { passwordMessage, saslInitialResponse, saslResponse } from '../protocol/frontend-messages.js';
 
@@ -23,12 +24,27 @@ export class ServerAuthenticator {
     this.secretIsScram = password !== null && parseScramSecret(password) !== null;
   }
 
-  /** the reply to one Authentication message (whole message, header included), or null if none is due */
+  /**
+   * The reply to one Authentication message (whole message, header included), or null if none is
+   * due; rejects with a 08006 PoolerError that ends the login.
+   */
   async handle(message: Buffer): Promise<Buffer | null> {
+    try {
+      return await this.reply(message);
+    } catch (error) {
+      if (error instanceof PoolerError) throw error;
+      throw new PoolerError('SERVER_LOGIN_FAILED', SqlState.connectionFailure, (error as Error).message);
+    }
+  }
+
+  private async reply(message: Buffer): Promise<Buffer | null> {
     const code = message.readInt32BE(5);
     switch (code) {
-      case AuthCode.Ok:
+      case AuthCode.Ok: {
+        const unproven = this.unprovenLogin();
+        if (unproven !== null) throw unproven;
         return null;
+      }
       case AuthCode.CleartextPassword:
         return passwordMessage(this.requirePassword('password'));
       case AuthCode.MD5Password:
@@ -56,6 +72,21 @@ export class ServerAuthenticator {
       default:
         throw new Error(`server asks for an authentication method pooler does not support (code ${code})`);
     }
+  }
+
+  /**
+   * Synchronously, for the caller to ask at AuthenticationOk or ReadyForQuery (handle() reports a
+   * failure a microtask later): why the login must not complete, or null. Only SASLFinal's
+   * signature shows that a SCRAM server holds the secret; an Ok without it (or after a bad one)
+   * could come from anyone between us and PostgreSQL.
+   */
+  unprovenLogin(): PoolerError | null {
+    if (this.scram === null || this.scram.isComplete) return null;
+    return new PoolerError(
+      'SERVER_LOGIN_FAILED',
+      SqlState.connectionFailure,
+      'server sent AuthenticationOk before a valid AuthenticationSASLFinal: it never proved it holds the SCRAM secret',
+    );
   }
 
   private requireScramKeys(): ScramClientKeys {
