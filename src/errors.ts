@@ -90,6 +90,8 @@ export type DisconnectReason =
   | 'server_idle_timeout'
   | 'server_check_failed'
   | 'server_reset_failed'
+  /** the pooler's own query (reset, check, connect_query) got no answer in time */
+  | 'internal_query_timeout'
   | 'server_error'
   | 'statement_mode_transaction'
   | 'client_gone'

@@ -1,13 +1,20 @@
-// Hostile and broken logins: an oversized startup packet, message lengths that lie, a SCRAM proof
-// that was tampered with, a replayed SCRAM exchange, a client that never finishes logging in, and
-// 2 000 half-open connections at once. Each gets the right error or a close, and a client that
-// is logged in keeps running queries throughout.
+// Hostile and broken clients. At login: an oversized startup packet, message lengths that lie, a
+// tampered or replayed SCRAM exchange, a client that never finishes, 2 000 half-open connections,
+// login and work in one write, plaintext after SSLRequest. After login: COPY and Sync sequences
+// that would leave a server owing replies, half a message at disconnect, hijacking the shared
+// prepared statements. Each gets the right error or a close of that client alone, and clients
+// querying throughout see no error and never another client's rows.
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ScramClient } from '../src/auth/scram-client.js';
 import { wire } from '../src/testing/wire.js';
+import { md5Response } from '../src/auth/md5.js';
 import { getPostgres } from './harness/context.js';
+import { TEST_DATABASE } from './harness/roles.js';
+import { makeCertificates } from './support/certificates.js';
 import { startPooler, type PoolerProcess } from './support/pooler-process.js';
 import { errorFields, RawClient, type RawMessage } from './support/raw-client.js';
 
@@ -170,5 +177,227 @@ describe('hostile input at login', () => {
   it('kept the logged-in client working through all of it', () => {
     expect(bystanderErrors).toEqual([]);
     expect(bystanderQueries).toBeGreaterThan(20);
+  });
+});
+
+/** a client that queries `sql` every `everyMs` until stopped; it must see only `expected` */
+function canary(url: string, sql: string, expected: string, everyMs = 20) {
+  const state = { stop: false, queries: 0, wrong: [] as unknown[], done: Promise.resolve() };
+  const client = new pg.Client({ connectionString: url });
+  state.done = (async () => {
+    await client.connect();
+    while (!state.stop) {
+      try {
+        const { rows } = await client.query(sql);
+        if (rows.length !== 1 || Object.values(rows[0])[0] !== expected) state.wrong.push(rows);
+        state.queries++;
+      } catch (error) {
+        state.wrong.push(error);
+      }
+      await new Promise((resolve) => setTimeout(resolve, everyMs));
+    }
+    await client.end();
+  })();
+  return state;
+}
+
+/** every reply until the connection closes or `ms` pass with nothing new */
+async function drain(client: RawClient, ms = 3000): Promise<RawMessage[]> {
+  const out: RawMessage[] = [];
+  for (;;) {
+    const message = await client.readMessage(ms).catch(() => null);
+    if (message === null) return out;
+    out.push(message);
+  }
+}
+
+/** replies until the `count`th ReadyForQuery (or the close) */
+async function untilReadyCount(client: RawClient, count: number): Promise<RawMessage[]> {
+  const out: RawMessage[] = [];
+  while (out.filter((m) => m.code === 'Z').length < count) {
+    const message = await client.readMessage(5000);
+    if (message === null) return out;
+    out.push(message);
+  }
+  return out;
+}
+
+const query = (sql: string) => wire().cstring(sql).message('Q');
+const sync = () => wire().message('S');
+
+describe('hostile input after login', () => {
+  let work: PoolerProcess;
+
+  beforeAll(async () => {
+    const target = `host=${postgres.host} port=${postgres.port} dbname=${TEST_DATABASE}`;
+    work = await startPooler({
+      settings: { auth_type: 'md5', max_client_conn: 200, server_connect_timeout: 2 },
+      authFile: { md5_user: 'md5pass' },
+      databases: {
+        tx1: `${target} pool_mode=transaction pool_size=1`,
+        sess1: `${target} pool_mode=session pool_size=1`,
+        fresh: `${target} pool_mode=transaction pool_size=1`,
+      },
+    });
+  });
+
+  afterAll(async () => {
+    await work?.stop();
+  });
+
+  /** md5 login up to the salt; the rest is the test's */
+  async function md5Salt(database: string): Promise<{ client: RawClient; password: Buffer }> {
+    const client = await RawClient.connect(work.port);
+    client.send(wire().int32(196608).cstring('user').cstring('md5_user').cstring('database').cstring(database).bytes('\0').untyped());
+    const request = await client.readMessage();
+    expect(request?.code).toBe('R');
+    expect(request!.body.readInt32BE(0)).toBe(5);
+    const password = wire().cstring(md5Response('md5_user', 'md5pass', request!.body.subarray(4, 8))).message('p');
+    return { client, password };
+  }
+
+  async function md5Login(database: string): Promise<RawClient> {
+    const { client, password } = await md5Salt(database);
+    client.send(password);
+    expect((await client.readUntilReady()).at(-1)?.code).toBe('Z');
+    return client;
+  }
+
+  it('takes the password and a query in one write, and split at every byte, whether or not the pool has a server yet', async () => {
+    const watch = canary(work.url('tx1', 'md5_user', 'md5pass'), "SELECT 'canary'", 'canary');
+    try {
+      for (const database of ['fresh', 'tx1']) {
+        const length = (await md5Salt(database)).password.length + query("SELECT 'after login' AS a").length;
+        for (let cut = 0; cut < length; cut++) {
+          const { client, password } = await md5Salt(database);
+          const data = Buffer.concat([password, query("SELECT 'after login' AS a")]);
+          await client.sendSplit(data, [cut]);
+          const replies = await client.readUntilReady();
+          expect(replies.at(-1)?.code, `${database}, cut at ${cut}`).toBe('Z');
+          const rows = await client.readUntilReady();
+          expect(rows.map((m) => m.code), `${database}, cut at ${cut}`).toEqual(['T', 'D', 'C', 'Z']);
+          expect(rows[1]!.body.toString('latin1')).toContain('after login');
+          client.close();
+        }
+      }
+    } finally {
+      watch.stop = true;
+      await watch.done;
+    }
+    expect(watch.wrong).toEqual([]);
+  });
+
+  it('COPY then Syncs in one pipeline leave no ReadyForQuery owed: another client on the same server never gets the injected row', async () => {
+    const victim = canary(work.url('tx1', 'md5_user', 'md5pass'), "SELECT 'victim'", 'victim', 50);
+    const attack = Buffer.concat([
+      query('CREATE TEMP TABLE IF NOT EXISTS copy_sink (a int)'),
+      wire().cstring('').cstring('COPY copy_sink FROM STDIN').int16(0).message('P'),
+      wire().cstring('').cstring('').int16(0).int16(0).int16(0).message('B'),
+      wire().cstring('').int32(0).message('E'),
+      wire().message('c'),
+      sync(),
+      sync(),
+      query("SELECT pg_sleep(0.3), 'injected'"),
+    ]);
+    const boundaries: number[] = [];
+    for (let at = 0; at < attack.length; at += 1 + attack.readUInt32BE(at + 1)) boundaries.push(at);
+    try {
+      for (const cuts of [[], ...boundaries.map((b) => [b]), boundaries]) {
+        const attacker = await md5Login('tx1');
+        await attacker.sendSplit(attack, cuts);
+        const got = await untilReadyCount(attacker, 4);
+        // the attacker itself gets every reply PostgreSQL sends it, its own injected row included
+        expect(got.filter((m) => m.code === 'Z').length, `cuts ${cuts.join(',')}`).toBe(4);
+        expect(got.some((m) => m.code === 'D' && m.body.includes('injected'))).toBe(true);
+        attacker.close();
+      }
+    } finally {
+      victim.stop = true;
+      await victim.done;
+    }
+    expect(victim.wrong).toEqual([]);
+    expect(victim.queries).toBeGreaterThan(10);
+  });
+
+  it('session mode: COPY, CopyDone, two Syncs and a FunctionCall do not let the reset finish on a stale ReadyForQuery', async () => {
+    for (let round = 0; round < 3; round++) {
+      const attacker = await md5Login('sess1');
+      const functionCall = wire().int32(2026 /* pg_backend_pid */).int16(0).int16(0).int16(0).message('F');
+      attacker.send(Buffer.concat([query("SET application_name = 'attacker'"), query('CREATE TEMP TABLE t_copy (a int); COPY t_copy FROM STDIN'), wire().message('c'), sync(), sync(), functionCall]));
+      await drain(attacker, 1000);
+      attacker.close();
+      const next = new pg.Client({ connectionString: work.url('sess1', 'md5_user', 'md5pass') });
+      await next.connect();
+      for (let i = 0; i < 5; i++) {
+        const { rows } = await next.query(`SELECT ${i} AS n, current_setting('application_name') AS app, to_regclass('t_copy') AS t`);
+        expect(rows).toEqual([{ n: i, app: '', t: null }]);
+      }
+      await next.end();
+    }
+  });
+
+  it('never reuses a server that was sent half a message: the next client on the pool of one is answered', async () => {
+    for (let round = 0; round < 3; round++) {
+      const client = await md5Login('tx1');
+      const halfCopyData = Buffer.concat([Buffer.from([0x64]), Buffer.from([0, 0, 0x23, 0x28]), Buffer.alloc(10, 0x78)]);
+      client.send(Buffer.concat([query('SELECT pg_sleep(0.3)'), halfCopyData]));
+      expect((await client.readUntilReady()).at(-1)?.code).toBe('Z');
+      client.close();
+      const next = new pg.Client({ connectionString: work.url('tx1', 'md5_user', 'md5pass') });
+      await next.connect();
+      const answer = await Promise.race([next.query("SELECT 'fortytwo' AS v"), new Promise((_r, reject) => setTimeout(() => reject(new Error('no answer')), 3000))]);
+      expect((answer as pg.QueryResult).rows).toEqual([{ v: 'fortytwo' }]);
+      await next.end();
+    }
+  });
+
+  it('a client cannot replace a shared prepared statement: names are unguessable, and a server where SQL PREPARE/DEALLOCATE ran is never handed on', async () => {
+    const victim = new pg.Client({ connectionString: work.url('tx1', 'md5_user', 'md5pass') });
+    const attacker = new pg.Client({ connectionString: work.url('tx1', 'md5_user', 'md5pass') });
+    await Promise.all([victim.connect(), attacker.connect()]);
+    try {
+      const plusOne = { name: 'plus_one', text: 'SELECT $1::int + 1 AS n', values: [1] };
+      expect((await victim.query(plusOne)).rows).toEqual([{ n: 2 }]);
+      const { rows: names } = await attacker.query('SELECT name FROM pg_prepared_statements');
+      expect(names.length).toBeGreaterThan(0);
+      for (const { name } of names) {
+        expect(name).toMatch(/^POOLER_[0-9a-f]{12}_\d+$/);
+        await attacker.query(`DEALLOCATE "${name}"`);
+        await attacker.query(`PREPARE "${name}"(int) AS SELECT 1000 * $1 AS n`);
+      }
+      for (let i = 0; i < 5; i++) expect((await victim.query({ ...plusOne, values: [i] })).rows).toEqual([{ n: i + 1 }]);
+    } finally {
+      await Promise.all([victim.end(), attacker.end()]);
+    }
+  });
+});
+
+describe('bytes after SSLRequest', () => {
+  it('never reads what a client sent in plaintext after SSLRequest: SSLRequest, StartupMessage and Query in one write do nothing', async () => {
+    const certs = makeCertificates('trust_user');
+    const hbaFile = join(certs.dir, 'hba.conf');
+    writeFileSync(hbaFile, 'hostssl all all 127.0.0.1/32 trust\n');
+    await postgres.psql('DROP TABLE IF EXISTS ssl_probe; CREATE TABLE ssl_probe (a int); GRANT ALL ON ssl_probe TO trust_user', { database: TEST_DATABASE });
+    const tlsPooler = await startPooler({
+      settings: { auth_type: 'hba', auth_hba_file: hbaFile, client_tls_sslmode: 'require', client_tls_key_file: certs.serverKey, client_tls_cert_file: certs.serverCert },
+      databases: { app: `host=${postgres.host} port=${postgres.port} dbname=${TEST_DATABASE} user=trust_user` },
+    });
+    try {
+      const client = await RawClient.connect(tlsPooler.port);
+      const sslRequest = wire().int32(80877103).untyped();
+      const startupPacket = wire().int32(196608).cstring('user').cstring('trust_user').cstring('database').cstring('app').bytes('\0').untyped();
+      client.send(Buffer.concat([sslRequest, startupPacket, query('INSERT INTO ssl_probe VALUES (1)')]));
+      expect((await client.readBytes(1)).toString()).toBe('S');
+      await drain(client, 1000);
+      client.close();
+      // a proper TLS client still logs in
+      const good = new pg.Client({ connectionString: tlsPooler.url('app', 'trust_user'), ssl: { rejectUnauthorized: false } });
+      await good.connect();
+      expect((await good.query('SELECT count(*)::int AS n FROM ssl_probe')).rows).toEqual([{ n: 0 }]);
+      await good.end();
+      expect(await postgres.psql('SELECT count(*) FROM ssl_probe', { database: TEST_DATABASE })).toBe('0\n');
+    } finally {
+      await tlsPooler.stop();
+    }
   });
 });

@@ -14,6 +14,13 @@ export async function startCommand(positional: string | undefined, options: { co
   const verbose = options.verbose || config.settings.verbose > 0;
   const log = createLogger({ level: verbose ? 'debug' : undefined, file: config.settings.logfile || undefined });
   for (const warning of config.warnings) log.warn(warning);
+  // Faults in a connection's handling end that connection where they happen; one that still reaches
+  // the top leaves the process in an unknown state, so it is logged and the process exits non-zero.
+  process.on('uncaughtException', (error) => {
+    process.stderr.write(`pooler: internal error: ${error.stack ?? error.message}\n`);
+    log.fatal({ err: error }, 'uncaught exception; exiting');
+    setTimeout(() => process.exit(70), 50);
+  });
   const pooler = new Pooler(config, log);
   try {
     await pooler.listen();

@@ -414,16 +414,24 @@ export class ClientConnection implements PacketHandler, PoolClient {
 
   onHeader(code: number): Disposition {
     const server = this.server!;
+    // A Sync that reaches a server in COPY FROM STDIN is ignored there: nothing is owed for it.
+    if (code === FrontendCode.Sync && server.copyIn && server.copyMayBeOpen) return Disposition.Forward;
     if (this.prepared !== null && this.prepared.onHeader(code) === Disposition.Skip) return Disposition.Skip;
     switch (code) {
       case FrontendCode.Query:
         server.expectReady++;
-        server.syncsSinceExecute = 0;
+        server.copyMayBeOpen = true;
+        server.syncsInPossibleCopy = 0;
         this.beginRequest(server);
         return Disposition.Forward;
       case FrontendCode.Sync:
+        if (server.copyMayBeOpen) server.syncsInPossibleCopy++;
+        server.expectReady++;
+        server.unsynced = false;
+        if (server.requestStart === 0) this.beginRequest(server);
+        return Disposition.Forward;
       case FrontendCode.FunctionCall:
-        if (code === FrontendCode.Sync) server.syncsSinceExecute++;
+        server.copyMayBeOpen = false;
         server.expectReady++;
         server.unsynced = false;
         if (server.requestStart === 0) this.beginRequest(server);
@@ -431,13 +439,15 @@ export class ClientConnection implements PacketHandler, PoolClient {
       case FrontendCode.CopyDone:
       case FrontendCode.CopyFail:
         server.copyIn = false;
+        server.copyMayBeOpen = false;
         return Disposition.Forward;
       case FrontendCode.Terminate:
         this.terminating = true;
         return Disposition.Skip;
       case FrontendCode.Execute:
-        server.syncsSinceExecute = 0;
         this.beginExtended(server);
+        server.copyMayBeOpen = true;
+        server.syncsInPossibleCopy = 0;
         return Disposition.Forward;
       default:
         this.beginExtended(server);
@@ -447,6 +457,8 @@ export class ClientConnection implements PacketHandler, PoolClient {
 
   /** Parse, Bind, Describe, Execute, Close: replies come once the client syncs or flushes */
   private beginExtended(server: ServerConnection): void {
+    // Parse, Bind, Describe and Close sent during a COPY end it with an error: later Syncs are answered
+    server.copyMayBeOpen = false;
     if (!server.unsynced) {
       server.unsynced = true;
       this.beginRequest(server);

@@ -1,6 +1,6 @@
 // The per-pool part of the janitor tick: every timeout PgBouncer enforces (query_wait_timeout,
-// client_idle_timeout, idle_transaction_timeout, query_timeout, server_connect_timeout,
-// server_lifetime, server_idle_timeout) plus min_pool_size and the reserve pool — one scan of the
+// client_idle_timeout, idle_transaction_timeout, query_timeout, server_connect_timeout (for logins
+// and for the pooler's own queries), server_lifetime, server_idle_timeout) plus min_pool_size and the reserve pool — one scan of the
 // lists per tick instead of a timer per socket.
 import type { Settings, UserConfig } from '../config/types.js';
 import { PoolerError, SqlState } from '../errors.js';
@@ -65,6 +65,17 @@ export function maintainPool(pool: Pool, now: number, settings: Settings, user: 
       message: `server_connect_timeout: no login to ${server.target.host}:${server.target.port} within ${seconds(settings.server_connect_timeout)}`,
     };
     server.failLogin(error);
+  }
+
+  // The pooler's own query (reset, check, connect_query, role check) that gets no answer would
+  // keep the server in `tested` for ever: a server that cannot answer that is not worth keeping.
+  for (const server of pool.testedServers.toArray()) {
+    if (!server.busyInternally || now - server.internalSince < settings.server_connect_timeout) continue;
+    server.close('internal_query_timeout', {
+      sqlstate: SqlState.connectionFailure,
+      severity: 'FATAL',
+      message: `the pooler's own query (reset, check or connect_query) got no answer within ${seconds(settings.server_connect_timeout)} (server_connect_timeout)`,
+    });
   }
 
   const lifetime = pool.database.server_lifetime ?? settings.server_lifetime;

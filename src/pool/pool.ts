@@ -244,8 +244,11 @@ export class Pool implements ServerOwner {
   removeClient(client: PoolClient): void {
     const server = client.server;
     if (server !== null) {
+      // Part of a message already went to the server: it waits for the rest and would read the
+      // next client's messages as that rest, so it is never reused.
+      const midMessage = !client.betweenMessages;
       this.unlink(client, server);
-      if (server.quiet && !server.busyInternally) {
+      if (server.quiet && !server.busyInternally && !midMessage) {
         const settings = this.context.config.settings;
         if (this.mode === 'session' && settings.server_reset_query !== '') this.resetThenIdle(server);
         else this.releaseToIdle(server);

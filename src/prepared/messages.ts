@@ -2,9 +2,16 @@
 // Describe and Close, building those messages again with the shared server-side name, and the
 // constant replies the pooler answers with itself.
 // @see https://www.postgresql.org/docs/current/protocol-message-formats.html
+import { randomBytes } from 'node:crypto';
 import { BackendCode, FrontendCode } from '../protocol/codes.js';
 
 const HEADER = 5;
+
+/**
+ * Server-side statement names start with this: random per process, so no client can guess one and
+ * prepare its own SQL under it for another client's Bind to run.
+ */
+export const SERVER_NAME_PREFIX = `POOLER_${randomBytes(6).toString('hex')}_`;
 
 /** where a NUL-terminated name starts and ends (exclusive of the NUL) inside a message */
 export interface NameSpan {
@@ -72,14 +79,29 @@ export const closeComplete = empty(BackendCode.CloseComplete);
  * the pooler never creates makes the server fail exactly there, so it skips to Sync and aborts an
  * open transaction as PostgreSQL would have, and its ErrorResponse is replaced by the pooler's.
  */
-export const REFUSED_NAME = Buffer.from('POOLER_REFUSED');
+export const REFUSED_NAME = Buffer.from(`${SERVER_NAME_PREFIX}refused`);
 export const refusedProbe = statementMessage(FrontendCode.Describe, REFUSED_NAME);
+
+/**
+ * CommandComplete tags of SQL-level PREPARE and DEALLOCATE of one name: a client that runs them may
+ * have replaced or dropped a statement the pooler prepared there (its name shows in
+ * pg_prepared_statements), so that server's statements can no longer be trusted.
+ */
+const TAMPER_TAGS = [Buffer.from('PREPARE\0'), Buffer.from('DEALLOCATE\0')];
+
+export function tampersWithStatements(buffer: Buffer, offset: number, total: number): boolean {
+  return hasTag(TAMPER_TAGS, buffer, offset, total);
+}
 
 /** CommandComplete tags after which the server holds no prepared statements any more */
 const FORGET_ALL_TAGS = [Buffer.from('DISCARD ALL\0'), Buffer.from('DEALLOCATE ALL\0')];
 
 export function forgetsAllStatements(buffer: Buffer, offset: number, total: number): boolean {
-  for (const tag of FORGET_ALL_TAGS) {
+  return hasTag(FORGET_ALL_TAGS, buffer, offset, total);
+}
+
+function hasTag(tags: Buffer[], buffer: Buffer, offset: number, total: number): boolean {
+  for (const tag of tags) {
     if (total === HEADER + tag.length && buffer.compare(tag, 0, tag.length, offset + HEADER, offset + total) === 0) return true;
   }
   return false;

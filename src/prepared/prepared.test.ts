@@ -23,6 +23,7 @@ function rig(capacity = 10) {
     replyFilter: null,
     stream: { inject: (m: Buffer) => void toClient.push(m.toString('latin1', 0, 1)) },
     expectReady: 0,
+    closeNeeded: false,
   });
   const host = makeHost();
   const counters = { clientParses: 0, serverParses: 0, binds: 0 };
@@ -51,7 +52,7 @@ describe('prepared statements', () => {
     expect(send(client, parse('mine', 'SELECT $1::int'))).toBe(Disposition.Skip);
     expect(send(client, bind('mine'))).toBe(Disposition.Skip);
     const [parsed, bound] = toServer.map((m) => m.toString('latin1'));
-    const serverName = /POOLER_\d+/.exec(parsed!)![0];
+    const serverName = /POOLER_[0-9a-f]{12}_\d+/.exec(parsed!)![0];
     expect(parsed).toContain(`${serverName}\0SELECT $1::int\0`);
     expect(bound).toContain(`\0${serverName}\0`);
     expect(bound!.endsWith('7\0\0')).toBe(true);

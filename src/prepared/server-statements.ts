@@ -6,7 +6,7 @@
 import { Disposition, Treat, treatTable } from '../net/packet-stream.js';
 import { BackendCode } from '../protocol/codes.js';
 import { decodeField } from '../protocol/decode.js';
-import { forgetsAllStatements } from './messages.js';
+import { forgetsAllStatements, tampersWithStatements } from './messages.js';
 import { Action, Effect, ReplyQueue, Request } from './reply-queue.js';
 import { sharedStatements, type SharedStatement } from './statement-registry.js';
 
@@ -16,6 +16,8 @@ export interface StatementHost {
   readonly stream: { inject(message: Buffer, upTo: number): void };
   /** ReadyForQuery messages still owed; lowered for Syncs the server will never answer */
   expectReady: number;
+  /** close when next released instead of reusing */
+  closeNeeded: boolean;
 }
 
 /** the linked client as the cache needs it */
@@ -159,11 +161,17 @@ export class ServerStatements {
     if (queue.size === 1 && action === Action.Fake) this.sendFakes(null, 0);
   }
 
-  /** the server started COPY FROM STDIN for an Execute: it ignores the Syncs that followed it */
-  onCopyIn(): void {
+  /**
+   * The server started COPY FROM STDIN for the request at the head (an Execute or a Query): it
+   * ignores the `ignored` Syncs the client sent after that request and before ending the COPY,
+   * which stand right behind it in the queue. Later Syncs (after CopyDone) are answered.
+   */
+  onCopyIn(ignored: number): void {
     const queue = this.queue;
-    if (queue.size === 0 || queue.request(queue.index(0)) !== Request.Execute) return;
-    while (queue.size > 1 && queue.request(queue.index(1)) === Request.Sync) {
+    if (queue.size === 0) return;
+    const head = queue.request(queue.index(0));
+    if (head !== Request.Execute && head !== Request.Query) return;
+    for (let n = 0; n < ignored && queue.size > 1 && queue.request(queue.index(1)) === Request.Sync; n++) {
       queue.removeAt(1);
       this.host.expectReady--;
     }
@@ -173,6 +181,12 @@ export class ServerStatements {
   onReply(code: number, buffer: Buffer | null, offset: number, total: number, internal: boolean): Disposition {
     if (buffer === null) return internal ? Disposition.Forward : this.onError(null, offset, total);
     if (code === BackendCode.CommandComplete && forgetsAllStatements(buffer, offset, total)) this.forgetAll(!internal);
+    if (code === BackendCode.CommandComplete && !internal && tampersWithStatements(buffer, offset, total)) {
+      // Another statement may now stand under one of our names: prepare nothing more here, and
+      // close the server rather than hand it to anyone else.
+      this.host.closeNeeded = true;
+      this.forgetAll(false);
+    }
     if (internal) return Disposition.Forward;
     if (code === BackendCode.ErrorResponse) return this.onError(buffer, offset, total);
     const queue = this.queue;

@@ -1,6 +1,7 @@
 // The statements all clients share: one entry per distinct query text + parameter types, with the
 // server-side name every server prepares it under. Entries count their users (client names and
 // server caches) and go when the last one lets go.
+import { SERVER_NAME_PREFIX } from './messages.js';
 
 export class SharedStatement {
   /** bumped when a server reports the cached plan went stale (0A000): every server re-prepares */
@@ -26,7 +27,7 @@ export class StatementRegistry {
   private readonly statements = new Map<string, SharedStatement>();
   private nextId = 1;
 
-  constructor(private readonly prefix = 'POOLER_') {}
+  constructor(private readonly prefix = SERVER_NAME_PREFIX) {}
 
   get size(): number {
     return this.statements.size;

@@ -5,7 +5,7 @@ import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import { clock } from '../clock.js';
 import { SqlState, suggestsFailover, type DisconnectReason } from '../errors.js';
-import { BackendCode, MAX_INSPECTED_REPLY_LENGTH, MAX_SERVER_LOGIN_MESSAGE_LENGTH, TxStatus } from '../protocol/codes.js';
+import { AuthCode, BackendCode, MAX_INSPECTED_REPLY_LENGTH, MAX_SERVER_LOGIN_MESSAGE_LENGTH, TxStatus } from '../protocol/codes.js';
 import { decodeDataRow, decodeField, decodeFields, decodeParameterStatus } from '../protocol/decode.js';
 import { queryMessage, sslRequest, startupMessage, terminateMessage } from '../protocol/frontend-messages.js';
 import { describeCode, Disposition, PacketStream, Treat, treatTable, type PacketHandler } from '../net/packet-stream.js';
@@ -75,8 +75,8 @@ export interface ServerReplyFilter {
    * ErrorResponse too long to read (MAX_INSPECTED_REPLY_LENGTH): only that it is one is known.
    */
   onReply(code: number, buffer: Buffer | null, offset: number, total: number, internal: boolean): Disposition;
-  /** the server entered COPY FROM STDIN */
-  onCopyIn(): void;
+  /** the server entered COPY FROM STDIN and will ignore `ignoredSyncs` Syncs already sent after the COPY's request */
+  onCopyIn(ignoredSyncs: number): void;
   close(): void;
 }
 
@@ -158,8 +158,16 @@ export class ServerConnection implements PacketHandler {
   answeredPeer = false;
   /** the server is waiting for CopyData from the client */
   copyIn = false;
-  /** Syncs sent since the last Execute: a COPY FROM STDIN it starts makes the server ignore them */
-  syncsSinceExecute = 0;
+  /**
+   * The client's last Query or Execute may start a COPY FROM STDIN, and the client has sent no
+   * CopyDone, CopyFail or other message since: a Sync it sends now reaches a server in COPY, which
+   * ignores it (PostgreSQL answers only Syncs read after the COPY ended).
+   */
+  copyMayBeOpen = false;
+  /** Syncs sent while copyMayBeOpen, before the server said whether it is a COPY: none is answered if it is */
+  syncsInPossibleCopy = 0;
+  /** Syncs the current COPY FROM STDIN was counted to ignore */
+  private syncsIgnoredByCopy = 0;
 
   private filter: ServerReplyFilter | null = null;
   private authenticator: ServerAuthenticator | null;
@@ -167,6 +175,8 @@ export class ServerConnection implements PacketHandler {
   private internalError: ServerError | null = null;
   private internalRow: InternalRow | null = null;
   private readyPending = false;
+  /** authentication requests from the server whose answer is still being computed */
+  private authStepsPending = 0;
   /** SSLRequest sent, its one-byte answer not read yet */
   private awaitingTlsAnswer = false;
   /** max_packet_size: the limit once logged in */
@@ -262,6 +272,9 @@ export class ServerConnection implements PacketHandler {
     this.stream.table = filter?.table ?? WORK_TABLE;
   }
 
+  /** when the pooler's own query started (busyInternally) */
+  internalSince = 0;
+
   /** true while the pooler runs its own query on this server */
   get busyInternally(): boolean {
     return this.internalDone !== null;
@@ -273,6 +286,7 @@ export class ServerConnection implements PacketHandler {
    */
   runInternal(query: string | Buffer, done: InternalDone, onRow: InternalRow | null = null): void {
     this.internalDone = done;
+    this.internalSince = clock.now;
     this.internalError = null;
     this.internalRow = onRow;
     if (onRow !== null) this.stream.table = ROWS_TABLE;
@@ -309,7 +323,7 @@ export class ServerConnection implements PacketHandler {
     }
     const done = this.internalDone;
     this.internalDone = null;
-    done?.(error ?? { sqlstate: '08006', severity: 'ERROR', message: 'server connection closed' });
+    done?.(error ?? { sqlstate: SqlState.connectionFailure, severity: 'ERROR', message: 'server connection closed' });
     this.owner.onServerClosed(this, reason, error);
   }
 
@@ -326,16 +340,19 @@ export class ServerConnection implements PacketHandler {
     if (code === BackendCode.ErrorResponse) return this.onLongError(length);
     if (code === BackendCode.CopyInResponse || code === BackendCode.CopyBothResponse) {
       this.copyIn = true;
-      // PostgreSQL ignores Sync during COPY FROM STDIN (libpq sends one before the data and one after)
-      if (this.filter !== null) this.filter.onCopyIn();
-      else this.expectReady -= this.syncsSinceExecute;
-      this.syncsSinceExecute = 0;
+      // PostgreSQL ignores Sync during COPY FROM STDIN (libpq sends one before the data and one
+      // after): the ones sent before the client ended the COPY get no ReadyForQuery.
+      if (this.filter !== null) this.filter.onCopyIn(this.syncsInPossibleCopy);
+      else this.expectReady -= this.syncsInPossibleCopy;
+      this.syncsIgnoredByCopy = this.syncsInPossibleCopy;
+      this.syncsInPossibleCopy = 0;
     }
     return Disposition.Forward;
   }
 
   onMessage(code: number, buffer: Buffer, offset: number, total: number): Disposition {
     if (this.state === 'login') return this.onLoginMessage(code, buffer, offset, total);
+    if (code === BackendCode.ErrorResponse) this.onErrorDuringCopy();
     if (this.filter?.onReply(code, buffer, offset, total, this.internalDone !== null) === Disposition.Skip) {
       // the filter sent this reply itself (with its own after it): the bookkeeping still happens
       if (code === BackendCode.ReadyForQuery) this.onReadyForQuery(buffer[offset + 5]!);
@@ -392,10 +409,20 @@ export class ServerConnection implements PacketHandler {
   }
 
   /**
+   * A COPY FROM STDIN that fails stops ignoring Syncs at a point the pooler cannot see: a Sync
+   * counted as ignored may be answered after all. Such a server is never reused: a ReadyForQuery
+   * it still owes must not reach another client.
+   */
+  private onErrorDuringCopy(): void {
+    if (this.copyIn && this.syncsIgnoredByCopy > 0) this.closeNeeded = true;
+  }
+
+  /**
    * An ErrorResponse too long to read (it quotes a huge value): it is still an error, for the
    * pooler's own query, for a server nobody is using, and for the prepared-statement bookkeeping.
    */
   private onLongError(length: number): Disposition {
+    this.onErrorDuringCopy();
     if (this.internalDone !== null) {
       this.internalError ??= { sqlstate: SqlState.internalError, severity: 'ERROR', message: `the server answered with an error of ${length} bytes` };
       return Disposition.Skip;
@@ -444,6 +471,7 @@ export class ServerConnection implements PacketHandler {
     this.readyAt = clock.now;
     if (this.expectReady > 0) this.expectReady--;
     this.copyIn = false;
+    this.syncsIgnoredByCopy = 0;
     const done = this.internalDone;
     if (done !== null) {
       this.internalDone = null;
@@ -465,11 +493,17 @@ export class ServerConnection implements PacketHandler {
       case BackendCode.Authentication: {
         const authenticator = this.authenticator;
         if (authenticator === null) break;
+        // A request the server must wait for our answer to; AuthenticationOk and SASLFinal need
+        // none (unprovenLogin judges them, synchronously, at ReadyForQuery)
+        const request = message.readInt32BE(5);
+        const step = request === AuthCode.Ok || request === AuthCode.SASLFinal ? 0 : 1;
+        this.authStepsPending += step;
         authenticator.handle(message).then(
           (reply) => {
+            this.authStepsPending -= step;
             if (reply !== null && !this.closed) this.socket.write(reply);
           },
-          (error: Error) => this.failLogin({ sqlstate: '08006', severity: 'FATAL', message: error.message }),
+          (error: Error) => this.failLogin({ sqlstate: SqlState.connectionFailure, severity: 'FATAL', message: error.message }),
         );
         break;
       }
@@ -485,13 +519,24 @@ export class ServerConnection implements PacketHandler {
       case BackendCode.ErrorResponse:
         this.failLogin(toServerError(decodeFields(message)));
         break;
-      case BackendCode.ReadyForQuery:
+      case BackendCode.ReadyForQuery: {
+        // Checked here, not only when the authenticator's answer comes: a ReadyForQuery in the same
+        // chunk would otherwise hand an unproven server a client's query first.
+        const unproven =
+          this.authStepsPending > 0
+            ? 'server sent ReadyForQuery before its authentication exchange finished'
+            : this.authenticator?.unprovenLogin()?.message;
+        if (unproven !== undefined) {
+          this.failLogin({ sqlstate: SqlState.connectionFailure, severity: 'FATAL', message: unproven });
+          break;
+        }
         this.authenticator = null;
         this.txStatus = message[5]!;
         this.stream.table = WORK_TABLE;
         this.stream.maxMessageLength = this.maxMessageLength;
         this.owner.onServerLogin(this, null);
         break;
+      }
       default:
         break;
     }
@@ -510,7 +555,7 @@ export class ServerConnection implements PacketHandler {
       ? `socket ${this.target.host}/.s.PGSQL.${this.target.port}`
       : `${this.target.host}:${this.target.port}`;
     const serverError: ServerError = {
-      sqlstate: '08006',
+      sqlstate: SqlState.connectionFailure,
       severity: 'FATAL',
       // a TLS failure's code (UNABLE_TO_VERIFY_LEAF_SIGNATURE) says less than its message
       message: `could not talk to server at ${where}: ${this.socket instanceof tls.TLSSocket ? `TLS: ${error.message}` : (error.code ?? error.message)}`,
@@ -521,7 +566,7 @@ export class ServerConnection implements PacketHandler {
 
   private onSocketClose(): void {
     if (this.closed) return;
-    const error: ServerError = { sqlstate: '08006', severity: 'FATAL', message: 'server closed the connection unexpectedly' };
+    const error: ServerError = { sqlstate: SqlState.connectionFailure, severity: 'FATAL', message: 'server closed the connection unexpectedly' };
     if (this.state === 'login') this.failLogin(error);
     else this.close('server_close', error);
   }
