@@ -13,7 +13,8 @@ describe('npm run bench -- --quick', () => {
   it('measures all three targets and writes JSON, markdown and SVG', async () => {
     const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
       execFile('npm', ['run', '--silent', 'bench', '--', '--quick', '--seconds', '1', '--idle', '20', '--out', out], { cwd: join(import.meta.dirname, '..') }, (error, stdout, stderr) =>
-        resolve({ code: error ? 1 : 0, stdout, stderr }),
+        // the error says what stderr may not: a signal, a spawn failure, an exit code
+        resolve({ code: error ? 1 : 0, stdout, stderr: error ? `${stderr}\n${error.message}\n${stdout.slice(-2000)}` : stderr }),
       );
     });
     expect(result.code, result.stderr).toBe(0);

@@ -14,6 +14,7 @@ import { wire } from '../src/testing/wire.js';
 import { md5Response } from '../src/auth/md5.js';
 import { getPostgres } from './harness/context.js';
 import { TEST_DATABASE } from './harness/roles.js';
+import { startCanary } from './support/canary.js';
 import { makeCertificates } from './support/certificates.js';
 import { startPooler, type PoolerProcess } from './support/pooler-process.js';
 import { errorFields, RawClient, type RawMessage } from './support/raw-client.js';
@@ -180,27 +181,6 @@ describe('hostile input at login', () => {
   });
 });
 
-/** a client that queries `sql` every `everyMs` until stopped; it must see only `expected` */
-function canary(url: string, sql: string, expected: string, everyMs = 20) {
-  const state = { stop: false, queries: 0, wrong: [] as unknown[], done: Promise.resolve() };
-  const client = new pg.Client({ connectionString: url });
-  state.done = (async () => {
-    await client.connect();
-    while (!state.stop) {
-      try {
-        const { rows } = await client.query(sql);
-        if (rows.length !== 1 || Object.values(rows[0])[0] !== expected) state.wrong.push(rows);
-        state.queries++;
-      } catch (error) {
-        state.wrong.push(error);
-      }
-      await new Promise((resolve) => setTimeout(resolve, everyMs));
-    }
-    await client.end();
-  })();
-  return state;
-}
-
 /** every reply until the connection closes or `ms` pass with nothing new */
 async function drain(client: RawClient, ms = 3000): Promise<RawMessage[]> {
   const out: RawMessage[] = [];
@@ -264,7 +244,7 @@ describe('hostile input after login', () => {
   }
 
   it('takes the password and a query in one write, and split at every byte, whether or not the pool has a server yet', async () => {
-    const watch = canary(work.url('tx1', 'md5_user', 'md5pass'), "SELECT 'canary'", 'canary');
+    const watch = await startCanary(work.url('tx1', 'md5_user', 'md5pass'));
     try {
       for (const database of ['fresh', 'tx1']) {
         const length = (await md5Salt(database)).password.length + query("SELECT 'after login' AS a").length;
@@ -281,14 +261,14 @@ describe('hostile input after login', () => {
         }
       }
     } finally {
-      watch.stop = true;
-      await watch.done;
+      await watch.stop();
     }
-    expect(watch.wrong).toEqual([]);
+    expect(watch.errors).toEqual([]);
   });
 
   it('COPY then Syncs in one pipeline leave no ReadyForQuery owed: another client on the same server never gets the injected row', async () => {
-    const victim = canary(work.url('tx1', 'md5_user', 'md5pass'), "SELECT 'victim'", 'victim', 50);
+    // on the same server as the attacker (pool of one): it must only ever get its own rows
+    const victim = await startCanary(work.url('tx1', 'md5_user', 'md5pass'), 50);
     const attack = Buffer.concat([
       query('CREATE TEMP TABLE IF NOT EXISTS copy_sink (a int)'),
       wire().cstring('').cstring('COPY copy_sink FROM STDIN').int16(0).message('P'),
@@ -312,10 +292,9 @@ describe('hostile input after login', () => {
         attacker.close();
       }
     } finally {
-      victim.stop = true;
-      await victim.done;
+      await victim.stop();
     }
-    expect(victim.wrong).toEqual([]);
+    expect(victim.errors).toEqual([]);
     expect(victim.queries).toBeGreaterThan(10);
   });
 

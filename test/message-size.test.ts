@@ -12,6 +12,7 @@ import { wire } from '../src/testing/wire.js';
 import { getPostgres } from './harness/context.js';
 import { TEST_DATABASE } from './harness/roles.js';
 import { runTool } from './harness/tools.js';
+import { startCanary, type Canary } from './support/canary.js';
 import { startPooler, type PoolerProcess } from './support/pooler-process.js';
 import { runPython } from './support/python.js';
 import { errorFields, RawClient, type RawMessage } from './support/raw-client.js';
@@ -22,7 +23,7 @@ type Mode = (typeof MODES)[number];
 const MB = 1 << 20;
 let pooler: PoolerProcess;
 /** a client per pool that queries the whole time; it must never see an error */
-const canaries: { stop: boolean; queries: number; errors: unknown[]; done: Promise<void> }[] = [];
+const canaries: Canary[] = [];
 
 beforeAll(async () => {
   const target = `host=${postgres.host} port=${postgres.port} dbname=${TEST_DATABASE} pool_size=2`;
@@ -32,29 +33,12 @@ beforeAll(async () => {
   });
   for (const mode of MODES) {
     await postgres.psql(`DROP TABLE IF EXISTS copy_${mode}; CREATE UNLOGGED TABLE copy_${mode} (line text)`, { database: TEST_DATABASE });
-    const canary = { stop: false, queries: 0, errors: [] as unknown[], done: Promise.resolve() };
-    const client = new pg.Client({ connectionString: pooler.url(`size_${mode}`, 'postgres') });
-    await client.connect();
-    canary.done = (async () => {
-      while (!canary.stop) {
-        try {
-          const { rows } = await client.query("SELECT 'canary' AS c");
-          if (rows[0]?.c !== 'canary') canary.errors.push(new Error(`canary got ${JSON.stringify(rows)}`));
-          canary.queries++;
-        } catch (error) {
-          canary.errors.push(error);
-        }
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
-      await client.end();
-    })();
-    canaries.push(canary);
+    canaries.push(await startCanary(pooler.url(`size_${mode}`, 'postgres')));
   }
 });
 
 afterAll(async () => {
-  for (const canary of canaries) canary.stop = true;
-  await Promise.all(canaries.map((c) => c.done));
+  await Promise.all(canaries.map((c) => c.stop()));
   await pooler?.stop();
 });
 
