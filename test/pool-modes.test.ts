@@ -7,7 +7,9 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getPostgres } from './harness/context.js';
 import { runPgbench, runTool } from './harness/tools.js';
+import { wire } from '../src/testing/wire.js';
 import { startPooler, type PoolerProcess } from './support/pooler-process.js';
+import { errorFields, RawClient } from './support/raw-client.js';
 
 const postgres = getPostgres();
 let pooler: PoolerProcess;
@@ -166,6 +168,33 @@ describe.each([
     expect(result.code, result.stderr).toBe(0);
     expect(result.failed).toBe(0);
     expect(result.stdout).toContain(`number of transactions actually processed: ${clients * 200}/${clients * 200}`);
+  });
+});
+
+describe('statement mode does not depend on how bytes are chunked', () => {
+  /** the replies to BEGIN; SELECT 42; COMMIT sent as three Query messages cut at `cuts` */
+  async function transcript(cuts: number[]): Promise<string[]> {
+    const client = await RawClient.login(pooler.port, 'stmt_db');
+    const queries = Buffer.concat(['BEGIN', 'SELECT 42', 'COMMIT'].map((sql) => wire().cstring(sql).message('Q')));
+    await client.sendSplit(queries, cuts).catch(() => undefined);
+    const out: string[] = [];
+    for (let message = await client.readMessage(); message !== null; message = await client.readMessage()) {
+      out.push(message.code === 'E' ? `E ${errorFields(message.body).C} ${errorFields(message.body).M}` : `${message.code} ${message.body.toString('latin1')}`);
+    }
+    client.close();
+    return out;
+  }
+
+  it('BEGIN, SELECT 42 and COMMIT end the client the same way in one write, in three, and split at every byte', async () => {
+    const expected = ['C BEGIN\0', 'E 0A000 transaction blocks not allowed in statement pooling mode'];
+    expect(await transcript([])).toEqual(expected);
+    const total = ['BEGIN', 'SELECT 42', 'COMMIT'].reduce((n, sql) => n + 6 + sql.length, 0);
+    expect(await transcript([11, 11 + 15])).toEqual(expected);
+    for (let cut = 1; cut < total; cut++) expect(await transcript([cut]), `cut at ${cut}`).toEqual(expected);
+    // and the pool is fine afterwards
+    const client = await connect('stmt_db');
+    expect((await client.query('SELECT 42 AS answer')).rows).toEqual([{ answer: 42 }]);
+    await client.end();
   });
 });
 

@@ -338,22 +338,7 @@ export class Pool implements ServerOwner {
       server.requestStart = 0;
       if (idle) server.xactStart = 0;
     }
-    if (!server.quiet) {
-      if (this.mode === 'statement' && server.expectReady === 0 && !server.unsynced && server.txStatus !== TxStatus.Idle) {
-        const error = new PoolerError(
-          'TRANSACTION_IN_STATEMENT_MODE',
-          SqlState.featureNotSupported,
-          'transaction blocks not allowed in statement pooling mode',
-          'FATAL',
-          undefined,
-        );
-        this.unlink(client, server);
-        server.close('statement_mode_transaction');
-        client.fail(error, 'statement_mode_transaction');
-      }
-      return;
-    }
-    if (this.mode !== 'session') this.tryRelease(client, server);
+    if (server.quiet && this.mode !== 'session') this.tryRelease(client, server);
   }
 
   onServerClosed(server: ServerConnection, reason: DisconnectReason, error: ServerError | null): void {
@@ -417,6 +402,7 @@ export class Pool implements ServerOwner {
     this.setClientState(client, 'active');
     client.server = server;
     server.peer = client;
+    server.forbidTransactions = this.mode === 'statement';
     server.stream.target = client.socket;
     server.lastUsed = now;
     this.stats.countAssignment(now - client.waitStart);

@@ -144,6 +144,11 @@ export class ServerConnection implements PacketHandler {
   readyAt = 0;
   /** close when next released instead of reusing (RECONNECT, reload, lifetime) */
   closeNeeded = false;
+  /**
+   * Statement mode: a ReadyForQuery that reports a transaction block ends the linked client,
+   * judged at that message, so the verdict never depends on how replies were cut into chunks.
+   */
+  forbidTransactions = false;
   /** server_check_query just succeeded: hand it out without checking again (server_check_delay = 0) */
   checkPassed = false;
   closed = false;
@@ -297,6 +302,7 @@ export class ServerConnection implements PacketHandler {
   /** stop forwarding for this client (the pool unlinks) */
   unlink(): void {
     this.peer = null;
+    this.forbidTransactions = false;
     this.answeredPeer = false;
     this.stream.target = null;
     this.readyPending = false;
@@ -483,7 +489,18 @@ export class ServerConnection implements PacketHandler {
       done(this.internalError);
       return Disposition.Skip;
     }
-    if (this.peer !== null) this.readyPending = true;
+    if (this.peer === null) return Disposition.Forward;
+    if (this.forbidTransactions && status !== TxStatus.Idle) {
+      // what came before (the BEGIN's reply) still reaches the client, then the error from the pool
+      if (this.stream.flushBeforeCurrent()) this.answeredPeer = true;
+      this.close('statement_mode_transaction', {
+        sqlstate: SqlState.featureNotSupported,
+        severity: 'FATAL',
+        message: 'transaction blocks not allowed in statement pooling mode',
+      });
+      return Disposition.Skip;
+    }
+    this.readyPending = true;
     return Disposition.Forward;
   }
 
