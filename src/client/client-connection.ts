@@ -152,6 +152,8 @@ export class ClientConnection implements PacketHandler, PoolClient {
   /** a SET of session parameters is running on the newly linked server */
   private syncingParameters = false;
   private pausedForServer = false;
+  /** a message waits in `held` for the linked server's replies to what came before it */
+  private heldForAnswers = false;
   private pausedForPeer = false;
   private terminating = false;
   /** named statements rewritten to shared ones (transaction/statement mode, max_prepared_statements > 0) */
@@ -349,6 +351,14 @@ export class ClientConnection implements PacketHandler, PoolClient {
     this.stream.target = null;
     this.unansweredBegin = null;
     this.prepared?.unlink();
+    if (this.heldForAnswers) {
+      // the server went before answering: what was held goes to the next server, once the pool
+      // has finished with this one
+      this.heldForAnswers = false;
+      setImmediate(() => {
+        if (this.phase === 'ready' && this.server === null && this.held.length > 0 && this.state !== 'waiting') this.pool!.requestServer(this);
+      });
+    }
     if (this.pausedForPeer) {
       this.pausedForPeer = false;
       this.updateReading();
@@ -422,10 +432,11 @@ export class ClientConnection implements PacketHandler, PoolClient {
         server.expectReady++;
         server.copyMayBeOpen = true;
         server.syncsInPossibleCopy = 0;
+        server.copyCandidates++;
         this.beginRequest(server);
         return Disposition.Forward;
       case FrontendCode.Sync:
-        if (server.copyMayBeOpen) server.syncsInPossibleCopy++;
+        if (server.copyMayBeOpen && server.syncsInPossibleCopy++ === 0) server.copyWindowsWithSyncs++;
         server.expectReady++;
         server.unsynced = false;
         if (server.requestStart === 0) this.beginRequest(server);
@@ -448,6 +459,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
         this.beginExtended(server);
         server.copyMayBeOpen = true;
         server.syncsInPossibleCopy = 0;
+        server.copyCandidates++;
         return Disposition.Forward;
       default:
         this.beginExtended(server);
@@ -475,8 +487,9 @@ export class ClientConnection implements PacketHandler, PoolClient {
 
   onMessage(code: number, buffer: Buffer, offset: number, total: number): Disposition {
     if (this.phase === 'ready' && this.prepared !== null) {
-      this.beginExtended(this.server!);
-      return this.prepared.onMessage(code, buffer, offset, total);
+      const disposition = this.prepared.onMessage(code, buffer, offset, total);
+      if (disposition !== Disposition.Hold) this.beginExtended(this.server!);
+      return disposition;
     }
     if (this.phase === 'console') {
       this.console!.receive(buffer.subarray(offset, offset + total));
@@ -579,8 +592,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
   private onWorkData(chunk: Buffer): void {
     this.unansweredBegin = null;
     if (this.server !== null && !this.syncingParameters && this.held.length === 0) {
-      this.stream.feed(chunk);
-      if (this.terminating) this.close('client_terminate');
+      this.feedWork(chunk, null);
       return;
     }
     this.held.push(chunk);
@@ -603,12 +615,37 @@ export class ClientConnection implements PacketHandler, PoolClient {
     this.held = [];
     this.pausedForServer = false;
     this.unansweredBegin = held.length === 1 && this.pool!.replaysBegin && isLoneBegin(held[0]!) ? held[0]! : null;
-    for (const chunk of held) {
-      this.stream.feed(chunk);
-      if (this.terminating) return this.close('client_terminate');
-      if (this.phase === 'closed') return;
+    for (let i = 0; i < held.length; i++) {
+      if (!this.feedWork(held[i]!, held.slice(i + 1))) return;
     }
     this.updateReading();
+  }
+
+  /**
+   * Feed one chunk of work to the linked server; false when the client is gone or a message must
+   * wait for the server's answers (Disposition.Hold): it, the rest of the chunk and `later` are
+   * held until the server's next ReadyForQuery (onServerAnswered).
+   */
+  private feedWork(chunk: Buffer, later: Buffer[] | null): boolean {
+    this.stream.feed(chunk);
+    if (this.terminating) {
+      this.close('client_terminate');
+      return false;
+    }
+    if (this.phase === 'closed') return false;
+    const rest = this.stream.takeRest();
+    if (rest === null) return true;
+    this.held = later === null ? [rest] : [rest, ...later];
+    this.heldForAnswers = true;
+    this.pausedForServer = true;
+    this.updateReading();
+    return false;
+  }
+
+  onServerAnswered(): void {
+    if (!this.heldForAnswers || this.server === null) return;
+    this.heldForAnswers = false;
+    this.sendHeld();
   }
 
   private onDrain(): void {

@@ -178,3 +178,43 @@ describe('PacketStream limits and large messages', () => {
     }
   });
 });
+
+describe('PacketStream Hold', () => {
+  /** holds the first 'P' it sees, forwards everything else */
+  class Holder extends Recorder {
+    held = false;
+    override onMessage(code: number, buffer: Buffer, offset: number, total: number): Disposition {
+      if (code === 0x50 && !this.held) {
+        this.held = true;
+        return Disposition.Hold;
+      }
+      return super.onMessage(code, buffer, offset, total);
+    }
+  }
+  const before = wire().cstring('select 1').message('Q');
+  const held = wire().cstring('s1').cstring('x'.repeat(3000)).int16(0).message('P');
+  const after = wire().message('S');
+  const all = Buffer.concat([before, held, after]);
+
+  it('forwards what came before a held message and gives back the message and the rest, at every split', () => {
+    for (let at = 0; at <= all.length; at++) {
+      const handler = new Holder();
+      const sink = new Sink();
+      const framer = new PacketStream(handler, treatTable({ [0x50]: Treat.Whole }), 1 << 20);
+      framer.target = sink as unknown as Socket;
+      const pieces = [all.subarray(0, at), all.subarray(at)];
+      let rest: Buffer | null = null;
+      for (let i = 0; i < pieces.length && rest === null; i++) {
+        framer.feed(pieces[i]!);
+        rest = framer.takeRest();
+        if (rest !== null && i === 0) rest = Buffer.concat([rest, pieces[1]!]);
+      }
+      expect(sink.bytes.equals(before), `split at ${at}`).toBe(true);
+      expect(rest?.equals(Buffer.concat([held, after])), `split at ${at}`).toBe(true);
+      expect(framer.betweenMessages).toBe(true);
+      // fed again, the held message now goes through
+      framer.feed(rest!);
+      expect(sink.bytes.equals(all), `split at ${at}`).toBe(true);
+    }
+  });
+});

@@ -10,8 +10,11 @@
 import type { Socket } from 'node:net';
 import { HEADER_LENGTH } from '../protocol/codes.js';
 
-/** what to do with one message */
-export const Disposition = { Forward: 0, Skip: 1 } as const;
+/**
+ * what to do with one message. Hold (from onMessage only): read nothing from this message on; it
+ * and the rest of the chunk come back from takeRest, to be fed again when the handler can decide.
+ */
+export const Disposition = { Forward: 0, Skip: 1, Hold: 2 } as const;
 export type Disposition = (typeof Disposition)[keyof typeof Disposition];
 
 /** how the stream treats a message code; one Uint8Array(256) per direction and phase */
@@ -145,7 +148,7 @@ export class PacketStream {
     if (this.pausing) {
       this.pausing = false;
       this.flushForward(pos);
-      if (pos < end && !this.stopped) this.rest = chunk.subarray(pos);
+      if (pos < end && !this.stopped) this.rest = this.rest === null ? chunk.subarray(pos) : Buffer.concat([this.rest, chunk.subarray(pos)]);
     } else if (!this.stopped) {
       this.flushForward(end);
     }
@@ -201,7 +204,12 @@ export class PacketStream {
     const total = length + 1;
     this.messageStart = pos;
     if (this.readsWhole(code, total)) {
-      if (pos + total <= end) return this.settle(this.handler.onMessage(code, chunk, pos, total), pos, total);
+      if (pos + total <= end) {
+        const disposition = this.handler.onMessage(code, chunk, pos, total);
+        if (disposition !== Disposition.Hold) return this.settle(disposition, pos, total);
+        this.pausing = true;
+        return pos;
+      }
       this.flushForward(pos);
       this.parts = [chunk.subarray(pos)];
       this.partsLength = end - pos;
@@ -263,7 +271,13 @@ export class PacketStream {
     const message = Buffer.concat(parts, this.partsTotal);
     this.parts = null;
     this.messageStart = 0;
-    if (this.handler.onMessage(message[0]!, message, 0, message.length) === Disposition.Forward && !this.stopped) this.write(message);
+    const disposition = this.handler.onMessage(message[0]!, message, 0, message.length);
+    if (disposition === Disposition.Hold) {
+      this.pausing = true;
+      this.rest = message;
+    } else if (disposition === Disposition.Forward && !this.stopped) {
+      this.write(message);
+    }
     return pos + used;
   }
 

@@ -52,6 +52,8 @@ export interface PoolClient extends Listed<PoolClient>, ServerPeer {
   holdUnansweredBegin(): boolean;
   /** end the client with an error */
   fail(error: PoolerError | ServerError, reason: DisconnectReason): void;
+  /** the linked server answered up to a ReadyForQuery: what the client held for that may go now */
+  onServerAnswered(): void;
 }
 
 /** what a pool needs from the pooler around it */
@@ -338,7 +340,8 @@ export class Pool implements ServerOwner {
       server.requestStart = 0;
       if (idle) server.xactStart = 0;
     }
-    if (server.quiet && this.mode !== 'session') this.tryRelease(client, server);
+    client.onServerAnswered();
+    if (client.server === server && server.quiet && this.mode !== 'session') this.tryRelease(client, server);
   }
 
   onServerClosed(server: ServerConnection, reason: DisconnectReason, error: ServerError | null): void {

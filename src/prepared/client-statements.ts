@@ -112,6 +112,10 @@ export class ClientStatements implements StatementClient {
       case FrontendCode.Execute:
         server.push(Request.Execute, Action.Forward, Effect.None, this.lastBound);
         break;
+      case FrontendCode.CopyDone:
+      case FrontendCode.CopyFail:
+        server.push(Request.CopyEnd, Action.Forward);
+        break;
     }
     return Disposition.Forward;
   }
@@ -142,8 +146,9 @@ export class ClientStatements implements StatementClient {
       server.push(Request.Parse, Action.Forward);
       return Disposition.Forward;
     }
-    this.counters.clientParses++;
     const name = buffer.toString('utf8', offset + HEADER, nameEnd);
+    if (server.nameUndecided(name)) return Disposition.Hold;
+    this.counters.clientParses++;
     if (this.names.has(name)) {
       return this.refuse(offset, new PoolerError('DUPLICATE_PREPARED_STATEMENT', SqlState.duplicatePreparedStatement, `prepared statement "${name}" already exists`, 'ERROR'));
     }
@@ -168,8 +173,9 @@ export class ClientStatements implements StatementClient {
       server.push(Request.Bind, Action.Forward);
       return Disposition.Forward;
     }
-    this.counters.binds++;
     const name = buffer.toString('utf8', nameStart, nameEnd);
+    if (server.nameUndecided(name)) return Disposition.Hold;
+    this.counters.binds++;
     const statement = this.names.get(name);
     if (statement === undefined) return this.refuseUnknown(name, offset);
     this.ensurePrepared(server, statement, offset);
@@ -190,6 +196,7 @@ export class ClientStatements implements StatementClient {
       return Disposition.Forward;
     }
     const name = buffer.toString('utf8', nameStart, nameEnd);
+    if (server.nameUndecided(name)) return Disposition.Hold;
     const statement = this.names.get(name);
     if (request === Request.Close) {
       // Closing is answered here: the server keeps its copy for other clients. Closing an

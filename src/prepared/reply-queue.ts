@@ -13,6 +13,11 @@ export const Request = {
   Close: 5, // CloseComplete
   Sync: 6, // ReadyForQuery
   Query: 7, // ReadyForQuery (Query and FunctionCall)
+  /**
+   * CopyDone or CopyFail: no reply of its own, but it marks where a COPY FROM STDIN ends, so the
+   * Syncs before it are known to be ignored and those after it answered; dropped at the head
+   */
+  CopyEnd: 8,
 } as const;
 export type Request = (typeof Request)[keyof typeof Request];
 

@@ -65,6 +65,8 @@ function ends(request: Request, code: number): boolean {
     case Request.Sync:
     case Request.Query:
       return code === BackendCode.ReadyForQuery;
+    case Request.CopyEnd:
+      return false;
   }
 }
 
@@ -158,23 +160,47 @@ export class ServerStatements {
         return;
       }
     }
+    if (request === Request.CopyEnd) this.dropCopyEnds();
     if (queue.size === 1 && action === Action.Fake) this.sendFakes(null, 0);
   }
 
   /**
    * The server started COPY FROM STDIN for the request at the head (an Execute or a Query): it
-   * ignores the `ignored` Syncs the client sent after that request and before ending the COPY,
-   * which stand right behind it in the queue. Later Syncs (after CopyDone) are answered.
+   * ignores the Syncs the client sent after that request until it ended the COPY (CopyDone,
+   * CopyFail, or any other message, which fails it); they stand right behind the head. Syncs after
+   * that end are answered.
    */
-  onCopyIn(ignored: number): void {
+  onCopyIn(): void {
     const queue = this.queue;
     if (queue.size === 0) return;
     const head = queue.request(queue.index(0));
     if (head !== Request.Execute && head !== Request.Query) return;
-    for (let n = 0; n < ignored && queue.size > 1 && queue.request(queue.index(1)) === Request.Sync; n++) {
+    while (queue.size > 1 && queue.request(queue.index(1)) === Request.Sync) {
       queue.removeAt(1);
       this.host.expectReady--;
     }
+  }
+
+  /**
+   * Whether the client's `name` was added or removed by a request the server has not answered yet,
+   * with a Sync after it: whether that change stands depends on replies still to come (an error
+   * before the Sync undoes it), and PostgreSQL judges the next use of the name only after them.
+   */
+  nameUndecided(name: string): boolean {
+    const queue = this.queue;
+    let pending = false;
+    for (let n = 0; n < queue.size; n++) {
+      const i = queue.index(n);
+      if (pending && queue.request(i) === Request.Sync) return true;
+      if (queue.name(i) === name && (queue.effect(i) & (Effect.ClientAdd | Effect.ClientRemove)) !== 0) pending = true;
+    }
+    return false;
+  }
+
+  /** a CopyEnd at the head owes nothing: the COPY it ended (if any) was accounted for */
+  private dropCopyEnds(): void {
+    const queue = this.queue;
+    while (queue.size > 0 && queue.request(queue.index(0)) === Request.CopyEnd) queue.shift();
   }
 
   /** a server reply; `internal` while the pooler runs its own query (reset, check, SET) */
@@ -196,6 +222,7 @@ export class ServerStatements {
     const swallow = queue.action(head) === Action.Swallow;
     if (code === BackendCode.ParseComplete) queue.statement(head)?.markParsed();
     queue.shift();
+    this.dropCopyEnds();
     if (queue.size === 0 || queue.action(queue.index(0)) !== Action.Fake) return swallow ? Disposition.Skip : Disposition.Forward;
     // the pooler's replies go right after this one: send it now, then them
     if (!swallow) this.host.stream.inject(buffer.subarray(offset, offset + total), offset);
@@ -253,6 +280,7 @@ export class ServerStatements {
     while (skipped < queue.size && queue.request(queue.index(skipped)) !== Request.Sync) skipped++;
     for (let n = skipped - 1; n >= 0; n--) this.undo(queue.index(n));
     for (let n = 0; n < skipped; n++) queue.shift();
+    this.dropCopyEnds();
     if (queue.size === 0) this.discardUntilSync = true;
     return disposition;
   }

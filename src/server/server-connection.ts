@@ -75,8 +75,8 @@ export interface ServerReplyFilter {
    * ErrorResponse too long to read (MAX_INSPECTED_REPLY_LENGTH): only that it is one is known.
    */
   onReply(code: number, buffer: Buffer | null, offset: number, total: number, internal: boolean): Disposition;
-  /** the server entered COPY FROM STDIN and will ignore `ignoredSyncs` Syncs already sent after the COPY's request */
-  onCopyIn(ignoredSyncs: number): void;
+  /** the server entered COPY FROM STDIN for the request at the head of its queue */
+  onCopyIn(): void;
   close(): void;
 }
 
@@ -171,6 +171,14 @@ export class ServerConnection implements PacketHandler {
   copyMayBeOpen = false;
   /** Syncs sent while copyMayBeOpen, before the server said whether it is a COPY: none is answered if it is */
   syncsInPossibleCopy = 0;
+  /**
+   * Queries and Executes sent since the server last owed nothing. Without a reply queue (no
+   * prepared-statement tracking) the ignored Syncs are known exactly only while this is 1: then
+   * the COPY's request is the one whose window was counted.
+   */
+  copyCandidates = 0;
+  /** how many of those had Syncs counted in their window */
+  copyWindowsWithSyncs = 0;
   /** Syncs the current COPY FROM STDIN was counted to ignore */
   private syncsIgnoredByCopy = 0;
 
@@ -348,9 +356,17 @@ export class ServerConnection implements PacketHandler {
       this.copyIn = true;
       // PostgreSQL ignores Sync during COPY FROM STDIN (libpq sends one before the data and one
       // after): the ones sent before the client ended the COPY get no ReadyForQuery.
-      if (this.filter !== null) this.filter.onCopyIn(this.syncsInPossibleCopy);
-      else this.expectReady -= this.syncsInPossibleCopy;
-      this.syncsIgnoredByCopy = this.syncsInPossibleCopy;
+      if (this.filter !== null) {
+        this.filter.onCopyIn();
+      } else if (this.copyCandidates === 1) {
+        this.expectReady -= this.syncsInPossibleCopy;
+        this.syncsIgnoredByCopy = this.syncsInPossibleCopy;
+      } else if (this.copyWindowsWithSyncs > 0) {
+        // Which request this COPY answers, and so which Syncs it ignores, cannot be told: count
+        // none as ignored (the server then owes more than it sends, so it is never released
+        // early) and never reuse it.
+        this.closeNeeded = true;
+      }
       this.syncsInPossibleCopy = 0;
     }
     return Disposition.Forward;
@@ -478,6 +494,10 @@ export class ServerConnection implements PacketHandler {
     if (this.expectReady > 0) this.expectReady--;
     this.copyIn = false;
     this.syncsIgnoredByCopy = 0;
+    if (this.expectReady === 0 && !this.unsynced) {
+      this.copyCandidates = 0;
+      this.copyWindowsWithSyncs = 0;
+    }
     const done = this.internalDone;
     if (done !== null) {
       this.internalDone = null;
