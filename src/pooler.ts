@@ -23,6 +23,7 @@ import { cancelRequest } from './protocol/frontend-messages.js';
 import type { ServerConnection } from './server/server-connection.js';
 import { DatabaseStats } from './stats/database-stats.js';
 import { logStats } from './stats/log-stats.js';
+import { PendingLogins, pendingLoginLimit } from './pending-logins.js';
 
 /** how often the janitor runs: PgBouncer's 1/3 s */
 const JANITOR_INTERVAL_MS = 333;
@@ -55,6 +56,8 @@ export class Pooler implements ClientContext, PoolContext {
   /** when the current stats_period began (SHOW STATS averages, the log_stats line) */
   private statsPeriodStart = clock.now;
   private readonly cancelKeys = new Map<string, ClientConnection>();
+  /** connected, but no startup packet yet, or logging in to the console: not counted in max_client_conn */
+  private readonly pendingLogins = new PendingLogins<ClientConnection>();
   private readonly autoDatabases = new Map<string, DatabaseConfig>();
   private authSecrets = new Map<string, string>();
   /** auth_type, or the auth_hba_file rules and ident maps */
@@ -236,13 +239,19 @@ export class Pooler implements ClientContext, PoolContext {
     this.pools.get(`${database.name}\0${user}`)?.setPassword(this.serverPassword(database, user));
   }
 
-  findDatabase(name: string): DatabaseConfig | typeof CONSOLE | PoolerError {
+  findDatabase(name: string, client: ClientConnection): DatabaseConfig | typeof CONSOLE | PoolerError {
     if (this.shutdownMode !== null) {
       return shuttingDown();
     }
-    // The console is exempt from max_client_conn, as in PgBouncer, so an operator can always get in.
-    if (this.isConsoleDatabase(name)) return CONSOLE;
-    if (this.clients.size - this.consoleSessions.size > this.settings.max_client_conn) {
+    // The console is exempt from max_client_conn, as in PgBouncer, so an operator can always get in;
+    // until logged in it is still a pending login, which are bounded on their own.
+    if (this.isConsoleDatabase(name)) {
+      this.pendingLogins.renew(client);
+      return CONSOLE;
+    }
+    // Sockets that never send a startup packet do not count: only clients that name a database do.
+    this.pendingLogins.delete(client);
+    if (this.clients.size - this.consoleSessions.size - this.pendingLogins.size > this.settings.max_client_conn) {
       return new PoolerError(
         'TOO_MANY_CLIENTS',
         SqlState.tooManyConnections,
@@ -270,6 +279,7 @@ export class Pooler implements ClientContext, PoolContext {
       );
     }
     const session = new ConsoleSession(client, this, { name: user, admin });
+    this.pendingLogins.delete(client);
     this.consoleSessions.add(session);
     this.consoleOf.set(client, session);
     return session;
@@ -390,6 +400,7 @@ export class Pooler implements ClientContext, PoolContext {
 
   onClientClosed(client: ClientConnection): void {
     this.clients.delete(client);
+    this.pendingLogins.delete(client);
     const session = this.consoleOf.get(client);
     if (session !== undefined) {
       this.consoleOf.delete(client);
@@ -440,6 +451,7 @@ export class Pooler implements ClientContext, PoolContext {
     }
     const client = new ClientConnection(socket, this);
     this.clients.add(client);
+    this.pendingLogins.add(client, pendingLoginLimit(this.settings.max_client_conn));
   }
 
   lookupDatabase(name: string): DatabaseConfig | null {

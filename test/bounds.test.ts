@@ -1,6 +1,7 @@
 // Bounds on what clients can make the pooler hold (issue 16): a console client that does not
-// read stops being answered.
+// read stops being answered, and sockets that never log in do not take max_client_conn.
 import net from 'node:net';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { wire } from '../src/testing/wire.js';
 import { getPostgres } from './harness/context.js';
@@ -8,23 +9,47 @@ import { startPooler, type PoolerProcess } from './support/pooler-process.js';
 
 const postgres = getPostgres();
 let growth: PoolerProcess;
+let limited: PoolerProcess;
 
 beforeAll(async () => {
   const real = `host=${postgres.host} port=${postgres.port} dbname=pooler_test`;
-  growth = await startPooler({
-    settings: { auth_type: 'trust', admin_users: 'postgres', log_connections: 0, log_pooler_errors: 0 },
-    databases: { app: real },
-  });
+  [growth, limited] = await Promise.all([
+    startPooler({
+      settings: { auth_type: 'trust', admin_users: 'postgres', log_connections: 0, log_pooler_errors: 0 },
+      databases: { app: real },
+    }),
+    startPooler({
+      settings: { auth_type: 'trust', admin_users: 'postgres', max_client_conn: 20 },
+      databases: { app: real },
+    }),
+  ]);
 });
 
 afterAll(async () => {
   await growth?.stop();
+  await limited?.stop();
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const startup = (database: string, user = 'postgres') =>
   wire().int32(196608).cstring('user').cstring(user).cstring('database').cstring(database).bytes('\0').untyped();
+
+async function connect(through: PoolerProcess, database: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: through.url(database) });
+  client.on('error', () => undefined);
+  await client.connect();
+  return client;
+}
+
+async function show(through: PoolerProcess, what: string): Promise<Record<string, unknown>[]> {
+  const admin = await connect(through, 'pgbouncer');
+  try {
+    return (await admin.query(`SHOW ${what}`)).rows;
+  } finally {
+    await admin.end();
+  }
+}
 
 /** counts ReadyForQuery messages in what a socket receives */
 class ReadyCounter {
@@ -87,3 +112,34 @@ describe('the console does not answer a client that does not read', () => {
   });
 });
 
+
+describe('sockets that never log in', () => {
+  it('do not take max_client_conn: with 200 of them open, a client logs in and the console answers', async () => {
+    const idle = await Promise.all(
+      Array.from(
+        { length: 200 },
+        () =>
+          new Promise<net.Socket>((resolve, reject) => {
+            const socket = net.connect({ host: '127.0.0.1', port: limited.port });
+            socket.on('error', () => undefined);
+            socket.once('connect', () => resolve(socket));
+            setTimeout(() => reject(new Error('connect timed out')), 10_000);
+          }),
+      ),
+    );
+    try {
+      await sleep(300);
+      const client = await connect(limited, 'app');
+      expect((await client.query('SELECT 2 AS n')).rows[0].n).toBe(2);
+      const pools = await show(limited, 'POOLS');
+      expect(pools.find((row) => row.database === 'app')?.cl_active).toBe(1);
+
+      // max_client_conn still holds for clients that log in
+      const more = await Promise.all(Array.from({ length: 19 }, () => connect(limited, 'app')));
+      await expect(connect(limited, 'app')).rejects.toMatchObject({ code: '53300' });
+      await Promise.all([client, ...more].map((c) => c.end()));
+    } finally {
+      for (const socket of idle) socket.destroy();
+    }
+  });
+});
