@@ -19,11 +19,11 @@ import { AuthQueries } from './pool/auth-queries.js';
 import { Topology, type ServerAddress } from './failover/topology.js';
 import { maintainPool } from './pool/maintenance.js';
 import { Pool, type PoolContext } from './pool/pool.js';
-import { cancelRequest } from './protocol/frontend-messages.js';
 import type { ServerConnection } from './server/server-connection.js';
 import { DatabaseStats } from './stats/database-stats.js';
 import { logStats } from './stats/log-stats.js';
 import { PendingLogins, pendingLoginLimit } from './pending-logins.js';
+import { CancelForwarder } from './cancel-forwarder.js';
 
 /** how often the janitor runs: PgBouncer's 1/3 s */
 const JANITOR_INTERVAL_MS = 333;
@@ -56,6 +56,7 @@ export class Pooler implements ClientContext, PoolContext {
   /** when the current stats_period began (SHOW STATS averages, the log_stats line) */
   private statsPeriodStart = clock.now;
   private readonly cancelKeys = new Map<string, ClientConnection>();
+  private readonly cancels = new CancelForwarder(this);
   /** connected, but no startup packet yet, or logging in to the console: not counted in max_client_conn */
   private readonly pendingLogins = new PendingLogins<ClientConnection>();
   private readonly autoDatabases = new Map<string, DatabaseConfig>();
@@ -385,17 +386,15 @@ export class Pooler implements ClientContext, PoolContext {
       }
       return;
     }
-    const server = client?.server;
-    if (server == null) {
-      this.log.debug({ processId }, client ? 'cancel request for an idle client: nothing to cancel' : 'cancel request with an unknown key');
+    if (client === undefined) {
+      this.log.debug({ processId }, 'cancel request with an unknown key');
       return;
     }
-    // A cancel goes over its own new connection, with the server's real key.
-    const { host, port } = server.target;
-    const socket = host.startsWith('/') ? net.connect({ path: `${host}/.s.PGSQL.${port}` }) : net.connect({ host, port });
-    socket.on('connect', () => socket.end(cancelRequest(server.processId, server.secretKey)));
-    socket.on('error', (error) => this.log.warn({ err: error.message }, 'could not forward a cancel request'));
-    socket.setTimeout(this.settings.server_connect_timeout, () => socket.destroy());
+    this.cancels.forward(client);
+  }
+
+  beingCanceled(server: ServerConnection): boolean {
+    return this.cancels.beingCanceled(server);
   }
 
   onClientClosed(client: ClientConnection): void {

@@ -73,6 +73,8 @@ export interface PoolContext {
   evictIdleServer(pool: Pool, shares: (other: Pool) => boolean): boolean;
   /** where the database's servers are (static, multi-host, Patroni) */
   topologyFor(database: DatabaseConfig): Topology;
+  /** a cancel for this server is in flight: it stays with its client until that is done */
+  beingCanceled(server: ServerConnection): boolean;
 }
 
 export class Pool implements ServerOwner {
@@ -245,7 +247,7 @@ export class Pool implements ServerOwner {
     const server = client.server;
     if (server !== null) {
       this.unlink(client, server);
-      if (server.quiet && !server.busyInternally) {
+      if (server.quiet && !server.busyInternally && !this.context.beingCanceled(server)) {
         const settings = this.context.config.settings;
         if (this.mode === 'session' && settings.server_reset_query !== '') this.resetThenIdle(server);
         else this.releaseToIdle(server);
@@ -431,7 +433,7 @@ export class Pool implements ServerOwner {
 
   private tryRelease(client: PoolClient, server: ServerConnection): void {
     // PgBouncer's rule: also wait until the client has taken everything, and never split a message.
-    if (!client.betweenMessages || client.socket.writableNeedDrain) return;
+    if (!client.betweenMessages || client.socket.writableNeedDrain || this.context.beingCanceled(server)) return;
     this.unlink(client, server);
     const settings = this.context.config.settings;
     if (settings.server_reset_query_always && settings.server_reset_query !== '') this.resetThenIdle(server);
