@@ -24,9 +24,13 @@ import { DatabaseStats } from './stats/database-stats.js';
 import { logStats } from './stats/log-stats.js';
 import { PendingLogins, pendingLoginLimit } from './pending-logins.js';
 import { CancelForwarder } from './cancel-forwarder.js';
+import { AutoDatabases } from './auto-databases.js';
+import { reapIdle, type ReapContext } from './idle-reaper.js';
 
 /** how often the janitor runs: PgBouncer's 1/3 s */
 const JANITOR_INTERVAL_MS = 333;
+/** how often idle pools and auto-databases are looked for: each look visits every pool */
+const REAP_INTERVAL_MS = 1000;
 const ADMIN_DATABASES = new Set(['pgbouncer', 'pooler']);
 
 /**
@@ -37,7 +41,7 @@ const ADMIN_DATABASES = new Set(['pgbouncer', 'pooler']);
  */
 export type ShutdownMode = 'immediate' | 'wait_for_clients' | 'wait_for_servers' | 'drain';
 
-export class Pooler implements ClientContext, PoolContext {
+export class Pooler implements ClientContext, PoolContext, ReapContext<Pool> {
   readonly pools = new Map<string, Pool>();
   readonly clients = new Set<ClientConnection>();
   readonly stats = new Map<string, DatabaseStats>();
@@ -59,7 +63,9 @@ export class Pooler implements ClientContext, PoolContext {
   private readonly cancels = new CancelForwarder(this);
   /** connected, but no startup packet yet, or logging in to the console: not counted in max_client_conn */
   private readonly pendingLogins = new PendingLogins<ClientConnection>();
-  private readonly autoDatabases = new Map<string, DatabaseConfig>();
+  /** databases made from the `*` fallback, freed after autodb_idle_timeout */
+  readonly autoDatabases = new AutoDatabases();
+  private lastReap = clock.now;
   private authSecrets = new Map<string, string>();
   /** auth_type, or the auth_hba_file rules and ident maps */
   private authRules: ClientAuthRules;
@@ -356,6 +362,8 @@ export class Pooler implements ClientContext, PoolContext {
   }
 
   poolFor(database: DatabaseConfig, user: string): Pool {
+    // an auto-database freed while this client logged in is known again, and goes with its pool
+    if (!this.config.databases.has(database.name)) this.autoDatabases.adopt(database, clock.now);
     const key = `${database.name}\0${user}`;
     let pool = this.pools.get(key);
     if (pool === undefined) {
@@ -458,12 +466,28 @@ export class Pooler implements ClientContext, PoolContext {
     if (listed !== undefined) return listed;
     const fallback = this.config.fallback;
     if (fallback === null) return null;
-    let auto = this.autoDatabases.get(name);
-    if (auto === undefined) {
-      auto = { ...fallback, name, dbname: fallback.dbname || name };
-      this.autoDatabases.set(name, auto);
+    return this.autoDatabases.get(name, fallback, clock.now);
+  }
+
+  // --- ReapContext
+
+  databaseExists(name: string): boolean {
+    return this.config.databases.has(name) || this.autoDatabases.has(name);
+  }
+
+  removePool(pool: Pool): void {
+    const key = `${pool.database.name}\0${pool.user}`;
+    if (this.pools.get(key) !== pool) return;
+    this.pools.delete(key);
+    this.queriedSecrets.delete(key);
+  }
+
+  forgetDatabases(names: ReadonlySet<string>): void {
+    for (const name of names) {
+      this.topologies.get(name)?.stop();
+      this.topologies.delete(name);
     }
-    return auto;
+    this.authQueries.forgetDatabases(names);
   }
 
   /** the password servers of this pool log in with: the forced user's, else the stored secret */
@@ -495,6 +519,17 @@ export class Pooler implements ClientContext, PoolContext {
       maintainPool(pool, now, this.settings, this.config.users.get(pool.user));
     }
     this.authQueries.closeIdle(now);
+    if (now - this.lastReap >= REAP_INTERVAL_MS) {
+      this.lastReap = now;
+      const pools = this.pools.size;
+      const databases = this.autoDatabases.size;
+      reapIdle(this, now);
+      const freedPools = pools - this.pools.size;
+      const freedDatabases = databases - this.autoDatabases.size;
+      if (freedPools > 0 || freedDatabases > 0) {
+        this.log.info({ pools: freedPools, databases: freedDatabases }, 'freed idle pools and auto-databases (pool_idle_timeout, autodb_idle_timeout)');
+      }
+    }
     if (now - this.statsPeriodStart >= this.settings.stats_period) {
       this.statsPeriodStart = now;
       for (const stats of this.stats.values()) {

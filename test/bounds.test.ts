@@ -1,15 +1,19 @@
-// Bounds on what clients can make the pooler hold (issue 16): a console client that does not
-// read stops being answered, sockets that never log in do not take max_client_conn, and
-// CancelRequests neither open a server connection each nor reach a query of another client.
+// Bounds on what clients can make the pooler hold (issue 16): auto-databases and pools that
+// clients invent are freed once idle, a console client that does not read stops being answered,
+// sockets that never log in do not take max_client_conn, and CancelRequests neither open a
+// server connection each nor reach a query of another client.
 import net from 'node:net';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../src/net/free-port.js';
 import { wire } from '../src/testing/wire.js';
 import { getPostgres } from './harness/context.js';
 import { startPooler, type PoolerProcess } from './support/pooler-process.js';
+import { RawClient } from './support/raw-client.js';
 import { TcpProxy } from './support/tcp-proxy.js';
 
 const postgres = getPostgres();
+const IDLE_TIMEOUT_S = 5;
 let growth: PoolerProcess;
 let limited: PoolerProcess;
 let cancelling: PoolerProcess;
@@ -17,11 +21,21 @@ let proxy: TcpProxy;
 
 beforeAll(async () => {
   const real = `host=${postgres.host} port=${postgres.port} dbname=pooler_test`;
+  // nothing listens there: server logins fail at once, and PostgreSQL is spared 600 failed logins
+  const dead = `host=127.0.0.1 port=${await freePort()}`;
   proxy = await TcpProxy.start(postgres.host, postgres.port);
   [growth, limited, cancelling] = await Promise.all([
     startPooler({
-      settings: { auth_type: 'trust', admin_users: 'postgres', log_connections: 0, log_pooler_errors: 0 },
-      databases: { app: real },
+      settings: {
+        auth_type: 'trust',
+        admin_users: 'postgres',
+        max_client_conn: 1000,
+        autodb_idle_timeout: IDLE_TIMEOUT_S,
+        pool_idle_timeout: IDLE_TIMEOUT_S,
+        log_connections: 0,
+        log_pooler_errors: 0,
+      },
+      databases: { app: real, dead, '*': dead },
     }),
     startPooler({
       settings: { auth_type: 'trust', admin_users: 'postgres', max_client_conn: 20 },
@@ -60,6 +74,29 @@ async function show(through: PoolerProcess, what: string): Promise<Record<string
   } finally {
     await admin.end();
   }
+}
+
+/** log in (trust) and read until the pooler closes the connection: the server login fails */
+async function loginThatFails(through: PoolerProcess, database: string, user: string): Promise<void> {
+  const client = await RawClient.connect(through.port);
+  client.send(startup(database, user));
+  while ((await client.readMessage(10_000)) !== null);
+  client.close();
+}
+
+async function inBatches(count: number, batch: number, run: (i: number) => Promise<void>): Promise<void> {
+  for (let start = 0; start < count; start += batch) {
+    await Promise.all(Array.from({ length: Math.min(batch, count - start) }, (_v, k) => run(start + k)));
+  }
+}
+
+async function eventually(condition: () => Promise<boolean>, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await condition()) return true;
+    await sleep(250);
+  }
+  return condition();
 }
 
 /** counts ReadyForQuery messages in what a socket receives */
@@ -111,6 +148,41 @@ function cancelKey(client: pg.Client): { processId: number; secretKey: number } 
   return { processId: keyed.processID, secretKey: keyed.secretKey };
 }
 
+describe('what clients invent is freed once idle', () => {
+  it('frees 500 auto-databases and 100 pools of invented users after autodb_idle_timeout / pool_idle_timeout', async () => {
+    const names = (rows: Record<string, unknown>[], key: string, prefix: string) =>
+      rows.filter((row) => String(row[key]).startsWith(prefix)).length;
+    const databasesBefore = (await show(growth, 'DATABASES')).length;
+
+    await inBatches(500, 100, (i) => loginThatFails(growth, `invented_${i}`, 'postgres'));
+    await inBatches(100, 100, (i) => loginThatFails(growth, 'dead', `invented_user_${i}`));
+
+    const databases = await show(growth, 'DATABASES');
+    expect(names(databases, 'name', 'invented_')).toBe(500);
+    const pools = await show(growth, 'POOLS');
+    expect(names(pools, 'database', 'invented_')).toBe(500);
+    expect(names(pools, 'user', 'invented_user_')).toBe(100);
+    expect(names(await show(growth, 'STATS'), 'database', 'invented_')).toBe(500);
+
+    const freed = await eventually(async () => {
+      const pools = await show(growth, 'POOLS');
+      return (
+        (await show(growth, 'DATABASES')).length === databasesBefore &&
+        names(pools, 'database', 'invented_') === 0 &&
+        names(pools, 'user', 'invented_user_') === 0 &&
+        names(await show(growth, 'STATS'), 'database', 'invented_') === 0
+      );
+    }, (IDLE_TIMEOUT_S + 10) * 1000);
+    expect(freed).toBe(true);
+
+    // what is configured, and in use, stays
+    const app = await connect(growth, 'app');
+    expect((await app.query('SELECT 1 AS n')).rows[0].n).toBe(1);
+    await app.end();
+    expect((await show(growth, 'DATABASES')).map((row) => row.name)).toEqual(expect.arrayContaining(['app', 'dead']));
+  });
+});
+
 describe('the console does not answer a client that does not read', () => {
   it('keeps memory bounded through 20 000 pipelined SHOW CONFIG, then delivers every answer', async () => {
     const socket = net.connect({ host: '127.0.0.1', port: growth.port });
@@ -138,7 +210,6 @@ describe('the console does not answer a client that does not read', () => {
     expect(all).toBe(true);
   });
 });
-
 
 describe('sockets that never log in', () => {
   it('do not take max_client_conn: with 200 of them open, a client logs in and the console answers', async () => {
