@@ -19,13 +19,18 @@ import { AuthQueries } from './pool/auth-queries.js';
 import { Topology, type ServerAddress } from './failover/topology.js';
 import { maintainPool } from './pool/maintenance.js';
 import { Pool, type PoolContext } from './pool/pool.js';
-import { cancelRequest } from './protocol/frontend-messages.js';
 import type { ServerConnection } from './server/server-connection.js';
 import { DatabaseStats } from './stats/database-stats.js';
 import { logStats } from './stats/log-stats.js';
+import { PendingLogins, pendingLoginLimit } from './pending-logins.js';
+import { CancelForwarder } from './cancel-forwarder.js';
+import { AutoDatabases } from './auto-databases.js';
+import { reapIdle, type ReapContext } from './idle-reaper.js';
 
 /** how often the janitor runs: PgBouncer's 1/3 s */
 const JANITOR_INTERVAL_MS = 333;
+/** how often idle pools and auto-databases are looked for: each look visits every pool */
+const REAP_INTERVAL_MS = 1000;
 const ADMIN_DATABASES = new Set(['pgbouncer', 'pooler']);
 
 /**
@@ -36,7 +41,7 @@ const ADMIN_DATABASES = new Set(['pgbouncer', 'pooler']);
  */
 export type ShutdownMode = 'immediate' | 'wait_for_clients' | 'wait_for_servers' | 'drain';
 
-export class Pooler implements ClientContext, PoolContext {
+export class Pooler implements ClientContext, PoolContext, ReapContext<Pool> {
   readonly pools = new Map<string, Pool>();
   readonly clients = new Set<ClientConnection>();
   readonly stats = new Map<string, DatabaseStats>();
@@ -55,7 +60,12 @@ export class Pooler implements ClientContext, PoolContext {
   /** when the current stats_period began (SHOW STATS averages, the log_stats line) */
   private statsPeriodStart = clock.now;
   private readonly cancelKeys = new Map<string, ClientConnection>();
-  private readonly autoDatabases = new Map<string, DatabaseConfig>();
+  private readonly cancels = new CancelForwarder(this);
+  /** connected, but no startup packet yet, or logging in to the console: not counted in max_client_conn */
+  private readonly pendingLogins = new PendingLogins<ClientConnection>();
+  /** databases made from the `*` fallback, freed after autodb_idle_timeout */
+  readonly autoDatabases = new AutoDatabases();
+  private lastReap = clock.now;
   private authSecrets = new Map<string, string>();
   /** auth_type, or the auth_hba_file rules and ident maps */
   private authRules: ClientAuthRules;
@@ -236,13 +246,19 @@ export class Pooler implements ClientContext, PoolContext {
     this.pools.get(`${database.name}\0${user}`)?.setPassword(this.serverPassword(database, user));
   }
 
-  findDatabase(name: string): DatabaseConfig | typeof CONSOLE | PoolerError {
+  findDatabase(name: string, client: ClientConnection): DatabaseConfig | typeof CONSOLE | PoolerError {
     if (this.shutdownMode !== null) {
       return shuttingDown();
     }
-    // The console is exempt from max_client_conn, as in PgBouncer, so an operator can always get in.
-    if (this.isConsoleDatabase(name)) return CONSOLE;
-    if (this.clients.size - this.consoleSessions.size > this.settings.max_client_conn) {
+    // The console is exempt from max_client_conn, as in PgBouncer, so an operator can always get in;
+    // until logged in it is still a pending login, which are bounded on their own.
+    if (this.isConsoleDatabase(name)) {
+      this.pendingLogins.renew(client);
+      return CONSOLE;
+    }
+    // Sockets that never send a startup packet do not count: only clients that name a database do.
+    this.pendingLogins.delete(client);
+    if (this.clients.size - this.consoleSessions.size - this.pendingLogins.size > this.settings.max_client_conn) {
       return new PoolerError(
         'TOO_MANY_CLIENTS',
         SqlState.tooManyConnections,
@@ -270,6 +286,7 @@ export class Pooler implements ClientContext, PoolContext {
       );
     }
     const session = new ConsoleSession(client, this, { name: user, admin });
+    this.pendingLogins.delete(client);
     this.consoleSessions.add(session);
     this.consoleOf.set(client, session);
     return session;
@@ -345,6 +362,8 @@ export class Pooler implements ClientContext, PoolContext {
   }
 
   poolFor(database: DatabaseConfig, user: string): Pool {
+    // an auto-database freed while this client logged in is known again, and goes with its pool
+    if (!this.config.databases.has(database.name)) this.autoDatabases.adopt(database, clock.now);
     const key = `${database.name}\0${user}`;
     let pool = this.pools.get(key);
     if (pool === undefined) {
@@ -375,21 +394,20 @@ export class Pooler implements ClientContext, PoolContext {
       }
       return;
     }
-    const server = client?.server;
-    if (server == null) {
-      this.log.debug({ processId }, client ? 'cancel request for an idle client: nothing to cancel' : 'cancel request with an unknown key');
+    if (client === undefined) {
+      this.log.debug({ processId }, 'cancel request with an unknown key');
       return;
     }
-    // A cancel goes over its own new connection, with the server's real key.
-    const { host, port } = server.target;
-    const socket = host.startsWith('/') ? net.connect({ path: `${host}/.s.PGSQL.${port}` }) : net.connect({ host, port });
-    socket.on('connect', () => socket.end(cancelRequest(server.processId, server.secretKey)));
-    socket.on('error', (error) => this.log.warn({ err: error.message }, 'could not forward a cancel request'));
-    socket.setTimeout(this.settings.server_connect_timeout, () => socket.destroy());
+    this.cancels.forward(client);
+  }
+
+  beingCanceled(server: ServerConnection): boolean {
+    return this.cancels.beingCanceled(server);
   }
 
   onClientClosed(client: ClientConnection): void {
     this.clients.delete(client);
+    this.pendingLogins.delete(client);
     const session = this.consoleOf.get(client);
     if (session !== undefined) {
       this.consoleOf.delete(client);
@@ -440,6 +458,7 @@ export class Pooler implements ClientContext, PoolContext {
     }
     const client = new ClientConnection(socket, this);
     this.clients.add(client);
+    this.pendingLogins.add(client, pendingLoginLimit(this.settings.max_client_conn));
   }
 
   lookupDatabase(name: string): DatabaseConfig | null {
@@ -447,12 +466,28 @@ export class Pooler implements ClientContext, PoolContext {
     if (listed !== undefined) return listed;
     const fallback = this.config.fallback;
     if (fallback === null) return null;
-    let auto = this.autoDatabases.get(name);
-    if (auto === undefined) {
-      auto = { ...fallback, name, dbname: fallback.dbname || name };
-      this.autoDatabases.set(name, auto);
+    return this.autoDatabases.get(name, fallback, clock.now);
+  }
+
+  // --- ReapContext
+
+  databaseExists(name: string): boolean {
+    return this.config.databases.has(name) || this.autoDatabases.has(name);
+  }
+
+  removePool(pool: Pool): void {
+    const key = `${pool.database.name}\0${pool.user}`;
+    if (this.pools.get(key) !== pool) return;
+    this.pools.delete(key);
+    this.queriedSecrets.delete(key);
+  }
+
+  forgetDatabases(names: ReadonlySet<string>): void {
+    for (const name of names) {
+      this.topologies.get(name)?.stop();
+      this.topologies.delete(name);
     }
-    return auto;
+    this.authQueries.forgetDatabases(names);
   }
 
   /** the password servers of this pool log in with: the forced user's, else the stored secret */
@@ -484,6 +519,17 @@ export class Pooler implements ClientContext, PoolContext {
       maintainPool(pool, now, this.settings, this.config.users.get(pool.user));
     }
     this.authQueries.closeIdle(now);
+    if (now - this.lastReap >= REAP_INTERVAL_MS) {
+      this.lastReap = now;
+      const pools = this.pools.size;
+      const databases = this.autoDatabases.size;
+      reapIdle(this, now);
+      const freedPools = pools - this.pools.size;
+      const freedDatabases = databases - this.autoDatabases.size;
+      if (freedPools > 0 || freedDatabases > 0) {
+        this.log.info({ pools: freedPools, databases: freedDatabases }, 'freed idle pools and auto-databases (pool_idle_timeout, autodb_idle_timeout)');
+      }
+    }
     if (now - this.statsPeriodStart >= this.settings.stats_period) {
       this.statsPeriodStart = now;
       for (const stats of this.stats.values()) {

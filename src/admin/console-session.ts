@@ -69,6 +69,8 @@ export class ConsoleSession {
   private skipping = false;
   /** messages are answered in order, even when a command (PAUSE, WAIT_CLOSE) takes time */
   private queue: Promise<void> = Promise.resolve();
+  /** set while the client is not taking what we send: nothing more is read or answered until it drains */
+  private drained: Promise<void> | null = null;
 
   constructor(
     private readonly peer: ConsolePeer,
@@ -79,14 +81,39 @@ export class ConsoleSession {
   /** a whole message, header included; it is copied because handling may wait */
   receive(message: Buffer): void {
     const copy = Buffer.from(message);
-    this.queue = this.queue.then(() => this.handle(copy)).catch((error: unknown) => {
-      this.peer.log.error({ err: error }, 'console message failed');
-      this.peer.close('protocol_error');
-    });
+    this.queue = this.queue
+      .then(() => this.drained)
+      .then(() => this.handle(copy))
+      .catch((error: unknown) => {
+        this.peer.log.error({ err: error }, 'console message failed');
+        this.peer.close('protocol_error');
+      });
   }
 
   private send(...messages: Buffer[]): void {
-    if (!this.peer.socket.destroyed) this.peer.socket.write(messages.length === 1 ? messages[0]! : Buffer.concat(messages));
+    const socket = this.peer.socket;
+    if (socket.destroyed) return;
+    if (!socket.write(messages.length === 1 ? messages[0]! : Buffer.concat(messages))) this.waitForDrain(socket);
+  }
+
+  /**
+   * A client that pipelines commands and never reads would otherwise have every answer held in
+   * our memory: stop reading from it, and answer what was already read only once it drains.
+   */
+  private waitForDrain(socket: Socket): void {
+    if (this.drained !== null) return;
+    socket.pause();
+    this.drained = new Promise((resolve) => {
+      const done = () => {
+        socket.off('drain', done);
+        socket.off('close', done);
+        this.drained = null;
+        if (!socket.destroyed) socket.resume();
+        resolve();
+      };
+      socket.on('drain', done);
+      socket.on('close', done);
+    });
   }
 
   private sendError(error: unknown): void {

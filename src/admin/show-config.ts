@@ -45,7 +45,8 @@ export function showDatabases(pooler: Pooler): ResultSet {
     int4('disabled'),
   ];
   const rows: Cell[][] = [];
-  for (const db of pooler.config.databases.values()) {
+  // as in PgBouncer, the databases made from `*` are listed too, until autodb_idle_timeout frees them
+  for (const db of [...pooler.config.databases.values(), ...pooler.autoDatabases.values()]) {
     const { servers, clients } = connectionsOf(pooler, (pool) => pool.database.name === db.name);
     rows.push([
       db.name,

@@ -48,8 +48,8 @@ export interface ClientContext {
   querySecret(database: DatabaseConfig, user: string): Promise<string | null> | undefined;
   /** the user logged in against a secret from auth_query: servers log in with it too */
   rememberQueriedSecret(database: DatabaseConfig, user: string, secret: string): void;
-  /** the database entry a client name maps to, CONSOLE for the admin console, or an error to send */
-  findDatabase(name: string): DatabaseConfig | typeof CONSOLE | PoolerError;
+  /** the database entry a client name maps to, CONSOLE for the admin console, or an error to send; `client` sent its startup packet */
+  findDatabase(name: string, client: ClientConnection): DatabaseConfig | typeof CONSOLE | PoolerError;
   /** a console session for an authenticated user, or the error that refuses them */
   openConsole(client: ClientConnection, user: string): ConsoleSession | PoolerError;
   poolFor(database: DatabaseConfig, user: string): Pool;
@@ -751,7 +751,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
     if (minor > 0 || startup.protocolOptions.length > 0) {
       this.socket.write(negotiateProtocolVersion(0, startup.protocolOptions));
     }
-    const database = this.context.findDatabase(startup.database);
+    const database = this.context.findDatabase(startup.database, this);
     if (database instanceof PoolerError) return this.fail(database, 'no_such_database');
     const auth = this.context.chooseAuth({
       local: this.socket.remoteAddress === undefined,

@@ -43,7 +43,9 @@ export const AUTH_TYPES: readonly AuthType[] = ['trust', 'any', 'plain', 'md5', 
  * Defaults are PgBouncer 1.25's except listen_addr (PgBouncer: unset, i.e. Unix socket only; we
  * listen on loopback TCP so `pooler start` is reachable at once) and the two `auto` sizing inputs,
  * which PgBouncer does not have, the metrics endpoint (metrics_port, metrics_listen_addr) and shutdown_timeout, the bound on a
- * SIGTERM drain.
+ * SIGTERM drain. pool_idle_timeout is PgBouncer master's (not in 1.25.2), where it defaults to 0
+ * because freeing a pool there lowers SHOW STATS totals; ours are kept per database, so pools
+ * clients invent (a user name each, with auth_type = trust) are freed after an hour by default.
  */
 export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
   { name: 'admin_users', kind: 'list', default: '', reloadable: true },
@@ -88,6 +90,7 @@ export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
   { name: 'patroni_poll_interval', kind: 'time', default: '1', reloadable: true },
   { name: 'pidfile', kind: 'string', default: '', reloadable: false },
   { name: 'pkt_buf', kind: 'int', default: '4096', reloadable: false },
+  { name: 'pool_idle_timeout', kind: 'time', default: '3600', reloadable: true },
   { name: 'pool_mode', kind: 'enum', default: 'session', reloadable: true, values: POOL_MODES },
   { name: 'query_timeout', kind: 'time', default: '0', reloadable: true },
   { name: 'query_wait_timeout', kind: 'time', default: '120', reloadable: true },
@@ -155,7 +158,6 @@ export const UNSUPPORTED_SETTINGS: readonly UnsupportedSetting[] = [
   { name: 'max_db_client_connections', default: '0' },
   { name: 'max_user_client_connections', default: '0' },
   { name: 'peer_id', default: '0' },
-  { name: 'pool_idle_timeout', default: '0' },
   { name: 'query_wait_notify', default: '5' },
   { name: 'resolv_conf', default: '' },
   { name: 'sbuf_loopcnt', default: '5' },

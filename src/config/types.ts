@@ -76,6 +76,8 @@ export interface Settings {
   server_login_retry: number;
   client_login_timeout: number;
   autodb_idle_timeout: number;
+  /** a pool with no clients and no servers this long is freed (ms); 0 keeps pools for ever */
+  pool_idle_timeout: number;
   query_timeout: number;
   query_wait_timeout: number;
   /** a client waiting while a database has no writable primary gets an error after this long (ms) */

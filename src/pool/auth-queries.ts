@@ -68,6 +68,15 @@ export class AuthQueries {
     for (const runner of this.runners.values()) runner.closeIfIdleSince(now - timeout);
   }
 
+  /** databases that are gone (freed auto-databases): their runners close once their lookups are answered */
+  forgetDatabases(names: ReadonlySet<string>): void {
+    for (const [key, runner] of this.runners) {
+      if (!names.has(key.slice(0, key.indexOf('\0')))) continue;
+      runner.retire();
+      this.runners.delete(key);
+    }
+  }
+
   /** RELOAD: auth_user, its password or the target may have changed; new runners start afresh */
   retireAll(): void {
     for (const runner of this.runners.values()) runner.retire();

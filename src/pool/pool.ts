@@ -75,6 +75,8 @@ export interface PoolContext {
   evictIdleServer(pool: Pool, shares: (other: Pool) => boolean): boolean;
   /** where the database's servers are (static, multi-host, Patroni) */
   topologyFor(database: DatabaseConfig): Topology;
+  /** a cancel for this server is in flight: it stays with its client until that is done */
+  beingCanceled(server: ServerConnection): boolean;
 }
 
 export class Pool implements ServerOwner {
@@ -250,7 +252,7 @@ export class Pool implements ServerOwner {
       // next client's messages as that rest, so it is never reused.
       const midMessage = !client.betweenMessages;
       this.unlink(client, server);
-      if (server.quiet && !server.busyInternally && !midMessage) {
+      if (server.quiet && !server.busyInternally && !midMessage && !this.context.beingCanceled(server)) {
         const settings = this.context.config.settings;
         if (this.mode === 'session' && settings.server_reset_query !== '') this.resetThenIdle(server);
         else this.releaseToIdle(server);
@@ -423,7 +425,7 @@ export class Pool implements ServerOwner {
 
   private tryRelease(client: PoolClient, server: ServerConnection): void {
     // PgBouncer's rule: also wait until the client has taken everything, and never split a message.
-    if (!client.betweenMessages || client.socket.writableNeedDrain) return;
+    if (!client.betweenMessages || client.socket.writableNeedDrain || this.context.beingCanceled(server)) return;
     this.unlink(client, server);
     const settings = this.context.config.settings;
     if (settings.server_reset_query_always && settings.server_reset_query !== '') this.resetThenIdle(server);

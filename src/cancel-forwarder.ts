@@ -1,0 +1,65 @@
+// Forwards a client's CancelRequest to the server it is linked to, over a new connection with the
+// server's own key. At most one cancel is in flight per server; while it is, the pool keeps the
+// client linked (PgBouncer's being_canceled), so the cancel cannot land on another client's query.
+import net from 'node:net';
+import type { Settings } from './config/types.js';
+import type { Logger } from './log.js';
+import type { Pool, PoolClient } from './pool/pool.js';
+import { cancelRequest } from './protocol/frontend-messages.js';
+import type { ServerConnection } from './server/server-connection.js';
+
+/** the client whose key the cancel carried, and the pool it is in */
+export interface CancellingClient extends PoolClient {
+  readonly pool: Pool | null;
+}
+
+export interface CancelForwarderContext {
+  readonly log: Logger;
+  /** server_connect_timeout bounds how long a cancel connection may take */
+  readonly settings: Settings;
+}
+
+export type ConnectForCancel = (target: { host: string; port: number }) => net.Socket;
+
+function connectTo({ host, port }: { host: string; port: number }): net.Socket {
+  return host.startsWith('/') ? net.connect({ path: `${host}/.s.PGSQL.${port}` }) : net.connect({ host, port });
+}
+
+export class CancelForwarder {
+  private readonly inFlight = new Set<ServerConnection>();
+
+  constructor(
+    private readonly context: CancelForwarderContext,
+    private readonly connect: ConnectForCancel = connectTo,
+  ) {}
+
+  /** a cancel for this server is on its way: the pool must not give the server to another client */
+  beingCanceled(server: ServerConnection): boolean {
+    return this.inFlight.size > 0 && this.inFlight.has(server);
+  }
+
+  forward(client: CancellingClient): void {
+    const server = client.server;
+    if (server === null) {
+      this.context.log.debug('cancel request for an idle client: nothing to cancel');
+      return;
+    }
+    // PostgreSQL answers no cancel; a second one for the same query adds nothing but a connection.
+    if (this.inFlight.has(server)) return;
+    this.inFlight.add(server);
+    const socket = this.connect(server.target);
+    socket.on('connect', () => {
+      // The link is held while the cancel is in flight, but the client or the server may be gone.
+      if (client.server !== server || server.closed) return void socket.destroy();
+      socket.end(cancelRequest(server.processId, server.secretKey));
+    });
+    socket.on('error', (error) => this.context.log.warn({ err: error.message }, 'could not forward a cancel request'));
+    socket.setTimeout(this.context.settings.server_connect_timeout, () => socket.destroy());
+    // PostgreSQL closes the connection once it has signalled the backend: only now may the server
+    // go to another client, and a release that waited for this may go ahead.
+    socket.on('close', () => {
+      this.inFlight.delete(server);
+      if (client.server === server) client.pool?.onClientDrained(client);
+    });
+  }
+}
