@@ -298,6 +298,37 @@ describe('hostile input after login', () => {
     expect(victim.queries).toBeGreaterThan(10);
   });
 
+  it.each(['tx1', 'sess1'])('%s: a COPY that fails on a bad row, with Syncs before and after it, never hands its server to another client', async (database) => {
+    const victim = await startCanary(work.url(database, 'md5_user', 'md5pass'), 50);
+    // PostgreSQL ignores the first Sync (read in COPY) but answers the second (read after the bad
+    // row ended the COPY): which of them it answers depends on where the data fails
+    const attack = Buffer.concat([
+      query('CREATE TEMP TABLE IF NOT EXISTS copy_sink (a int)'),
+      wire().cstring('').cstring('COPY copy_sink FROM STDIN').int16(0).message('P'),
+      wire().cstring('').cstring('').int16(0).int16(0).int16(0).message('B'),
+      wire().cstring('').int32(0).message('E'),
+      sync(),
+      wire().bytes('not a number\n').message('d'),
+      sync(),
+      wire().message('c'),
+      sync(),
+      query("SELECT pg_sleep(0.3), 'injected'"),
+    ]);
+    try {
+      for (let round = 0; round < 4; round++) {
+        const attacker = await md5Login(database);
+        attacker.send(attack);
+        await drain(attacker, 1000);
+        attacker.close();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    } finally {
+      await victim.stop();
+    }
+    expect(victim.errors).toEqual([]);
+    expect(victim.queries).toBeGreaterThan(5);
+  });
+
   it('session mode: COPY, CopyDone, two Syncs and a FunctionCall do not let the reset finish on a stale ReadyForQuery', async () => {
     for (let round = 0; round < 3; round++) {
       const attacker = await md5Login('sess1');

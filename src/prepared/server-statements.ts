@@ -170,15 +170,18 @@ export class ServerStatements {
    * CopyFail, or any other message, which fails it); they stand right behind the head. Syncs after
    * that end are answered.
    */
-  onCopyIn(): void {
+  onCopyIn(): number {
     const queue = this.queue;
-    if (queue.size === 0) return;
+    if (queue.size === 0) return 0;
     const head = queue.request(queue.index(0));
-    if (head !== Request.Execute && head !== Request.Query) return;
+    if (head !== Request.Execute && head !== Request.Query) return 0;
+    let ignored = 0;
     while (queue.size > 1 && queue.request(queue.index(1)) === Request.Sync) {
       queue.removeAt(1);
       this.host.expectReady--;
+      ignored++;
     }
+    return ignored;
   }
 
   /**

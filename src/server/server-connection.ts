@@ -75,8 +75,8 @@ export interface ServerReplyFilter {
    * ErrorResponse too long to read (MAX_INSPECTED_REPLY_LENGTH): only that it is one is known.
    */
   onReply(code: number, buffer: Buffer | null, offset: number, total: number, internal: boolean): Disposition;
-  /** the server entered COPY FROM STDIN for the request at the head of its queue */
-  onCopyIn(): void;
+  /** the server entered COPY FROM STDIN for the request at the head of its queue; returns the Syncs now counted as ignored */
+  onCopyIn(): number;
   close(): void;
 }
 
@@ -357,7 +357,7 @@ export class ServerConnection implements PacketHandler {
       // PostgreSQL ignores Sync during COPY FROM STDIN (libpq sends one before the data and one
       // after): the ones sent before the client ended the COPY get no ReadyForQuery.
       if (this.filter !== null) {
-        this.filter.onCopyIn();
+        this.syncsIgnoredByCopy = this.filter.onCopyIn();
       } else if (this.copyCandidates === 1) {
         this.expectReady -= this.syncsInPossibleCopy;
         this.syncsIgnoredByCopy = this.syncsInPossibleCopy;
