@@ -329,6 +329,27 @@ describe('hostile input after login', () => {
     expect(victim.queries).toBeGreaterThan(5);
   });
 
+  it('a message type PostgreSQL does not accept is refused by the pooler, never forwarded: the next client on the server never gets its FATAL', async () => {
+    const victim = await startCanary(work.url('tx1', 'md5_user', 'md5pass'), 20);
+    try {
+      for (const code of [0xe1, 0x70 /* a PasswordMessage after login */, 0x00]) {
+        for (const cuts of [[], [30]]) {
+          const attacker = await md5Login('tx1');
+          const unknown = Buffer.concat([Buffer.from([code]), wire().cstring('SELECT 1; SELECT 2').message('Q').subarray(1)]);
+          await attacker.sendSplit(Buffer.concat([query("COPY (SELECT g FROM generate_series(1, 5000) g) TO STDOUT"), unknown]), cuts).catch(() => undefined);
+          const replies = await drain(attacker, 1000);
+          const error = replies.find((m) => m.code === 'E');
+          expect(error && errorFields(error.body)).toMatchObject({ C: '08P01', M: `invalid frontend message type ${code}` });
+          attacker.close();
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    } finally {
+      await victim.stop();
+    }
+    expect(victim.errors).toEqual([]);
+  });
+
   it('session mode: COPY, CopyDone, two Syncs and a FunctionCall do not let the reset finish on a stale ReadyForQuery', async () => {
     for (let round = 0; round < 3; round++) {
       const attacker = await md5Login('sess1');

@@ -72,7 +72,16 @@ const CONSOLE_TABLE = new Uint8Array(256).fill(Treat.Whole);
 
 /** during login every message is read whole: only PasswordMessage belongs there, anything else is refused */
 const LOGIN_TABLE = new Uint8Array(256).fill(Treat.Whole);
+/**
+ * After login every message type PostgreSQL accepts is read by its header, except CopyData and
+ * Flush, which pass; any other type is refused here, never forwarded: PostgreSQL would end the
+ * connection with a FATAL that arrives after the replies before it, when the server may already be
+ * another client's.
+ */
 const WORK_TABLE = treatTable({
+  ...Object.fromEntries(Array.from({ length: 256 }, (_, code) => [code, Treat.Header])),
+  [FrontendCode.CopyData]: Treat.Pass,
+  [FrontendCode.Flush]: Treat.Pass,
   [FrontendCode.Query]: Treat.Header,
   [FrontendCode.Sync]: Treat.Header,
   [FrontendCode.FunctionCall]: Treat.Header,
@@ -461,9 +470,15 @@ export class ClientConnection implements PacketHandler, PoolClient {
         server.syncsInPossibleCopy = 0;
         server.copyCandidates++;
         return Disposition.Forward;
-      default:
+      case FrontendCode.Parse:
+      case FrontendCode.Bind:
+      case FrontendCode.Describe:
+      case FrontendCode.Close:
         this.beginExtended(server);
         return Disposition.Forward;
+      default:
+        this.fail(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, `invalid frontend message type ${code}`), 'protocol_error');
+        return Disposition.Skip;
     }
   }
 
