@@ -350,6 +350,23 @@ describe('hostile input after login', () => {
     expect(victim.errors).toEqual([]);
   });
 
+  it('a Sync, Flush or Execute longer than PostgreSQL accepts is refused before it is forwarded: PostgreSQL would drop the server after handing it on', async () => {
+    const victim = await startCanary(work.url('tx1', 'md5_user', 'md5pass'), 20);
+    try {
+      for (const code of ['S', 'H', 'E', 'c']) {
+        const attacker = await md5Login('tx1');
+        attacker.send(Buffer.concat([query('SELECT pg_sleep(0.05)'), wire().bytes(Buffer.alloc(20_000)).message(code)]));
+        const error = (await drain(attacker, 1000)).find((m) => m.code === 'E');
+        expect(error && errorFields(error.body).M).toBe(`client sent a message of type '${code}' with length 20004, over PostgreSQL's limit for this message type (10000 bytes)`);
+        attacker.close();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    } finally {
+      await victim.stop();
+    }
+    expect(victim.errors).toEqual([]);
+  });
+
   it('session mode: COPY, CopyDone, two Syncs and a FunctionCall do not let the reset finish on a stale ReadyForQuery', async () => {
     for (let round = 0; round < 3; round++) {
       const attacker = await md5Login('sess1');

@@ -22,7 +22,14 @@ import {
   refuseEncryption,
   acceptEncryption,
 } from '../protocol/backend-messages.js';
-import { FrontendCode, MAX_AUTH_MESSAGE_LENGTH, MAX_CONSOLE_MESSAGE_LENGTH, MAX_STARTUP_PACKET_LENGTH } from '../protocol/codes.js';
+import {
+  FrontendCode,
+  MAX_AUTH_MESSAGE_LENGTH,
+  MAX_CONSOLE_MESSAGE_LENGTH,
+  MAX_SMALL_MESSAGE_LENGTH,
+  MAX_STARTUP_PACKET_LENGTH,
+  SMALL_FRONTEND_CODES,
+} from '../protocol/codes.js';
 import { decodeFirstMessage } from '../protocol/decode.js';
 import { CONSOLE_PARAMETERS, type ConsoleSession } from '../admin/console-session.js';
 import type { ScramClientKeys } from '../auth/scram-client.js';
@@ -94,6 +101,10 @@ const WORK_TABLE = treatTable({
   [FrontendCode.CopyFail]: Treat.Header,
   [FrontendCode.Terminate]: Treat.Header,
 });
+/** the work phase's per-type limits: PostgreSQL's own for the small messages */
+const WORK_CODE_LIMITS = new Uint32Array(256);
+for (const code of SMALL_FRONTEND_CODES) WORK_CODE_LIMITS[code] = MAX_SMALL_MESSAGE_LENGTH;
+
 /** with prepared statements tracked, statement names are read from the messages that carry them */
 const PREPARED_WORK_TABLE = Uint8Array.from(WORK_TABLE);
 for (const code of [FrontendCode.Parse, FrontendCode.Bind, FrontendCode.Describe, FrontendCode.Close]) PREPARED_WORK_TABLE[code] = Treat.Whole;
@@ -312,6 +323,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
     this.phase = 'ready';
     this.stream.table = WORK_TABLE;
     this.stream.maxMessageLength = this.context.settings.max_packet_size;
+    this.stream.codeLimits = WORK_CODE_LIMITS;
     const maxPrepared = this.context.settings.max_prepared_statements;
     if (maxPrepared > 0 && this.pool!.mode !== 'session') {
       this.prepared = new ClientStatements(this, this.pool!.stats, maxPrepared);
@@ -530,12 +542,14 @@ export class ClientConnection implements PacketHandler, PoolClient {
   }
 
   onFramingError(code: number, length: number): void {
-    const limit =
-      this.phase === 'ready' ? 'max_packet_size' : this.phase === 'console' ? 'the console\'s limit' : 'the limit for login messages';
+    const small = this.phase === 'ready' && WORK_CODE_LIMITS[code]! > 0 && length > WORK_CODE_LIMITS[code]!;
+    const limit = small
+      ? `PostgreSQL's limit for this message type (${WORK_CODE_LIMITS[code]} bytes)`
+      : `${this.phase === 'ready' ? 'max_packet_size' : this.phase === 'console' ? 'the console\'s limit' : 'the limit for login messages'} (${this.stream.maxMessageLength} bytes)`;
     const message =
       length < 4
         ? `client sent invalid message length ${length} for message type ${describeCode(code)}`
-        : `client sent a message of type ${describeCode(code)} with length ${length}, over ${limit} (${this.stream.maxMessageLength} bytes)`;
+        : `client sent a message of type ${describeCode(code)} with length ${length}, over ${limit}`;
     this.fail(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, message), 'protocol_error');
   }
 

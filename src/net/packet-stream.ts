@@ -58,6 +58,8 @@ export class PacketStream {
   maxMessageLength: number;
   /** the longest Treat.Capped message read whole */
   inspectLimit: number;
+  /** per message code, a lower limit than maxMessageLength (0: none); the owner sets it per phase */
+  codeLimits: Uint32Array | null = null;
   /** bytes read into this stream since the stats last took them */
   private bytes = 0;
 
@@ -297,7 +299,7 @@ export class PacketStream {
   }
 
   private acceptable(code: number, length: number): boolean {
-    if (length >= 4 && length <= this.maxMessageLength) return true;
+    if (length >= 4 && length <= this.maxMessageLength && (this.codeLimits === null || this.codeLimits[code] === 0 || length <= this.codeLimits[code]!)) return true;
     this.stopped = true;
     this.release();
     this.handler.onFramingError(code, length);

@@ -81,6 +81,21 @@ export const HEADER_LENGTH = 5;
 /** a startup packet is larger than this only if something is wrong: PostgreSQL's own limit (MAX_STARTUP_PACKET_LENGTH) */
 export const MAX_STARTUP_PACKET_LENGTH = 10000;
 /**
+ * messages that carry at most a name or a short error: PostgreSQL's PQ_SMALL_MESSAGE_LIMIT, past
+ * which it drops the connection without a word, so the pooler refuses them before forwarding
+ */
+export const MAX_SMALL_MESSAGE_LENGTH = 10000;
+export const SMALL_FRONTEND_CODES = [
+  FrontendCode.Close,
+  FrontendCode.Describe,
+  FrontendCode.Execute,
+  FrontendCode.Flush,
+  FrontendCode.Sync,
+  FrontendCode.Terminate,
+  FrontendCode.CopyDone,
+  FrontendCode.CopyFail,
+] as const;
+/**
  * a client's PasswordMessage / SASL message during login, which is read whole before anyone is
  * authenticated: PostgreSQL's PG_MAX_AUTH_TOKEN_LENGTH
  */
