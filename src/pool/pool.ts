@@ -5,6 +5,7 @@
 import type { ScramClientKeys } from '../auth/scram-client.js';
 import { parseScramSecret } from '../auth/secrets.js';
 import type { ServerTls } from '../net/server-tls.js';
+import type { WriteStall } from '../net/socket-tuning.js';
 import { clock } from '../clock.js';
 import type { Config, DatabaseConfig, PoolMode } from '../config/types.js';
 import { PoolerError, SqlState, shuttingDown, suggestsFailover, type DisconnectReason } from '../errors.js';
@@ -36,6 +37,8 @@ export interface PoolClient extends Listed<PoolClient>, ServerPeer {
   waitStart: number;
   /** when the client last sent anything */
   lastActivity: number;
+  /** tcp_user_timeout, as far as the pooler can see it (the janitor samples it) */
+  readonly writeStall: WriteStall;
   /** its byte count feeds the database's `received` total */
   readonly stream: { takeBytes(): number };
   /** no client message is half-received, so the link may change */
@@ -536,7 +539,7 @@ export class Pool implements ServerOwner {
         startupParameters: this.database.startup_parameters,
       },
       this,
-      { maxMessageLength: settings.max_packet_size, keepAlive: settings.tcp_keepalive },
+      { maxMessageLength: settings.max_packet_size, tuning: settings },
     );
     this.setServerState(server, 'login');
   }
