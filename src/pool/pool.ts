@@ -55,6 +55,8 @@ export interface PoolClient extends Listed<PoolClient>, ServerPeer {
   holdUnansweredBegin(): boolean;
   /** end the client with an error */
   fail(error: PoolerError | ServerError, reason: DisconnectReason): void;
+  /** end the client without a word */
+  close(reason: DisconnectReason): void;
 }
 
 /** what a pool needs from the pooler around it */
@@ -361,6 +363,9 @@ export class Pool implements ServerOwner {
       if (retry) {
         this.context.log.info({ pool: this.name, client: client.id, server: server.id }, 'server went away before answering a BEGIN: sending it to another server');
         this.requestServer(client);
+      } else if (!finished && !server.stream.betweenMessages) {
+        // the client has half a message: an ErrorResponse now would be read as the rest of it
+        client.close('server_close');
       } else if (!finished) {
         const lost = error ?? { sqlstate: SqlState.connectionFailure, severity: 'FATAL', message: 'server connection closed unexpectedly' };
         client.fail(
