@@ -18,6 +18,8 @@ export type PoolerErrorCode =
   | 'CLIENT_IDLE_TIMEOUT'
   | 'CLIENT_LOGIN_TIMEOUT'
   | 'QUERY_TIMEOUT'
+  | 'TRANSACTION_TIMEOUT'
+  | 'TCP_USER_TIMEOUT'
   | 'SERVER_LOGIN_FAILED'
   | 'SERVER_CONNECTION_LOST'
   | 'TRANSACTION_IN_STATEMENT_MODE'
@@ -58,6 +60,7 @@ export const SqlState = {
   featureNotSupported: '0A000',
   idleInTransactionTimeout: '25P03',
   idleSessionTimeout: '57P05',
+  transactionTimeout: '25P04',
   internalError: 'XX000',
   syntaxError: '42601',
   insufficientPrivilege: '42501',
@@ -86,6 +89,9 @@ export type DisconnectReason =
   | 'idle_transaction_timeout'
   | 'client_idle_timeout'
   | 'query_timeout'
+  | 'transaction_timeout'
+  /** the peer took none of the bytes queued for it for tcp_user_timeout (see net/socket-tuning.ts) */
+  | 'tcp_user_timeout'
   | 'server_lifetime'
   | 'server_idle_timeout'
   | 'server_check_failed'

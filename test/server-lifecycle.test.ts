@@ -6,6 +6,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getPostgres } from './harness/context.js';
 import { freePort } from '../src/net/free-port.js';
+import { backendPid, quietClient } from './support/pg-client.js';
 import { startPooler, type PoolerProcess } from './support/pooler-process.js';
 import { waitUntil } from './support/wait.js';
 
@@ -61,17 +62,7 @@ afterAll(async () => {
   silentServer?.close();
 });
 
-async function connect(through: PoolerProcess, database: string): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: through.url(database) });
-  client.on('error', () => undefined);
-  await client.connect();
-  return client;
-}
-
-async function backendPid(client: pg.Client): Promise<number> {
-  const { rows } = await client.query('SELECT pg_backend_pid() AS pid');
-  return rows[0].pid;
-}
+const connect = (through: PoolerProcess, database: string): Promise<pg.Client> => quietClient(through.url(database));
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

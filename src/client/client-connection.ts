@@ -9,6 +9,7 @@ import type { DatabaseConfig, Settings } from '../config/types.js';
 import { PoolerError, SqlState, type DisconnectReason } from '../errors.js';
 import type { Logger } from '../log.js';
 import { describeCode, Disposition, PacketStream, Treat, treatTable, type PacketHandler } from '../net/packet-stream.js';
+import { tuneSocket, WriteStall } from '../net/socket-tuning.js';
 import type { ClientState, Pool, PoolClient } from '../pool/pool.js';
 import type { ServerConnection, ServerError } from '../server/server-connection.js';
 import type { StateList } from '../state-list.js';
@@ -174,6 +175,8 @@ export class ClientConnection implements PacketHandler, PoolClient {
   private pausedForServer = false;
   /** a message waits in `held` for the linked server's replies to what came before it */
   private heldForAnswers = false;
+  /** tcp_user_timeout, as far as the pooler can see it (the janitor samples it) */
+  readonly writeStall = new WriteStall();
   private pausedForPeer = false;
   private terminating = false;
   /** named statements rewritten to shared ones (transaction/statement mode, max_prepared_statements > 0) */
@@ -193,8 +196,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
     this.socket = socket;
     this.stream = new PacketStream(this, LOGIN_TABLE, MAX_AUTH_MESSAGE_LENGTH);
     this.trackedNames = trackedNamesFor(context.settings.track_extra_parameters);
-    socket.setNoDelay(true);
-    if (context.settings.tcp_keepalive) socket.setKeepAlive(true);
+    tuneSocket(socket, context.settings);
     this.listenTo(socket);
   }
 

@@ -88,6 +88,7 @@ function userOptions(user: UserConfig): string {
   add('max_user_connections', user.max_user_connections);
   add('query_timeout', user.query_timeout === null ? null : formatSeconds(user.query_timeout));
   add('idle_transaction_timeout', user.idle_transaction_timeout === null ? null : formatSeconds(user.idle_transaction_timeout));
+  add('transaction_timeout', user.transaction_timeout === null ? null : formatSeconds(user.transaction_timeout));
   add('client_idle_timeout', user.client_idle_timeout === null ? null : formatSeconds(user.client_idle_timeout));
   return parts.join(' ');
 }

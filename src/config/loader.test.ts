@@ -151,7 +151,7 @@ describe('loadConfig: a PgBouncer config', () => {
     );
     const ignored = config.warnings.filter((w) => w.includes('does not support yet')).map((w) => /"([^"]+)"/.exec(w)![1]);
     // client_tls_sslmode and server_tls_sslmode are implemented now, so they load without a warning
-    expect(ignored).toEqual(['so_reuseport', 'tcp_keepidle', 'syslog']);
+    expect(ignored).toEqual(['so_reuseport', 'syslog']);
     expect(config.settings.client_tls_sslmode).toBe('disable');
   });
 
@@ -173,11 +173,11 @@ describe('loadConfig: a PgBouncer config', () => {
   });
 
   it('warns for ignored [databases] and [users] parameters', () => {
-    const config = load('[pooler]\nauth_type = trust\n[databases]\na = host=x max_db_client_connections=5 load_balance_hosts=disable\n[users]\nu = transaction_timeout=5 max_user_client_connections=1\n');
+    const config = load('[pooler]\nauth_type = trust\n[databases]\na = host=x max_db_client_connections=5 load_balance_hosts=disable\n[users]\nu = query_wait_timeout=5 max_user_client_connections=1\n');
     expect(config.warnings).toEqual([
       'pooler.ini:4: database "a": "max_db_client_connections" is a PgBouncer parameter pooler does not support yet; it is ignored',
       'pooler.ini:4: database "a": "load_balance_hosts" is a PgBouncer parameter pooler does not support yet; it is ignored',
-      'pooler.ini:6: user "u": "transaction_timeout" is a PgBouncer parameter pooler does not support yet; it is ignored',
+      'pooler.ini:6: user "u": "query_wait_timeout" is a PgBouncer parameter pooler does not support yet; it is ignored',
       'pooler.ini:6: user "u": "max_user_client_connections" is a PgBouncer parameter pooler does not support yet; it is ignored',
     ]);
   });
@@ -214,7 +214,7 @@ describe('loadConfig: a PgBouncer config', () => {
   });
 
   it('reads every [users] key', () => {
-    const config = load('[users]\nbob = pool_mode=transaction pool_size=4 reserve_pool_size=1 max_user_connections=8 query_timeout=2.5 idle_transaction_timeout=10 client_idle_timeout=300\n[databases]\n* = host=x\n');
+    const config = load('[users]\nbob = pool_mode=transaction pool_size=4 reserve_pool_size=1 max_user_connections=8 query_timeout=2.5 idle_transaction_timeout=10 transaction_timeout=60 client_idle_timeout=300\n[databases]\n* = host=x\n');
     expect(config.users.get('bob')).toEqual({
       name: 'bob',
       pool_mode: 'transaction',
@@ -223,8 +223,24 @@ describe('loadConfig: a PgBouncer config', () => {
       max_user_connections: 8,
       query_timeout: 2500,
       idle_transaction_timeout: 10_000,
+      transaction_timeout: 60_000,
       client_idle_timeout: 300_000,
     });
+  });
+
+  it('reads the TCP settings and says what Node cannot apply of them', () => {
+    const config = load('[pooler]\ntcp_keepidle = 60\ntcp_keepintvl = 5\ntcp_keepcnt = 3\ntcp_user_timeout = 30000\ntransaction_timeout = 90\n[databases]\n* = host=x\n');
+    expect(config.settings).toMatchObject({ tcp_keepidle: 60, tcp_keepintvl: 5, tcp_keepcnt: 3, tcp_user_timeout: 30_000, transaction_timeout: 90_000 });
+    const tcp = config.warnings.filter((w) => w.startsWith('tcp_'));
+    expect(tcp).toEqual([
+      'tcp_keepintvl = 5, tcp_keepcnt = 3: not applied, Node cannot set TCP_KEEPINTVL or TCP_KEEPCNT; with tcp_keepidle = 60, Node probes every 1 s and gives up after 10 probes, so a dead peer is found about 70 s after the connection goes quiet',
+      expect.stringMatching(/^tcp_user_timeout = 30000: Node cannot set TCP_USER_TIMEOUT; pooler enforces the part it can see, .* bound those with query_timeout or transaction_timeout$/),
+    ]);
+    expect(load('[pooler]\ntcp_keepidle = 60\n[databases]\n* = host=x\n').warnings.filter((w) => w.startsWith('tcp_'))).toEqual([
+      'tcp_keepidle = 60 is applied, and Node sets the probe interval to 1 s and the count to 10 with it (Linux defaults: 75 s, 9), so a dead peer is found about 70 s after the connection goes quiet',
+    ]);
+    expect(load('[databases]\n* = host=x\n').warnings.filter((w) => w.startsWith('tcp_'))).toEqual([]);
+    expect(() => load('[pooler]\ntcp_keepidle = 40000\n')).toThrow(/tcp_keepidle/);
   });
 
   it('keeps md5 as the default auth_type when a file is given, and warns if nobody can log in', () => {

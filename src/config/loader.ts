@@ -16,6 +16,7 @@ import {
   unsupportedWarning,
 } from './settings.js';
 import { closestName } from './suggest.js';
+import { tcpTuningWarnings } from './tcp-warnings.js';
 import type { Config, DatabaseConfig } from './types.js';
 import { parseUserEntry } from './users.js';
 import { InvalidValue } from './values.js';
@@ -220,6 +221,7 @@ function addSanityWarnings(config: Config): void {
   if (settings.listen_addr === '' && settings.unix_socket_dir === '') {
     config.warnings.push('listen_addr and unix_socket_dir are both empty: the pooler has nowhere to listen');
   }
+  config.warnings.push(...tcpTuningWarnings(settings));
 }
 
 function assertNever(value: never): never {

@@ -93,6 +93,13 @@ export interface Settings {
   stats_period: number;
   application_name_add_host: boolean;
   tcp_keepalive: boolean;
+  /** seconds (0: OS default); applied by net/socket-tuning.ts, which says what Node cannot set */
+  tcp_keepidle: number;
+  tcp_keepintvl: number;
+  tcp_keepcnt: number;
+  /** milliseconds, as in PgBouncer */
+  tcp_user_timeout: number;
+  transaction_timeout: number;
   max_packet_size: number;
   pkt_buf: number;
   logfile: string;
@@ -141,6 +148,7 @@ export interface UserConfig {
   max_user_connections: number | null;
   query_timeout: number | null;
   idle_transaction_timeout: number | null;
+  transaction_timeout: number | null;
   client_idle_timeout: number | null;
 }
 

@@ -7,7 +7,7 @@ import type { UserConfig } from './types.js';
 import { InvalidValue, parseEnum, parseInteger, parseTime } from './values.js';
 
 /** [users] keys PgBouncer has that we accept and ignore */
-const IGNORED_USER_KEYS = new Set(['max_user_client_connections', 'transaction_timeout', 'query_wait_timeout']);
+const IGNORED_USER_KEYS = new Set(['max_user_client_connections', 'query_wait_timeout']);
 
 export function emptyUser(name: string): UserConfig {
   return {
@@ -18,6 +18,7 @@ export function emptyUser(name: string): UserConfig {
     max_user_connections: null,
     query_timeout: null,
     idle_transaction_timeout: null,
+    transaction_timeout: null,
     client_idle_timeout: null,
   };
 }
@@ -56,6 +57,9 @@ export function parseUserEntry(name: string, settings: string, source: Source, w
         case 'idle_transaction_timeout':
           user.idle_transaction_timeout = parseTime(value);
           break;
+        case 'transaction_timeout':
+          user.transaction_timeout = parseTime(value);
+          break;
         case 'client_idle_timeout':
           user.client_idle_timeout = parseTime(value);
           break;
@@ -66,7 +70,7 @@ export function parseUserEntry(name: string, settings: string, source: Source, w
             throw configError(
               source,
               name,
-              `${subject}: unrecognized user parameter "${key}" (known: pool_mode, pool_size, reserve_pool_size, max_user_connections, query_timeout, idle_transaction_timeout, client_idle_timeout)`,
+              `${subject}: unrecognized user parameter "${key}" (known: pool_mode, pool_size, reserve_pool_size, max_user_connections, query_timeout, idle_transaction_timeout, transaction_timeout, client_idle_timeout)`,
             );
           }
       }

@@ -52,7 +52,7 @@ export class AuthQueries {
           startupParameters: { application_name: 'pooler auth_query' },
         },
         query,
-        { maxMessageLength: settings.max_packet_size, keepAlive: settings.tcp_keepalive },
+        { maxMessageLength: settings.max_packet_size, tuning: settings },
       );
       this.runners.set(key, runner);
     }

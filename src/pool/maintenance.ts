@@ -1,7 +1,8 @@
 // The per-pool part of the janitor tick: every timeout PgBouncer enforces (query_wait_timeout,
-// client_idle_timeout, idle_transaction_timeout, query_timeout, server_connect_timeout (for logins
-// and for the pooler's own queries), server_lifetime, server_idle_timeout) plus min_pool_size and the reserve pool — one scan of the
-// lists per tick instead of a timer per socket.
+// client_idle_timeout, idle_transaction_timeout, query_timeout, transaction_timeout,
+// server_connect_timeout (for logins and for the pooler's own queries), server_lifetime,
+// server_idle_timeout, and tcp_user_timeout as far as Node lets the pooler see it) plus
+// min_pool_size and the reserve pool — one scan of the lists per tick instead of a timer per socket.
 import type { Settings, UserConfig } from '../config/types.js';
 import { PoolerError, SqlState } from '../errors.js';
 import { TxStatus } from '../protocol/codes.js';
@@ -51,11 +52,13 @@ export function maintainPool(pool: Pool, now: number, settings: Settings, user: 
   const clientIdleTimeout = user?.client_idle_timeout ?? settings.client_idle_timeout;
   const idleTransactionTimeout = user?.idle_transaction_timeout ?? settings.idle_transaction_timeout;
   const queryTimeout = user?.query_timeout ?? settings.query_timeout;
-  if (clientIdleTimeout > 0 || idleTransactionTimeout > 0 || queryTimeout > 0) {
+  const transactionTimeout = user?.transaction_timeout ?? settings.transaction_timeout;
+  if (clientIdleTimeout > 0 || idleTransactionTimeout > 0 || queryTimeout > 0 || transactionTimeout > 0) {
     for (const client of pool.activeClients.toArray()) {
-      checkActiveClient(client, now, clientIdleTimeout, idleTransactionTimeout, queryTimeout);
+      checkActiveClient(client, now, clientIdleTimeout, idleTransactionTimeout, queryTimeout, transactionTimeout);
     }
   }
+  if (settings.tcp_user_timeout > 0) checkWriteStalls(pool, now, settings.tcp_user_timeout);
 
   for (const server of pool.loginServers.toArray()) {
     if (now - server.connectTime < settings.server_connect_timeout) continue;
@@ -99,6 +102,7 @@ function checkActiveClient(
   clientIdleTimeout: number,
   idleTransactionTimeout: number,
   queryTimeout: number,
+  transactionTimeout: number,
 ): void {
   const server = client.server;
   if (server === null) {
@@ -131,5 +135,45 @@ function checkActiveClient(
       severity: 'FATAL',
       message: `idle_transaction_timeout: transaction was idle longer than ${seconds(idleTransactionTimeout)}`,
     });
+    return;
+  }
+  // PgBouncer counts from the transaction's first request, running or idle, and ends server and client
+  if (transactionTimeout > 0 && server.xactStart > 0 && now - server.xactStart >= transactionTimeout) {
+    server.close('transaction_timeout', {
+      sqlstate: SqlState.transactionTimeout,
+      severity: 'FATAL',
+      message: `transaction_timeout: transaction ran longer than ${seconds(transactionTimeout)}`,
+    });
+  }
+}
+
+/**
+ * tcp_user_timeout where Node cannot set it (net/socket-tuning.ts): a linked client or a busy
+ * server that has taken none of the bytes queued for it that long is closed. Its socket is
+ * destroyed rather than ended, since a peer that takes nothing would never take a goodbye either.
+ */
+function checkWriteStalls(pool: Pool, now: number, userTimeout: number): void {
+  for (const list of [pool.activeServers, pool.testedServers]) {
+    for (const server of list.toArray()) {
+      const stalled = server.writeStall.stalledFor(server.socket, now);
+      if (stalled < userTimeout) continue;
+      const queued = server.socket.writableLength;
+      server.close('tcp_user_timeout', {
+        sqlstate: SqlState.connectionFailure,
+        severity: 'FATAL',
+        message: `tcp_user_timeout: server ${server.target.host}:${server.target.port} took none of the ${queued} bytes queued for it in ${seconds(stalled)}`,
+      });
+      server.socket.destroy();
+    }
+  }
+  for (const client of pool.activeClients.toArray()) {
+    const stalled = client.writeStall.stalledFor(client.socket, now);
+    if (stalled < userTimeout) continue;
+    const queued = client.socket.writableLength;
+    client.fail(
+      new PoolerError('TCP_USER_TIMEOUT', SqlState.connectionFailure, `tcp_user_timeout: the client took none of the ${queued} bytes queued for it in ${seconds(stalled)}`),
+      'tcp_user_timeout',
+    );
+    client.socket.destroy();
   }
 }

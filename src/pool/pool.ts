@@ -5,6 +5,7 @@
 import type { ScramClientKeys } from '../auth/scram-client.js';
 import { parseScramSecret } from '../auth/secrets.js';
 import type { ServerTls } from '../net/server-tls.js';
+import type { WriteStall } from '../net/socket-tuning.js';
 import { clock } from '../clock.js';
 import type { Config, DatabaseConfig, PoolMode } from '../config/types.js';
 import { PoolerError, SqlState, shuttingDown, suggestsFailover, type DisconnectReason } from '../errors.js';
@@ -36,6 +37,8 @@ export interface PoolClient extends Listed<PoolClient>, ServerPeer {
   waitStart: number;
   /** when the client last sent anything */
   lastActivity: number;
+  /** tcp_user_timeout, as far as the pooler can see it (the janitor samples it) */
+  readonly writeStall: WriteStall;
   /** its byte count feeds the database's `received` total */
   readonly stream: { takeBytes(): number };
   /** no client message is half-received, so the link may change */
@@ -54,6 +57,8 @@ export interface PoolClient extends Listed<PoolClient>, ServerPeer {
   fail(error: PoolerError | ServerError, reason: DisconnectReason): void;
   /** the linked server answered up to a ReadyForQuery: what the client held for that may go now */
   onServerAnswered(): void;
+  /** end the client without a word */
+  close(reason: DisconnectReason): void;
 }
 
 /** what a pool needs from the pooler around it */
@@ -363,6 +368,9 @@ export class Pool implements ServerOwner {
       if (retry) {
         this.context.log.info({ pool: this.name, client: client.id, server: server.id }, 'server went away before answering a BEGIN: sending it to another server');
         this.requestServer(client);
+      } else if (!finished && !server.stream.betweenMessages) {
+        // the client has half a message: an ErrorResponse now would be read as the rest of it
+        client.close('server_close');
       } else if (!finished) {
         const lost = error ?? { sqlstate: SqlState.connectionFailure, severity: 'FATAL', message: 'server connection closed unexpectedly' };
         client.fail(
@@ -541,7 +549,7 @@ export class Pool implements ServerOwner {
         startupParameters: this.database.startup_parameters,
       },
       this,
-      { maxMessageLength: settings.max_packet_size, keepAlive: settings.tcp_keepalive },
+      { maxMessageLength: settings.max_packet_size, tuning: settings },
     );
     this.setServerState(server, 'login');
   }

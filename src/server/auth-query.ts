@@ -3,6 +3,7 @@
 // connection per (database, auth_user) serves the lookups in turn and stays open between them.
 import { clock } from '../clock.js';
 import type { DisconnectReason } from '../errors.js';
+import type { TcpTuning } from '../net/socket-tuning.js';
 import { extendedQuery } from '../protocol/frontend-messages.js';
 import { ServerConnection, type ServerError, type ServerOwner, type ServerTarget } from './server-connection.js';
 
@@ -28,7 +29,7 @@ export class AuthQueryRunner implements ServerOwner {
   constructor(
     private readonly target: ServerTarget,
     private readonly query: string,
-    private readonly options: { maxMessageLength: number; keepAlive: boolean },
+    private readonly options: { maxMessageLength: number; tuning: TcpTuning },
   ) {}
 
   /** the secret auth_query returns for `user`; rejects when the query cannot run */

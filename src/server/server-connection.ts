@@ -10,6 +10,7 @@ import { decodeDataRow, decodeField, decodeFields, decodeParameterStatus } from 
 import { queryMessage, sslRequest, startupMessage, terminateMessage } from '../protocol/frontend-messages.js';
 import { describeCode, Disposition, PacketStream, Treat, treatTable, type PacketHandler } from '../net/packet-stream.js';
 import { tlsRequired } from '../net/client-tls.js';
+import { tuneSocket, WriteStall, type TcpTuning } from '../net/socket-tuning.js';
 import type { ServerTls } from '../net/server-tls.js';
 import type { ScramClientKeys } from '../auth/scram-client.js';
 import { ServerAuthenticator } from './server-auth.js';
@@ -152,6 +153,8 @@ export class ServerConnection implements PacketHandler {
   /** server_check_query just succeeded: hand it out without checking again (server_check_delay = 0) */
   checkPassed = false;
   closed = false;
+  /** tcp_user_timeout, as far as the pooler can see it (the janitor samples it) */
+  readonly writeStall = new WriteStall();
 
   /** the transaction status of the last ReadyForQuery */
   txStatus: number = TxStatus.Idle;
@@ -198,7 +201,7 @@ export class ServerConnection implements PacketHandler {
   constructor(
     readonly target: ServerTarget,
     private readonly owner: ServerOwner,
-    options: { maxMessageLength: number; keepAlive: boolean },
+    options: { maxMessageLength: number; tuning: TcpTuning },
   ) {
     this.maxMessageLength = options.maxMessageLength;
     this.stream = new PacketStream(this, LOGIN_TABLE, Math.min(MAX_SERVER_LOGIN_MESSAGE_LENGTH, options.maxMessageLength), MAX_INSPECTED_REPLY_LENGTH);
@@ -206,7 +209,8 @@ export class ServerConnection implements PacketHandler {
     const unix = target.host.startsWith('/');
     const socket = unix
       ? net.connect({ path: `${target.host}/.s.PGSQL.${target.port}` })
-      : net.connect({ host: target.host, port: target.port, noDelay: true, keepAlive: options.keepAlive });
+      : net.connect({ host: target.host, port: target.port });
+    if (!unix) tuneSocket(socket, options.tuning);
     this.socket = socket;
     socket.on('connect', () => (target.tls !== null && !unix ? this.requestTls() : this.sendStartup()));
     this.listenTo(socket);

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Makes sure the programs the tests run are installed: PostgreSQL's initdb, pg_ctl, psql and
 # pgbench, PgBouncer for the benchmark smoke test, and the Python drivers asyncpg and psycopg 3
-# (Debian's python3) for the prepared-statement tests, and Patroni with etcd for the failover
-# tests. On a Debian machine where we are root, whatever is missing comes from Debian's packages.
+# (Debian's python3) for the prepared-statement tests, Patroni with etcd for the failover
+# tests, and ss (iproute2) to read the keepalive timers the kernel set. On a Debian machine
+# where we are root, whatever is missing comes from Debian's packages.
 set -eu
 
 missing=""
@@ -25,6 +26,9 @@ if ! command -v patroni >/dev/null 2>&1; then
 fi
 if ! command -v etcd >/dev/null 2>&1; then
   missing="$missing etcd-server"
+fi
+if ! command -v ss >/dev/null 2>&1; then
+  missing="$missing iproute2"
 fi
 [ -z "$missing" ] && exit 0
 
