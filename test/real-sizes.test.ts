@@ -50,10 +50,16 @@ async function directAndPooled<T>(mode: Mode, work: (client: pg.Client) => Promi
   }
 }
 
-/** a reply as text: the code and the body byte for byte, or the length and hash of a body over 4 kB */
+/**
+ * a reply as text: the code and the body byte for byte, or the length and hash of a body over 4 kB.
+ * A short error loses the fields naming PostgreSQL's source file, line and routine (F, L, R): an
+ * error the pooler answers itself, as PostgreSQL would, cannot know them.
+ */
 function exact(message: RawMessage): string {
   if (message.body.length > 4096) return `${message.code} ${message.body.length} bytes ${createHash('sha1').update(message.body).digest('hex')}`;
-  return `${message.code} ${message.body.toString('latin1')}`;
+  const body = message.body.toString('latin1');
+  if (message.code !== 'E') return `${message.code} ${body}`;
+  return `E ${body.split('\0').filter((field) => !/^[FLR]/.test(field)).join('\0')}`;
 }
 
 /** send `bytes` in one write and read the replies up to the `readyCount`-th ReadyForQuery */
