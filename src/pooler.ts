@@ -10,6 +10,8 @@ import { CONSOLE, ClientConnection, type ClientContext } from './client/client-c
 import { clock } from './clock.js';
 import type { Config, DatabaseConfig, Settings } from './config/types.js';
 import { SETTING_DEFINITIONS, formatSetting, type SettingName } from './config/settings.js';
+import { diffConfig, type ConfigDiff } from './config/diff.js';
+import { FALLBACK_DATABASE } from './config/databases.js';
 import { PoolerError, SqlState, shuttingDown } from './errors.js';
 import type { Logger } from './log.js';
 import { loadClientTls, type ClientTls } from './net/client-tls.js';
@@ -180,23 +182,25 @@ export class Pooler implements ClientContext, PoolContext, ReapContext<Pool> {
     return this.closed;
   }
 
-  /** apply a newly loaded configuration without dropping clients */
+  /** apply a newly loaded configuration without dropping clients; diffConfig decides what changed */
   reload(config: Config): void {
     const secrets = this.loadAuthSecrets(config);
     const authRules = loadClientAuthRules(config.settings);
     const clientTls = loadClientTls(config.settings);
     const serverTls = loadServerTls(config.settings);
+    const before = this.config;
+    const diff = diffConfig(before, config);
     // Settings PgBouncer reads only at startup (listen_port, pidfile, metrics_port, ...; CF_NO_RELOAD)
     // keep their running value, as PgBouncer ignores them on reload: the listener and endpoints were
     // set up from them, and SHOW CONFIG must report what is in effect, not what the file now says.
+    for (const name of diff.restartRequired) {
+      const running = formatSetting(name, before.settings);
+      this.log.warn(`RELOAD: ${name} changed in the configuration, but it only takes effect on restart; keeping ${running ?? "''"}`);
+    }
     for (const def of SETTING_DEFINITIONS) {
       if (def.reloadable) continue;
-      const running = formatSetting(def.name, this.config.settings);
-      if (formatSetting(def.name, config.settings) !== running) {
-        this.log.warn(`RELOAD: ${def.name} changed in the configuration, but it only takes effect on restart; keeping ${running ?? "''"}`);
-      }
-      (config.settings as unknown as Record<SettingName, unknown>)[def.name] = this.config.settings[def.name];
-      const origin = this.config.origins.get(def.name);
+      (config.settings as unknown as Record<SettingName, unknown>)[def.name] = before.settings[def.name];
+      const origin = before.origins.get(def.name);
       if (origin !== undefined) config.origins.set(def.name, origin);
     }
     this.config = config;
@@ -206,9 +210,10 @@ export class Pooler implements ClientContext, PoolContext, ReapContext<Pool> {
     this.serverTls = serverTls;
     this.autoDatabases.clear();
     this.authQueries.retireAll();
+    const rediscover = new Set(diff.databases.rediscover);
     for (const [name, topology] of this.topologies) {
       const database = this.lookupDatabase(name);
-      if (database === null || topologyKey(database) !== topologyKey(topology.database)) {
+      if (database === null || entryChanged(diff, before, name, rediscover)) {
         // another kind of discovery, or other hosts: start over from the new entry
         topology.stop();
         this.topologies.delete(name);
@@ -216,10 +221,11 @@ export class Pooler implements ClientContext, PoolContext, ReapContext<Pool> {
         topology.update(database);
       }
     }
+    const reconnect = new Set(diff.databases.reconnect);
     for (const pool of this.pools.values()) {
       const database = this.lookupDatabase(pool.database.name);
-      if (database === null) pool.markAllCloseNeeded();
-      else pool.updateDatabase(database);
+      if (database === null) pool.markAllCloseNeeded('config_changed');
+      else pool.updateDatabase(database, entryChanged(diff, before, pool.database.name, reconnect));
       pool.setPassword(this.serverPassword(pool.database, pool.user));
     }
     this.watchTopologies();
@@ -356,7 +362,7 @@ export class Pooler implements ClientContext, PoolContext, ReapContext<Pool> {
   private onTopologyChange(topology: Topology, previous: ServerAddress | null): void {
     for (const pool of this.pools.values()) {
       if (pool.database.name !== topology.name) continue;
-      if (previous !== null) pool.markAllCloseNeeded();
+      if (previous !== null) pool.markAllCloseNeeded('target_moved');
       pool.dispatch();
     }
   }
@@ -597,7 +603,13 @@ export class Pooler implements ClientContext, PoolContext, ReapContext<Pool> {
   }
 }
 
-/** what decides where a database's servers are; a change of it starts its topology afresh */
-function topologyKey(database: DatabaseConfig): string {
-  return JSON.stringify([database.hosts, database.target_session_attrs, database.patroni]);
+/**
+ * Whether the entry a database's servers were made from is one of `names` (a list from diffConfig):
+ * its own entry, or `*` for one made from the fallback. A name listed now but made from `*` before
+ * has changed entries, and so counts as changed too.
+ */
+function entryChanged(diff: ConfigDiff, before: Config, name: string, names: ReadonlySet<string>): boolean {
+  if (diff.databases.added.includes(name)) return true;
+  const entry = before.databases.has(name) ? name : FALLBACK_DATABASE;
+  return names.has(entry) || diff.databases.removed.includes(entry);
 }

@@ -71,7 +71,7 @@ export async function runControl(pooler: Pooler, verb: string, argument: string 
       pooler.disabledDatabases.delete(requireDatabase(pooler, argument));
       return done('ENABLE');
     case 'reconnect':
-      for (const pool of poolsOf(pooler, argument)) pool.markAllCloseNeeded();
+      for (const pool of poolsOf(pooler, argument)) pool.markAllCloseNeeded('reconnect');
       return done('RECONNECT');
     case 'kill':
       // PgBouncer leaves the database paused after KILL; RESUME lets clients in again
