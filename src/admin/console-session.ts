@@ -224,15 +224,3 @@ export class ConsoleSession {
 function consoleError(message: string, sqlstate: string = SqlState.featureNotSupported): PoolerError {
   return new PoolerError('CONSOLE', sqlstate, message, 'ERROR');
 }
-
-/** the ParameterStatus set PgBouncer's console sends at login; drivers need a few of them */
-export const CONSOLE_PARAMETERS: ReadonlyArray<[string, string]> = [
-  ['server_version', '1.25.2/bouncer'],
-  ['client_encoding', 'UTF8'],
-  ['server_encoding', 'UTF8'],
-  ['DateStyle', 'ISO'],
-  ['TimeZone', 'GMT'],
-  ['standard_conforming_strings', 'on'],
-  ['is_superuser', 'on'],
-  ['integer_datetimes', 'on'],
-];
