@@ -24,10 +24,10 @@ import { Pool, type PoolContext } from './pool/pool.js';
 import type { ServerConnection } from './server/server-connection.js';
 import { DatabaseStats } from './stats/database-stats.js';
 import { logStats } from './stats/log-stats.js';
-import { PendingLogins, pendingLoginLimit } from './pending-logins.js';
-import { CancelForwarder } from './cancel-forwarder.js';
-import { AutoDatabases } from './auto-databases.js';
-import { reapIdle, type ReapContext } from './idle-reaper.js';
+import { PendingLogins, pendingLoginLimit } from './core/pending-logins.js';
+import { CancelForwarder } from './core/cancel-forwarder.js';
+import { AutoDatabases } from './core/auto-databases.js';
+import { reapIdle, type ReapContext } from './core/idle-reaper.js';
 
 /** how often the janitor runs: PgBouncer's 1/3 s */
 const JANITOR_INTERVAL_MS = 333;

@@ -2,7 +2,7 @@
 // (with their pools), pools with no clients and no servers for pool_idle_timeout, and the stats of
 // databases that no longer exist — so names and users clients invent do not pile up.
 import type { AutoDatabases } from './auto-databases.js';
-import type { Settings } from './config/types.js';
+import type { Settings } from '../config/types.js';
 
 /** what the reaper needs of a pool */
 export interface ReapablePool {
