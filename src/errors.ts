@@ -104,6 +104,12 @@ export type DisconnectReason =
   | 'dirty_release'
   | 'evicted'
   | 'paused'
+  /** RECONNECT from the console */
+  | 'reconnect'
+  /** RELOAD changed or removed the database entry the server was made from (diffConfig) */
+  | 'config_changed'
+  /** failover: the database's primary or target host moved */
+  | 'target_moved'
   | 'killed'
   | 'admin_shutdown'
   | 'pool_closed'

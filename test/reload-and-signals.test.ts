@@ -18,8 +18,9 @@ afterEach(async () => {
   pooler = undefined;
 });
 
-async function start(settings: Record<string, string | number> = {}): Promise<PoolerProcess> {
-  pooler = await startPooler({ settings: { auth_type: 'trust', pool_mode: 'transaction', ...settings }, databases: { app: target } });
+async function start(settings: Record<string, string | number> = {}, options = ''): Promise<PoolerProcess> {
+  const app = options === '' ? target : `${target} ${options}`;
+  pooler = await startPooler({ settings: { auth_type: 'trust', pool_mode: 'transaction', ...settings }, databases: { app } });
   return pooler;
 }
 
@@ -71,6 +72,69 @@ describe('SIGHUP', () => {
     expect(readFileSync(p.logFile, 'utf8')).toMatch(/RELOAD failed.*pooler\.ini:\d+/);
     expect(await canQuery(p)).toBe(true);
     expect(p.child.exitCode).toBeNull();
+  });
+});
+
+/** RELOAD from the console, as an operator would after editing pooler.ini */
+async function reloadFromConsole(through: PoolerProcess, edit: (ini: string) => string): Promise<void> {
+  const ini = join(through.dir, 'pooler.ini');
+  const before = readFileSync(ini, 'utf8');
+  const after = edit(before);
+  expect(after).not.toBe(before);
+  writeFileSync(ini, after);
+  const admin = await connect(through, 'pgbouncer');
+  await admin.query('RELOAD');
+  await admin.end();
+}
+
+async function value(client: pg.Client, sql: string): Promise<string> {
+  return (await client.query<{ value: string }>(`${sql} AS value`)).rows[0]!.value;
+}
+
+// Issue 17: RELOAD compared fewer fields than diffConfig does, so servers made with the old
+// connect_query or startup parameters stayed in the pool.
+describe('RELOAD of a changed database entry (issue 17)', () => {
+  const settings = { admin_users: 'postgres', default_pool_size: 2, query_wait_timeout: 30, verbose: 1 };
+
+  it('connect_query: the next transaction of every client runs on a server made with the new one', async () => {
+    const p = await start(settings, "connect_query='SET pooler_test.tag TO a'");
+    const idle = await connect(p);
+    const busy = await connect(p);
+    // two old servers: one stays with `busy` in its transaction, the other goes back idle
+    await busy.query('BEGIN');
+    expect(await value(busy, "SELECT current_setting('pooler_test.tag')")).toBe('a');
+    expect(await value(idle, "SELECT current_setting('pooler_test.tag')")).toBe('a');
+
+    // the reload comes while `busy` is in a transaction on an old server
+    await reloadFromConsole(p, (text) => text.replace('TO a', 'TO b'));
+    expect(await value(idle, "SELECT current_setting('pooler_test.tag')")).toBe('b');
+    // the open transaction keeps its server to the end
+    expect(await value(busy, "SELECT current_setting('pooler_test.tag')")).toBe('a');
+    await busy.query('COMMIT');
+    const fresh = await connect(p);
+    for (const client of [busy, idle, fresh]) expect(await value(client, "SELECT current_setting('pooler_test.tag')")).toBe('b');
+    await Promise.all([idle, busy, fresh].map((c) => c.end()));
+    // and the log says why the old servers went
+    expect(readFileSync(p.logFile, 'utf8')).toMatch(/"reason":"config_changed"/);
+  });
+
+  const TIMEZONE = "SELECT current_setting('TimeZone')";
+
+  it('startup parameters: clients that log in after the reload get servers started with the new ones', async () => {
+    const p = await start(settings, 'timezone=UTC');
+    const busy = await connect(p);
+    const before = await connect(p);
+    await busy.query('BEGIN');
+    await busy.query('SELECT 1');
+    expect(await value(before, TIMEZONE)).toBe('UTC');
+
+    await reloadFromConsole(p, (text) => text.replace('timezone=UTC', 'timezone=Asia/Tokyo'));
+    const after = await connect(p);
+    expect(await value(after, TIMEZONE)).toBe('Asia/Tokyo');
+    // a client from before keeps the session it was given, as its parameters are replayed on any server
+    expect(await value(before, TIMEZONE)).toBe('UTC');
+    await busy.query('COMMIT');
+    await Promise.all([busy, before, after].map((c) => c.end()));
   });
 });
 

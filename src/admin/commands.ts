@@ -1,6 +1,6 @@
 // The console's commands: which SHOW builder or control action a parsed query maps to, who may run
 // it (stats_users only SHOW), and the errors PgBouncer gives for a bad or refused command.
-import type { Pooler } from '../pooler.js';
+import type { Settings } from '../config/types.js';
 import { PoolerError, SqlState } from '../errors.js';
 import { parseConsoleQuery } from './grammar.js';
 import type { ResultSet } from './result-set.js';
@@ -10,6 +10,7 @@ import { showClients, showServers } from './show-sockets.js';
 import { showLatency, showStats, showStatsAverages, showStatsTotals, showTotals } from './show-stats.js';
 import { showTopology } from './show-topology.js';
 import { runControl, CONTROL_VERBS } from './control.js';
+import type { ConsoleContext, ConsoleView } from './console-context.js';
 import { HELP } from './help.js';
 
 export interface ConsoleUser {
@@ -18,7 +19,7 @@ export interface ConsoleUser {
   admin: boolean;
 }
 
-const SHOWS: Record<string, (pooler: Pooler) => ResultSet> = {
+const SHOWS: Record<string, (view: ConsoleView) => ResultSet> = {
   pools: showPools,
   stats: showStats,
   stats_totals: showStatsTotals,
@@ -52,7 +53,7 @@ function consoleError(message: string, sqlstate: string = SqlState.syntaxError):
   return new PoolerError('CONSOLE', sqlstate, message, 'ERROR');
 }
 
-export async function runConsoleQuery(pooler: Pooler, user: ConsoleUser, query: string): Promise<ResultSet> {
+export async function runConsoleQuery(context: ConsoleContext, user: ConsoleUser, query: string): Promise<ResultSet> {
   const parsed = parseConsoleQuery(query);
   if (parsed === null) throw consoleError(`invalid command '${query}', use SHOW HELP;`);
   switch (parsed.kind) {
@@ -61,19 +62,35 @@ export async function runConsoleQuery(pooler: Pooler, user: ConsoleUser, query: 
       if (fake !== undefined) return { columns: [{ name: parsed.what, type: 'text' }], rows: [[fake]], tag: 'SHOW' };
       const show = SHOWS[parsed.what];
       if (show === undefined) throw consoleError(`unsupported SHOW cmd: ${parsed.what}`);
-      return show(pooler);
+      return show(context);
     }
     case 'set':
       if (FAKE_PARAMETERS[parsed.key] !== undefined) {
         return { columns: null, rows: [], tag: 'SET', notices: [{ severity: 'NOTICE', code: '00000', message: 'SET ignored' }] };
       }
       requireAdmin(user);
-      return runControl(pooler, 'set', parsed.key, parsed.value);
+      return runControl(context, 'set', parsed.key, parsed.value);
     case 'command':
       if (!CONTROL_VERBS.has(parsed.verb)) throw consoleError(`unknown command: ${parsed.verb}, use SHOW HELP;`);
       requireAdmin(user);
-      return runControl(pooler, parsed.verb, parsed.argument, null);
+      return runControl(context, parsed.verb, parsed.argument, null);
   }
+}
+
+/**
+ * Who may use the console once authenticated: admin_users run everything, stats_users only SHOW.
+ * auth_type = any lets anyone in; PgBouncer's code makes them read-only unless in admin_users.
+ */
+export function consoleUser(settings: Settings, name: string): ConsoleUser | PoolerError {
+  const admin = settings.admin_users.includes(name);
+  if (!admin && !settings.stats_users.includes(name) && settings.auth_type !== 'any') {
+    return new PoolerError(
+      'CONSOLE_NOT_ALLOWED',
+      SqlState.invalidAuthorization,
+      `user "${name}" may not use the console: add it to admin_users or stats_users`,
+    );
+  }
+  return { name, admin };
 }
 
 function requireAdmin(user: ConsoleUser): void {

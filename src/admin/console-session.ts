@@ -4,11 +4,11 @@
 import type { Socket } from 'node:net';
 import { PoolerError, SqlState } from '../errors.js';
 import type { Logger } from '../log.js';
-import type { Pooler } from '../pooler.js';
 import { errorResponse, readyForQueryIdle } from '../protocol/backend-messages.js';
 import { BackendCode, FrontendCode } from '../protocol/codes.js';
 import { WireWriter } from '../protocol/wire-writer.js';
 import { runConsoleQuery, type ConsoleUser } from './commands.js';
+import type { ConsoleContext } from './console-context.js';
 import { parseConsoleQuery } from './grammar.js';
 import { encodeResult, rowDescription, type ResultSet } from './result-set.js';
 
@@ -74,7 +74,7 @@ export class ConsoleSession {
 
   constructor(
     private readonly peer: ConsolePeer,
-    private readonly pooler: Pooler,
+    private readonly context: ConsoleContext,
     readonly user: ConsoleUser,
   ) {}
 
@@ -142,7 +142,7 @@ export class ConsoleSession {
   private async simpleQuery(query: string): Promise<void> {
     if (query.trim() === '') return this.send(EMPTY_QUERY, readyForQueryIdle);
     try {
-      const result = await runConsoleQuery(this.pooler, this.user, query);
+      const result = await runConsoleQuery(this.context, this.user, query);
       this.send(...encodeResult(result, true), readyForQueryIdle);
     } catch (error) {
       this.sendError(error);
@@ -176,12 +176,12 @@ export class ConsoleSession {
         const name = reader.cstring();
         if (kind === 0x53 /* S */) return this.describeStatement(this.statement(name));
         const portal = this.portal(name);
-        portal.result ??= await runConsoleQuery(this.pooler, this.user, portal.query);
+        portal.result ??= await runConsoleQuery(this.context, this.user, portal.query);
         return this.send(portal.result.columns === null ? NO_DATA : rowDescription(portal.result.columns));
       }
       case FrontendCode.Execute: {
         const portal = this.portal(reader.cstring());
-        const result = portal.result ?? (await runConsoleQuery(this.pooler, this.user, portal.query));
+        const result = portal.result ?? (await runConsoleQuery(this.context, this.user, portal.query));
         portal.result = null;
         return this.send(...encodeResult(result, false));
       }
@@ -204,7 +204,7 @@ export class ConsoleSession {
     const parameterDescription = new WireWriter(2).int16(0).message(BackendCode.ParameterDescription);
     const parsed = parseConsoleQuery(query);
     if (parsed?.kind !== 'show') return this.send(parameterDescription, NO_DATA);
-    const { columns } = await runConsoleQuery(this.pooler, this.user, query);
+    const { columns } = await runConsoleQuery(this.context, this.user, query);
     this.send(parameterDescription, columns === null ? NO_DATA : rowDescription(columns));
   }
 
@@ -224,15 +224,3 @@ export class ConsoleSession {
 function consoleError(message: string, sqlstate: string = SqlState.featureNotSupported): PoolerError {
   return new PoolerError('CONSOLE', sqlstate, message, 'ERROR');
 }
-
-/** the ParameterStatus set PgBouncer's console sends at login; drivers need a few of them */
-export const CONSOLE_PARAMETERS: ReadonlyArray<[string, string]> = [
-  ['server_version', '1.25.2/bouncer'],
-  ['client_encoding', 'UTF8'],
-  ['server_encoding', 'UTF8'],
-  ['DateStyle', 'ISO'],
-  ['TimeZone', 'GMT'],
-  ['standard_conforming_strings', 'on'],
-  ['is_superuser', 'on'],
-  ['integer_datetimes', 'on'],
-];

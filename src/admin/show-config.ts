@@ -1,8 +1,7 @@
 // SHOW DATABASES, USERS, CONFIG and VERSION with PgBouncer 1.25.2's columns, and SHOW POOL_SIZE,
 // ours: each pool's configured size, the `auto` formula's inputs, and the peak concurrency seen.
 import { SETTING_DEFINITIONS, formatSetting } from '../config/settings.js';
-import type { Pool } from '../pool/pool.js';
-import type { Pooler } from '../pooler.js';
+import type { ConsoleView, PoolSnapshot } from './console-context.js';
 import { int4, text, type Cell, type ResultSet } from './result-set.js';
 
 export const VERSION = 'pooler 0.1.0 (PgBouncer 1.25.2 compatible)';
@@ -12,10 +11,10 @@ export function showVersion(): ResultSet {
 }
 
 /** server and client connections of the pools that `match` picks */
-function connectionsOf(pooler: Pooler, match: (pool: Pool) => boolean): { servers: number; clients: number } {
+function connectionsOf(pools: PoolSnapshot[], match: (pool: PoolSnapshot) => boolean): { servers: number; clients: number } {
   let servers = 0;
   let clients = 0;
-  for (const pool of pooler.pools.values()) {
+  for (const pool of pools) {
     if (!match(pool)) continue;
     servers += pool.serverCount;
     clients += pool.clientCount;
@@ -23,8 +22,9 @@ function connectionsOf(pooler: Pooler, match: (pool: Pool) => boolean): { server
   return { servers, clients };
 }
 
-export function showDatabases(pooler: Pooler): ResultSet {
-  const settings = pooler.settings;
+export function showDatabases(view: ConsoleView): ResultSet {
+  const settings = view.config.settings;
+  const pools = view.pools();
   const columns = [
     text('name'),
     text('host'),
@@ -46,8 +46,8 @@ export function showDatabases(pooler: Pooler): ResultSet {
   ];
   const rows: Cell[][] = [];
   // as in PgBouncer, the databases made from `*` are listed too, until autodb_idle_timeout frees them
-  for (const db of [...pooler.config.databases.values(), ...pooler.autoDatabases.values()]) {
-    const { servers, clients } = connectionsOf(pooler, (pool) => pool.database.name === db.name);
+  for (const db of view.databases()) {
+    const { servers, clients } = connectionsOf(pools, (pool) => pool.database === db.name);
     rows.push([
       db.name,
       db.host === '' || db.host.startsWith('/') ? null : db.host,
@@ -64,12 +64,12 @@ export function showDatabases(pooler: Pooler): ResultSet {
       servers,
       0,
       clients,
-      pooler.isPaused(db.name) ? 1 : 0,
-      pooler.disabledDatabases.has(db.name) ? 1 : 0,
+      view.isPaused(db.name) ? 1 : 0,
+      view.isDisabled(db.name) ? 1 : 0,
     ]);
   }
-  const name = pooler.consoleName;
-  rows.push([name, null, settings.listen_port, name, 'pgbouncer', 2, 0, 0, 0, 'statement', null, 0, 0, 0, pooler.consoleSessions.size, 0, 0]);
+  const name = view.consoleName;
+  rows.push([name, null, settings.listen_port, name, 'pgbouncer', 2, 0, 0, 0, 'statement', null, 0, 0, 0, view.consoleSessions(), 0, 0]);
   return { columns, rows, tag: 'SHOW' };
 }
 
@@ -78,7 +78,7 @@ function padded(value: number | null): string {
   return value === null ? '' : String(value).padStart(9);
 }
 
-export function showUsers(pooler: Pooler): ResultSet {
+export function showUsers(view: ConsoleView): ResultSet {
   const columns = [
     text('name'),
     text('pool_size'),
@@ -89,16 +89,17 @@ export function showUsers(pooler: Pooler): ResultSet {
     int4('max_user_client_connections'),
     int4('current_client_connections'),
   ];
-  const names = new Set([...pooler.config.users.keys(), ...[...pooler.pools.values()].map((pool) => pool.user)]);
+  const pools = view.pools();
+  const names = new Set([...view.config.users.keys(), ...pools.map((pool) => pool.user)]);
   const rows = [...names].sort().map((name) => {
-    const user = pooler.config.users.get(name);
-    const { servers, clients } = connectionsOf(pooler, (pool) => pool.user === name);
+    const user = view.config.users.get(name);
+    const { servers, clients } = connectionsOf(pools, (pool) => pool.user === name);
     return [
       name,
       padded(user?.pool_size ?? null),
       padded(user?.reserve_pool_size ?? null),
       user?.pool_mode ?? null,
-      user?.max_user_connections ?? pooler.settings.max_user_connections,
+      user?.max_user_connections ?? view.config.settings.max_user_connections,
       servers,
       0,
       clients,
@@ -107,19 +108,19 @@ export function showUsers(pooler: Pooler): ResultSet {
   return { columns, rows, tag: 'SHOW' };
 }
 
-export function showConfig(pooler: Pooler): ResultSet {
+export function showConfig(view: ConsoleView): ResultSet {
   const defaults = new Map(SETTING_DEFINITIONS.map((def) => [def.name, def.default]));
   const rows = SETTING_DEFINITIONS.map((def) => [
     def.name,
-    formatSetting(def.name, pooler.settings),
+    formatSetting(def.name, view.config.settings),
     defaults.get(def.name) ?? null,
     def.reloadable ? 'yes' : 'no',
   ]);
   return { columns: [text('key'), text('value'), text('default'), text('changeable')], rows, tag: 'SHOW' };
 }
 
-export function showPoolSize(pooler: Pooler): ResultSet {
-  const settings = pooler.settings;
+export function showPoolSize(view: ConsoleView): ResultSet {
+  const settings = view.config.settings;
   const columns = [
     text('database'),
     text('user'),
@@ -131,18 +132,16 @@ export function showPoolSize(pooler: Pooler): ResultSet {
     int4('peak_active'),
     int4('cl_waiting'),
   ];
-  const rows = [...pooler.pools.values()].map((pool) => [
-    pool.database.name,
+  const rows = view.pools().map((pool) => [
+    pool.database,
     pool.user,
     pool.poolSize,
-    pool.database.pool_size === null && pooler.config.users.get(pool.user)?.pool_size == null && settings.default_pool_size_auto
-      ? 'auto'
-      : 'configured',
+    pool.autoSized ? 'auto' : 'configured',
     settings.server_cores,
     settings.effective_spindle_count,
     pool.reservePoolSize,
     pool.peakActive,
-    pool.waitingClients.size + pool.waitingLoginClients.size,
+    pool.clientsWaiting,
   ]);
   return { columns, rows, tag: 'SHOW' };
 }

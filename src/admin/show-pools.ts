@@ -1,8 +1,6 @@
 // SHOW POOLS, LISTS and STATE: the sizes of each pool's state lists (the lists themselves are the
 // truth), and the pooler-wide counts and flags.
-import { clock } from '../clock.js';
-import type { Pool } from '../pool/pool.js';
-import type { Pooler } from '../pooler.js';
+import type { ConsoleView } from './console-context.js';
 import { splitSeconds } from './format.js';
 import { int4, text, type ResultSet } from './result-set.js';
 
@@ -26,52 +24,47 @@ const POOL_COLUMNS = [
   text('load_balance_hosts'),
 ];
 
-/** how long the oldest waiting client of the pool has waited, in ms (lists are in arrival order) */
-export function oldestWait(pool: Pool): number {
-  const start = Math.min(pool.waitingClients.first()?.waitStart ?? Infinity, pool.waitingLoginClients.first()?.waitStart ?? Infinity);
-  return start === Infinity ? 0 : clock.refresh() - start;
-}
-
-export function showPools(pooler: Pooler): ResultSet {
-  const rows = [...pooler.pools.values()].map((pool) => {
-    const [maxwait, maxwaitUs] = splitSeconds(oldestWait(pool));
+export function showPools(view: ConsoleView): ResultSet {
+  const rows = view.pools().map((pool) => {
+    const [maxwait, maxwaitUs] = splitSeconds(pool.maxWait);
     return [
-      pool.database.name,
+      pool.database,
       pool.user,
-      pool.activeClients.size,
-      pool.waitingClients.size + pool.waitingLoginClients.size,
+      pool.clientsActive,
+      pool.clientsWaiting,
       0,
       0,
-      pool.activeServers.size,
+      pool.serversActive,
       0,
       0,
-      pool.idleServers.size,
-      pool.usedServers.size,
-      pool.testedServers.size,
-      pool.loginServers.size,
+      pool.serversIdle,
+      pool.serversUsed,
+      pool.serversTested,
+      pool.serversLogin,
       maxwait,
       maxwaitUs,
       pool.mode,
       null,
     ];
   });
-  rows.push([pooler.consoleName, pooler.consoleName, pooler.consoleSessions.size, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'statement', null]);
+  rows.push([view.consoleName, view.consoleName, view.consoleSessions(), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 'statement', null]);
   return { columns: POOL_COLUMNS, rows, tag: 'SHOW' };
 }
 
-export function showLists(pooler: Pooler): ResultSet {
-  let servers = 0;
-  for (const pool of pooler.pools.values()) servers += pool.serverCount;
-  const loginClients = [...pooler.clients].filter((client) => client.inLogin).length;
-  const users = new Set([...pooler.config.users.keys(), ...[...pooler.pools.values()].map((pool) => pool.user)]);
+export function showLists(view: ConsoleView): ResultSet {
+  const pools = view.pools();
+  const clients = view.clients();
+  const servers = pools.reduce((n, pool) => n + pool.serverCount, 0);
+  const loginClients = clients.filter((client) => client.inLogin).length;
+  const users = new Set([...view.config.users.keys(), ...pools.map((pool) => pool.user)]);
   const counts: [string, number][] = [
-    ['databases', pooler.config.databases.size + 1],
+    ['databases', view.config.databases.size + 1],
     ['users', users.size],
     ['peers', 0],
-    ['pools', pooler.pools.size + 1],
+    ['pools', pools.length + 1],
     ['peer_pools', 0],
     ['free_clients', 0],
-    ['used_clients', pooler.clients.size - loginClients],
+    ['used_clients', clients.length - loginClients],
     ['login_clients', loginClients],
     ['free_servers', 0],
     ['used_servers', servers],
@@ -83,14 +76,14 @@ export function showLists(pooler: Pooler): ResultSet {
   return { columns: [text('list'), int4('items')], rows: counts, tag: 'SHOW' };
 }
 
-export function showState(pooler: Pooler): ResultSet {
+export function showState(view: ConsoleView): ResultSet {
   const yesNo = (flag: boolean) => (flag ? 'yes' : 'no');
   return {
     columns: [text('key'), text('value')],
     rows: [
-      ['active', yesNo(!pooler.pausedAll && !pooler.suspended)],
-      ['paused', yesNo(pooler.pausedAll)],
-      ['suspended', yesNo(pooler.suspended)],
+      ['active', yesNo(!view.pausedAll && !view.suspended)],
+      ['paused', yesNo(view.pausedAll)],
+      ['suspended', yesNo(view.suspended)],
     ],
     tag: 'SHOW',
   };

@@ -1,13 +1,8 @@
 // SHOW CLIENTS and SHOW SERVERS: one row per connection with PgBouncer 1.25.2's 21 columns
 // (socket_header in admin.c), ids usable with KILL_CLIENT.
-import type { Socket } from 'node:net';
-import type { ClientConnection } from '../client/client-connection.js';
-import type { Pool } from '../pool/pool.js';
-import type { Pooler } from '../pooler.js';
-import type { ServerConnection } from '../server/server-connection.js';
+import type { ClientSnapshot, ConsoleView, ServerSnapshot, SocketAddresses } from './console-context.js';
 import { splitSeconds, timestamp } from './format.js';
 import { int4, text, type Cell, type ResultSet } from './result-set.js';
-import { clock } from '../clock.js';
 
 const SOCKET_COLUMNS = [
   text('type'),
@@ -38,7 +33,7 @@ function pointer(kind: 'C' | 'S', id: number): string {
   return `0x${kind === 'C' ? 'c' : '5'}${id.toString(16).padStart(11, '0')}`;
 }
 
-function addresses(socket: Socket): [string, number, string, number] {
+function addresses(socket: SocketAddresses): [string, number, string, number] {
   const unix = socket.remoteAddress === undefined;
   return [
     unix ? 'unix' : socket.remoteAddress!,
@@ -48,54 +43,54 @@ function addresses(socket: Socket): [string, number, string, number] {
   ];
 }
 
-function clientRow(client: ClientConnection, state: string): Cell[] {
-  const waiting = client.state === 'waiting' || client.state === 'waiting_login';
-  const [wait, waitUs] = splitSeconds(waiting ? clock.refresh() - client.waitStart : 0);
+function clientRow(client: ClientSnapshot, state: string): Cell[] {
+  const [wait, waitUs] = splitSeconds(client.wait);
   return [
     'C',
-    client.startup?.user ?? '(nouser)',
-    client.startup?.database ?? '(nodb)',
+    client.user ?? '(nouser)',
+    client.database ?? '(nodb)',
     'none',
     state,
-    ...addresses(client.socket),
+    ...addresses(client),
     timestamp(client.connectTime),
     timestamp(client.lastActivity),
     wait,
     waitUs,
     0,
     pointer('C', client.id),
-    client.server === null ? '' : pointer('S', client.server.id),
+    client.server === null ? '' : pointer('S', client.server),
     0,
-    client.tlsDescription,
-    client.parameters.get('application_name') ?? '',
-    client.preparedStatementCount,
+    client.tls,
+    client.applicationName,
+    client.preparedStatements,
     client.id,
   ];
 }
 
-function clientState(client: ClientConnection): string | null {
-  if (client.isConsole) return 'active';
+function clientState(client: ClientSnapshot): string | null {
   switch (client.state) {
+    case 'console':
+      return 'active';
     case 'active':
       return client.server === null ? 'idle' : 'active';
     case 'waiting':
     case 'waiting_login':
       return 'waiting';
-    default:
+    case 'login':
       return null; // still logging in: PgBouncer lists these only in SHOW SOCKETS
   }
 }
 
-export function showClients(pooler: Pooler): ResultSet {
+export function showClients(view: ConsoleView): ResultSet {
   const rows: Cell[][] = [];
-  for (const client of pooler.clients) {
+  for (const client of view.clients()) {
     const state = clientState(client);
     if (state !== null) rows.push(clientRow(client, state));
   }
   return { columns: SOCKET_COLUMNS, rows, tag: 'SHOW' };
 }
 
-const SERVER_STATE: Record<ServerConnection['state'], string> = {
+const SERVER_STATE: Record<ServerSnapshot['state'], string> = {
   login: 'new',
   idle: 'idle',
   active: 'active',
@@ -103,36 +98,29 @@ const SERVER_STATE: Record<ServerConnection['state'], string> = {
   tested: 'tested',
 };
 
-function serverRow(pool: Pool, server: ServerConnection): Cell[] {
-  const client = server.peer as ClientConnection | null;
+function serverRow(server: ServerSnapshot): Cell[] {
   return [
     'S',
-    pool.user,
-    pool.database.name,
+    server.user,
+    server.database,
     'none',
     SERVER_STATE[server.state],
-    ...addresses(server.socket),
+    ...addresses(server),
     timestamp(server.connectTime),
     timestamp(server.lastUsed),
     0,
     0,
     server.closeNeeded ? 1 : 0,
     pointer('S', server.id),
-    client === null ? '' : pointer('C', client.id),
+    server.client === null ? '' : pointer('C', server.client),
     server.processId,
     '',
-    server.parameters.get('application_name') ?? '',
-    server.replyFilter?.statementCount ?? 0,
+    server.applicationName,
+    server.preparedStatements,
     server.id,
   ];
 }
 
-export function showServers(pooler: Pooler): ResultSet {
-  const rows: Cell[][] = [];
-  for (const pool of pooler.pools.values()) {
-    for (const list of [pool.activeServers, pool.idleServers, pool.usedServers, pool.testedServers, pool.loginServers]) {
-      for (const server of list.toArray()) rows.push(serverRow(pool, server));
-    }
-  }
-  return { columns: SOCKET_COLUMNS, rows, tag: 'SHOW' };
+export function showServers(view: ConsoleView): ResultSet {
+  return { columns: SOCKET_COLUMNS, rows: view.servers().map(serverRow), tag: 'SHOW' };
 }

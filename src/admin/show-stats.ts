@@ -1,7 +1,7 @@
 // SHOW STATS, STATS_TOTALS, STATS_AVERAGES and TOTALS with PgBouncer 1.25.2's columns (totals since
 // start, averages over the last stats_period), and SHOW LATENCY, ours: wait and transaction time
 // quantiles per database from the histograms.
-import type { Pooler } from '../pooler.js';
+import type { ConsoleView } from './console-context.js';
 import { STATS_FIELDS, type StatsTotals } from '../stats/database-stats.js';
 import { numeric, text, type Column, type ResultSet } from './result-set.js';
 
@@ -32,30 +32,30 @@ function values(totals: StatsTotals): number[] {
   return STATS_FIELDS.map((field) => totals[field]);
 }
 
-function databaseRows(pooler: Pooler, row: (totals: StatsTotals, averages: StatsTotals) => number[]): (string | number)[][] {
-  return [...pooler.stats.values()].map((stats) => [stats.database, ...row(stats, stats.averages)]);
+function databaseRows(view: ConsoleView, row: (totals: StatsTotals, averages: StatsTotals) => number[]): (string | number)[][] {
+  return view.stats().map((stats) => [stats.database, ...row(stats, stats.averages)]);
 }
 
-export function showStats(pooler: Pooler): ResultSet {
+export function showStats(view: ConsoleView): ResultSet {
   const columns: Column[] = [text('database'), ...STATS_NAMES.map((n) => numeric(`total_${n}`)), ...AVERAGE_NAMES.map((n) => numeric(`avg_${n}`))];
-  return { columns, rows: databaseRows(pooler, (totals, averages) => [...values(totals), ...values(averages)]), tag: 'SHOW' };
+  return { columns, rows: databaseRows(view, (totals, averages) => [...values(totals), ...values(averages)]), tag: 'SHOW' };
 }
 
-export function showStatsTotals(pooler: Pooler): ResultSet {
+export function showStatsTotals(view: ConsoleView): ResultSet {
   const columns: Column[] = [text('database'), ...TOTALS_NAMES.map((n) => numeric(n))];
-  return { columns, rows: databaseRows(pooler, (totals) => values(totals)), tag: 'SHOW' };
+  return { columns, rows: databaseRows(view, (totals) => values(totals)), tag: 'SHOW' };
 }
 
-export function showStatsAverages(pooler: Pooler): ResultSet {
+export function showStatsAverages(view: ConsoleView): ResultSet {
   const names = TOTALS_NAMES.map((n, i) => (i >= 8 ? `avg_${n}` : n));
   const columns: Column[] = [text('database'), ...names.map((n) => numeric(n))];
-  return { columns, rows: databaseRows(pooler, (_totals, averages) => values(averages)), tag: 'SHOW' };
+  return { columns, rows: databaseRows(view, (_totals, averages) => values(averages)), tag: 'SHOW' };
 }
 
-export function showTotals(pooler: Pooler): ResultSet {
+export function showTotals(view: ConsoleView): ResultSet {
   const sum = new Array<number>(STATS_FIELDS.length).fill(0);
   const avg = new Array<number>(STATS_FIELDS.length).fill(0);
-  for (const stats of pooler.stats.values()) {
+  for (const stats of view.stats()) {
     values(stats).forEach((v, i) => (sum[i]! += v));
     values(stats.averages).forEach((v, i) => (avg[i]! += v));
   }
@@ -66,7 +66,7 @@ export function showTotals(pooler: Pooler): ResultSet {
   return { columns: [text('name'), numeric('value')], rows, tag: 'SHOW' };
 }
 
-export function showLatency(pooler: Pooler): ResultSet {
+export function showLatency(view: ConsoleView): ResultSet {
   const columns: Column[] = [
     text('database'),
     numeric('xact_count'),
@@ -77,7 +77,7 @@ export function showLatency(pooler: Pooler): ResultSet {
     numeric('xact_p95_us'),
     numeric('xact_p99_us'),
   ];
-  const rows = [...pooler.stats.values()].map((stats) => {
+  const rows = view.stats().map((stats) => {
     const wait = stats.waitHistogram;
     const xact = stats.transactionHistogram;
     const q = (h: typeof wait, p: number) => Math.round(h.quantile(p));

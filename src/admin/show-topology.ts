@@ -1,19 +1,19 @@
 // SHOW TOPOLOGY (pooler's own): per database, where its servers are — each Patroni member or
 // listed host with its role, state and lag, which one new server connections go to, how many
 // times that moved, and when and why it last did.
-import type { Pooler } from '../pooler.js';
+import type { ConsoleView } from './console-context.js';
 import { int4, int8, text, type Cell, type ResultSet } from './result-set.js';
 
-export function showTopology(pooler: Pooler): ResultSet {
+export function showTopology(view: ConsoleView): ResultSet {
   const rows: Cell[][] = [];
-  for (const topology of [...pooler.topologies.values()].sort((a, b) => a.name.localeCompare(b.name))) {
+  for (const topology of view.topologies().sort((a, b) => a.database.localeCompare(b.database))) {
     const current = topology.current;
     const target = current === null ? 'none' : `${current.host}:${current.port}`;
     const common = [topology.changes, new Date(topology.lastChange).toISOString(), topology.reason];
     const members = topology.members.length > 0 ? topology.members : [{ name: '', host: '', port: 0, role: '', state: '', lag: null }];
     for (const member of members) {
       const isCurrent = current !== null && member.host === current.host && member.port === current.port;
-      rows.push([topology.name, topology.kind, target, member.name, member.host || null, member.port || null, member.role || null, member.state || null, member.lag, isCurrent ? 'yes' : 'no', ...common]);
+      rows.push([topology.database, topology.kind, target, member.name, member.host || null, member.port || null, member.role || null, member.state || null, member.lag, isCurrent ? 'yes' : 'no', ...common]);
     }
   }
   return {

@@ -30,7 +30,7 @@ export async function startCommand(positional: string | undefined, options: { co
   let metrics: MetricsEndpoint | null = null;
   if (config.settings.metrics_port > 0) {
     try {
-      metrics = await startMetricsEndpoint(pooler, config.settings.metrics_listen_addr, config.settings.metrics_port, log);
+      metrics = await startMetricsEndpoint(pooler.console, config.settings.metrics_listen_addr, config.settings.metrics_port, log);
     } catch (error) {
       return exitFatal(
         log,

@@ -32,7 +32,7 @@ import {
   SMALL_FRONTEND_CODES,
 } from '../protocol/codes.js';
 import { decodeFirstMessage } from '../protocol/decode.js';
-import { CONSOLE_PARAMETERS, type ConsoleSession } from '../admin/console-session.js';
+import { CONSOLE_PARAMETERS, type ConsoleChannel } from './console-port.js';
 import type { ScramClientKeys } from '../auth/scram-client.js';
 import type { ChosenAuth } from '../auth/client-auth-rules.js';
 import type { HbaConnection } from '../auth/hba.js';
@@ -59,7 +59,7 @@ export interface ClientContext {
   /** the database entry a client name maps to, CONSOLE for the admin console, or an error to send; `client` sent its startup packet */
   findDatabase(name: string, client: ClientConnection): DatabaseConfig | typeof CONSOLE | PoolerError;
   /** a console session for an authenticated user, or the error that refuses them */
-  openConsole(client: ClientConnection, user: string): ConsoleSession | PoolerError;
+  openConsole(client: ClientConnection, user: string): ConsoleChannel | PoolerError;
   poolFor(database: DatabaseConfig, user: string): Pool;
   /** a client finished login and holds a cancel key now */
   registerCancelKey(client: ClientConnection): void;
@@ -159,7 +159,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
   /** from a SCRAM login, until handed to the pool (pass-through); not kept after that */
   private scramKeys: ScramClientKeys | null = null;
   /** set once a console user logged in; the client then never gets a pool */
-  private console: ConsoleSession | null = null;
+  private console: ConsoleChannel | null = null;
   private startupBytes: Buffer | null = null;
   private authenticator: ClientAuthenticator | null = null;
   /** the authenticator is working on the client's last message (a hash, an auth_query lookup) */

@@ -79,7 +79,7 @@ describe('diffConfig', () => {
         .replace('batch = pool_mode=session query_timeout=600', 'etl = pool_size=2'),
     );
     const diff = diffConfig(load(BASE), after);
-    expect(diff.databases).toEqual({ added: ['reports'], removed: [], changed: ['app', '*'], reconnect: ['*'] });
+    expect(diff.databases).toEqual({ added: ['reports'], removed: [], changed: ['app', '*'], reconnect: ['*'], rediscover: ['*'] });
     expect(diff.users).toEqual({ added: ['etl'], removed: ['batch'], changed: [] });
   });
 
@@ -89,6 +89,12 @@ describe('diffConfig', () => {
     const changed = load('[databases]\na = host=h client_encoding=UTF8 timezone=CET\n');
     expect(diffConfig(before, same).databases.changed).toEqual([]);
     expect(diffConfig(before, changed).databases.reconnect).toEqual(['a']);
+  });
+
+  it('starts discovery afresh when target_session_attrs changes, without asking for new servers', () => {
+    const before = load('[databases]\na = host=h1,h2 target_session_attrs=read-write\n');
+    const after = load('[databases]\na = host=h1,h2 target_session_attrs=any\n');
+    expect(diffConfig(before, after).databases).toMatchObject({ changed: ['a'], reconnect: [], rediscover: ['a'] });
   });
 
   it('notices DATABASE_URL credential changes', () => {

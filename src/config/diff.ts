@@ -22,6 +22,8 @@ export interface ConfigDiff {
      * the wrong startup packet; PgBouncer closes them when next released (tag_database_dirty)
      */
     reconnect: string[];
+    /** changed entries whose servers are found another way (hosts, target_session_attrs, patroni): discovery starts afresh */
+    rediscover: string[];
   };
   users: EntryDiff;
   /** the DATABASE_URL credentials differ */
@@ -41,6 +43,9 @@ const RECONNECT_FIELDS: readonly (keyof DatabaseConfig)[] = [
   'startup_parameters',
 ];
 
+/** fields that decide where a database's servers are found */
+const DISCOVERY_FIELDS: readonly (keyof DatabaseConfig)[] = ['hosts', 'target_session_attrs', 'patroni'];
+
 export function diffConfig(before: Config, after: Config): ConfigDiff {
   const settings = SETTING_DEFINITIONS.filter(
     (def) => formatSetting(def.name, before.settings) !== formatSetting(def.name, after.settings),
@@ -48,15 +53,16 @@ export function diffConfig(before: Config, after: Config): ConfigDiff {
   const beforeDbs = withFallback(before);
   const afterDbs = withFallback(after);
   const databases = diffEntries(beforeDbs, afterDbs);
-  const reconnect = databases.changed.filter((name) => {
-    const a = beforeDbs.get(name)!;
-    const b = afterDbs.get(name)!;
-    return RECONNECT_FIELDS.some((field) => !sameValue(a[field], b[field]));
-  });
+  const changedIn = (fields: readonly (keyof DatabaseConfig)[]): string[] =>
+    databases.changed.filter((name) => {
+      const a = beforeDbs.get(name)!;
+      const b = afterDbs.get(name)!;
+      return fields.some((field) => !sameValue(a[field], b[field]));
+    });
   return {
     settings: settings.map((def) => def.name),
     restartRequired: settings.filter((def) => !def.reloadable).map((def) => def.name),
-    databases: { ...databases, reconnect },
+    databases: { ...databases, reconnect: changedIn(RECONNECT_FIELDS), rediscover: changedIn(DISCOVERY_FIELDS) },
     users: diffEntries(before.users, after.users),
     credentialsChanged: !sameValue([...before.urlCredentials], [...after.urlCredentials]),
   };

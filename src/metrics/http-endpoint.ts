@@ -3,7 +3,7 @@
 // load balancers.
 import http from 'node:http';
 import type { Logger } from '../log.js';
-import type { Pooler } from '../pooler.js';
+import type { ConsoleView } from '../admin/console-context.js';
 import { createPoolerMetrics } from './pooler-metrics.js';
 import { ReadinessProbe } from './readiness.js';
 
@@ -12,9 +12,9 @@ export interface MetricsEndpoint {
   close(): Promise<void>;
 }
 
-export async function startMetricsEndpoint(pooler: Pooler, host: string, port: number, log: Logger): Promise<MetricsEndpoint> {
-  const registry = createPoolerMetrics(pooler);
-  const readiness = new ReadinessProbe(pooler);
+export async function startMetricsEndpoint(view: ConsoleView, host: string, port: number, log: Logger): Promise<MetricsEndpoint> {
+  const registry = createPoolerMetrics(view);
+  const readiness = new ReadinessProbe(view);
   const server = http.createServer((request, response) => {
     const reply = (status: number, type: string, body: string) => {
       response.writeHead(status, { 'content-type': type });

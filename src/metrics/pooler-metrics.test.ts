@@ -4,22 +4,21 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/index.js';
-import { silentLogger } from '../log.js';
-import { Pooler } from '../pooler.js';
 import { DatabaseStats } from '../stats/database-stats.js';
 import { removeScratchDirs, scratchDir } from '../testing/scratch-dir.js';
-import { createPoolerMetrics } from './pooler-metrics.js';
+import { createPoolerMetrics, type MetricsView } from './pooler-metrics.js';
 
 afterAll(removeScratchDirs);
 
-/** a Pooler that never listens: the registry only reads its maps and settings */
-function idlePooler(): Pooler {
+/** the console's views of a pooler with no pools yet and these stats: the registry only reads views */
+function viewWith(stats: DatabaseStats): MetricsView {
   const dir = scratchDir('pooler-metrics-');
   writeFileSync(
     path.join(dir, 'pooler.ini'),
     '[databases]\napp = host=127.0.0.1 port=5432 dbname=app pool_size=7\n[pgbouncer]\nauth_type = trust\nmax_client_conn = 321\n',
   );
-  return new Pooler(loadConfig({ file: 'pooler.ini', env: {}, cwd: dir }), silentLogger);
+  const config = loadConfig({ file: 'pooler.ini', env: {}, cwd: dir });
+  return { config, pools: () => [], stats: () => [stats], topologies: () => [] };
 }
 
 /** sample lines as `name{labels}` → value */
@@ -45,13 +44,11 @@ function buckets(text: string): [number, number][] {
 
 describe('createPoolerMetrics', () => {
   it('turns per-bucket microsecond counts into cumulative buckets in seconds', async () => {
-    const pooler = idlePooler();
     const stats = new DatabaseStats('app');
     // 30 µs falls in the first bucket (≤ 50 µs), 120 µs twice in ≤ 250 µs, 70 s beyond the last bound
     for (const us of [30, 120, 120, 70_000_000]) stats.transactionHistogram.record(us);
-    pooler.stats.set('app', stats);
 
-    const text = await createPoolerMetrics(pooler).getSingleMetricAsString('pooler_transaction_duration_seconds');
+    const text = await createPoolerMetrics(viewWith(stats)).getSingleMetricAsString('pooler_transaction_duration_seconds');
     expect(text).toContain('# TYPE pooler_transaction_duration_seconds histogram');
     // bounds compared as numbers: µs × 1e-6 renders 50 µs as le="0.000049999999999999996"
     const bucket = (le: number) => buckets(text).find(([bound]) => bound === le || Math.abs(bound - le) < le * 1e-9)?.[1];
@@ -66,7 +63,6 @@ describe('createPoolerMetrics', () => {
   });
 
   it('reports microsecond totals as seconds under pgbouncer_exporter names', async () => {
-    const pooler = idlePooler();
     const stats = new DatabaseStats('app');
     stats.transactionTime = 2_500_000;
     stats.queryTime = 1_500_000;
@@ -75,9 +71,8 @@ describe('createPoolerMetrics', () => {
     stats.clientParses = 100;
     stats.serverParses = 5;
     stats.binds = 9000;
-    pooler.stats.set('app', stats);
 
-    const s = samples(await createPoolerMetrics(pooler).metrics());
+    const s = samples(await createPoolerMetrics(viewWith(stats)).metrics());
     expect(s.get('pgbouncer_stats_server_in_transaction_seconds_total{database="app"}')).toBe(2.5);
     expect(s.get('pgbouncer_stats_queries_duration_seconds_total{database="app"}')).toBe(1.5);
     expect(s.get('pgbouncer_stats_client_wait_seconds_total{database="app"}')).toBe(0.5);

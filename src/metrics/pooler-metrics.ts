@@ -2,25 +2,26 @@
 // work), latency histograms for wait and transaction time, and Node's process metrics. Every value
 // is read from the pools' lists and the stats counters at scrape time.
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { oldestWait } from '../admin/show-pools.js';
+import type { ConsoleView, PoolSnapshot } from '../admin/console-context.js';
 import { VERSION } from '../admin/show-config.js';
-import type { Pool } from '../pool/pool.js';
-import type { Pooler } from '../pooler.js';
 import type { DatabaseStats } from '../stats/database-stats.js';
 import { LATENCY_BUCKETS_US, type LatencyHistogram } from '../stats/latency-histogram.js';
 import { registerFailoverMetrics } from './failover-metrics.js';
 import { registerScrapeMetric, type Sample } from './scrape-metric.js';
 
-const POOL_GAUGES: [string, string, (pool: Pool) => number][] = [
-  ['client_active_connections', 'Client connections linked to a server connection or idle between transactions', (p) => p.activeClients.size],
-  ['client_waiting_connections', 'Client connections waiting for a server connection', (p) => p.waitingClients.size + p.waitingLoginClients.size],
-  ['server_active_connections', 'Server connections linked to a client', (p) => p.activeServers.size],
-  ['server_idle_connections', 'Server connections idle and ready for a client', (p) => p.idleServers.size],
-  ['server_used_connections', 'Server connections idle longer than server_check_delay', (p) => p.usedServers.size],
-  ['server_testing_connections', 'Server connections running server_reset_query or server_check_query', (p) => p.testedServers.size],
-  ['server_login_connections', 'Server connections logging in', (p) => p.loginServers.size],
-  ['client_maxwait_seconds', 'Age of the oldest waiting client, in seconds', (p) => oldestWait(p) / 1000],
+const POOL_GAUGES: [string, string, (pool: PoolSnapshot) => number][] = [
+  ['client_active_connections', 'Client connections linked to a server connection or idle between transactions', (p) => p.clientsActive],
+  ['client_waiting_connections', 'Client connections waiting for a server connection', (p) => p.clientsWaiting],
+  ['server_active_connections', 'Server connections linked to a client', (p) => p.serversActive],
+  ['server_idle_connections', 'Server connections idle and ready for a client', (p) => p.serversIdle],
+  ['server_used_connections', 'Server connections idle longer than server_check_delay', (p) => p.serversUsed],
+  ['server_testing_connections', 'Server connections running server_reset_query or server_check_query', (p) => p.serversTested],
+  ['server_login_connections', 'Server connections logging in', (p) => p.serversLogin],
+  ['client_maxwait_seconds', 'Age of the oldest waiting client, in seconds', (p) => p.maxWait / 1000],
 ];
+
+/** what the metrics read: the console's views */
+export type MetricsView = Pick<ConsoleView, 'config' | 'pools' | 'stats' | 'topologies'>;
 
 const MICROS = 1e-6;
 const STATS_COUNTERS: [string, string, (s: DatabaseStats) => number][] = [
@@ -53,16 +54,16 @@ function histogramSamples(name: string, database: string, histogram: LatencyHist
   return samples;
 }
 
-export function createPoolerMetrics(pooler: Pooler): Registry {
+export function createPoolerMetrics(view: MetricsView): Registry {
   const registry = new Registry();
-  const pools = () => [...pooler.pools.values()];
-  const stats = () => [...pooler.stats.values()];
+  const pools = () => view.pools();
+  const stats = () => view.stats();
 
   registerScrapeMetric(registry, 'pgbouncer_up', 'The pooler is up and answering', 'gauge', () => [{ labels: {}, value: 1 }]);
   registerScrapeMetric(registry, 'pgbouncer_version_info', 'The pooler version', 'gauge', () => [{ labels: { version: VERSION }, value: 1 }]);
   for (const [suffix, help, read] of POOL_GAUGES) {
     registerScrapeMetric(registry, `pgbouncer_pools_${suffix}`, help, 'gauge', () =>
-      pools().map((pool) => ({ labels: { database: pool.database.name, user: pool.user }, value: read(pool) })),
+      pools().map((pool) => ({ labels: { database: pool.database, user: pool.user }, value: read(pool) })),
     );
   }
   for (const [suffix, help, read] of STATS_COUNTERS) {
@@ -71,26 +72,26 @@ export function createPoolerMetrics(pooler: Pooler): Registry {
     );
   }
   registerScrapeMetric(registry, 'pgbouncer_databases_current_connections', 'Server connections per database', 'gauge', () =>
-    [...pooler.config.databases.values()].map((db) => ({
+    [...view.config.databases.values()].map((db) => ({
       labels: { name: db.name, host: db.host, port: db.port, database: db.dbname, force_user: db.user ?? '', pool_mode: db.pool_mode ?? '' },
-      value: pools().filter((p) => p.database.name === db.name).reduce((n, p) => n + p.serverCount, 0),
+      value: pools().filter((p) => p.database === db.name).reduce((n, p) => n + p.serverCount, 0),
     })),
   );
   registerScrapeMetric(registry, 'pgbouncer_databases_pool_size', 'Configured pool size per database', 'gauge', () =>
-    [...pooler.config.databases.values()].map((db) => ({
+    [...view.config.databases.values()].map((db) => ({
       labels: { name: db.name, host: db.host, port: db.port, database: db.dbname, force_user: db.user ?? '', pool_mode: db.pool_mode ?? '' },
-      value: db.pool_size ?? pooler.settings.default_pool_size,
+      value: db.pool_size ?? view.config.settings.default_pool_size,
     })),
   );
-  registerScrapeMetric(registry, 'pgbouncer_config_max_client_connections', 'max_client_conn', 'gauge', () => [{ labels: {}, value: pooler.settings.max_client_conn }]);
-  registerScrapeMetric(registry, 'pgbouncer_config_max_user_connections', 'max_user_connections', 'gauge', () => [{ labels: {}, value: pooler.settings.max_user_connections }]);
+  registerScrapeMetric(registry, 'pgbouncer_config_max_client_connections', 'max_client_conn', 'gauge', () => [{ labels: {}, value: view.config.settings.max_client_conn }]);
+  registerScrapeMetric(registry, 'pgbouncer_config_max_user_connections', 'max_user_connections', 'gauge', () => [{ labels: {}, value: view.config.settings.max_user_connections }]);
   registerScrapeMetric(registry, 'pooler_client_wait_seconds', 'How long clients waited for a server, per assignment', 'histogram', () =>
     stats().flatMap((s) => histogramSamples('pooler_client_wait_seconds', s.database, s.waitHistogram)),
   );
   registerScrapeMetric(registry, 'pooler_transaction_duration_seconds', 'Transaction time on the server, first request to ReadyForQuery idle', 'histogram', () =>
     stats().flatMap((s) => histogramSamples('pooler_transaction_duration_seconds', s.database, s.transactionHistogram)),
   );
-  registerFailoverMetrics(registry, pooler);
+  registerFailoverMetrics(registry, view);
   collectDefaultMetrics({ register: registry });
   return registry;
 }

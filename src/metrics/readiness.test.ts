@@ -36,7 +36,7 @@ describe('ReadinessProbe', () => {
     const target = await listening();
     try {
       const pooler = poolerWith([`up = host=127.0.0.1 port=${target.port} dbname=x`]);
-      expect(await new ReadinessProbe(pooler).check()).toEqual({ ready: true, reasons: [] });
+      expect(await new ReadinessProbe(pooler.console).check()).toEqual({ ready: true, reasons: [] });
     } finally {
       await target.close();
     }
@@ -47,7 +47,7 @@ describe('ReadinessProbe', () => {
     const closed = await freePort();
     try {
       const pooler = poolerWith([`up = host=127.0.0.1 port=${target.port} dbname=x`, `down = host=127.0.0.1 port=${closed} dbname=x`]);
-      const state = await new ReadinessProbe(pooler).check();
+      const state = await new ReadinessProbe(pooler.console).check();
       expect(state.ready).toBe(false);
       expect(state.reasons).toEqual([`database down: cannot connect to 127.0.0.1:${closed}: ECONNREFUSED`]);
     } finally {
@@ -58,14 +58,14 @@ describe('ReadinessProbe', () => {
   it('probes the Unix socket in unix_socket_dir when the host is empty', async () => {
     const socketDir = scratchDir('pooler-socket-');
     const pooler = poolerWith(['local = port=5999 dbname=x'], socketDir);
-    const state = await new ReadinessProbe(pooler).check();
+    const state = await new ReadinessProbe(pooler.console).check();
     expect(state.ready).toBe(false);
     expect(state.reasons).toEqual([`database local: cannot connect to ${socketDir}:5999: ENOENT`]);
 
     const server = net.createServer((socket) => socket.destroy());
     await new Promise<void>((resolve) => server.listen(path.join(socketDir, '.s.PGSQL.5999'), resolve));
     try {
-      expect(await new ReadinessProbe(pooler).check()).toEqual({ ready: true, reasons: [] });
+      expect(await new ReadinessProbe(pooler.console).check()).toEqual({ ready: true, reasons: [] });
     } finally {
       await new Promise((resolve) => server.close(resolve));
     }
@@ -76,7 +76,7 @@ describe('ReadinessProbe', () => {
     try {
       const pooler = poolerWith([`up = host=127.0.0.1 port=${target.port} dbname=x`]);
       await pooler.shutdown('immediate');
-      expect(await new ReadinessProbe(pooler).check()).toEqual({ ready: false, reasons: ['shutting down (immediate)'] });
+      expect(await new ReadinessProbe(pooler.console).check()).toEqual({ ready: false, reasons: ['shutting down (immediate)'] });
     } finally {
       await target.close();
     }

@@ -3,7 +3,10 @@
 // client has used yet, a TCP connect to it works (cached for a few seconds).
 import net from 'node:net';
 import type { DatabaseConfig } from '../config/types.js';
-import type { Pooler } from '../pooler.js';
+import type { ConsoleView, PoolSnapshot } from '../admin/console-context.js';
+
+/** what readiness reads: the console's views */
+export type ReadinessView = Pick<ConsoleView, 'config' | 'pools' | 'shutdownMode' | 'pausedAll' | 'isPaused' | 'isDisabled'>;
 
 const PROBE_CACHE_MS = 5_000;
 const PROBE_TIMEOUT_MS = 1_000;
@@ -16,26 +19,26 @@ export interface Readiness {
 export class ReadinessProbe {
   private readonly probes = new Map<string, { at: number; reachable: Promise<string | null> }>();
 
-  constructor(private readonly pooler: Pooler) {}
+  constructor(private readonly view: ReadinessView) {}
 
   async check(): Promise<Readiness> {
     const reasons: string[] = [];
-    if (this.pooler.shutdownMode !== null) reasons.push(`shutting down (${this.pooler.shutdownMode})`);
-    if (this.pooler.pausedAll) reasons.push('paused (PAUSE)');
-    const checks = [...this.pooler.config.databases.values()].map(async (db) => {
-      const problem = await this.databaseProblem(db);
+    if (this.view.shutdownMode !== null) reasons.push(`shutting down (${this.view.shutdownMode})`);
+    if (this.view.pausedAll) reasons.push('paused (PAUSE)');
+    const pools = this.view.pools();
+    const checks = [...this.view.config.databases.values()].map(async (db) => {
+      const problem = await this.databaseProblem(db, pools.filter((pool) => pool.database === db.name));
       if (problem !== null) reasons.push(`database ${db.name}: ${problem}`);
     });
     await Promise.all(checks);
     return { ready: reasons.length === 0, reasons };
   }
 
-  private async databaseProblem(db: DatabaseConfig): Promise<string | null> {
-    if (this.pooler.isPaused(db.name)) return 'paused';
-    if (this.pooler.disabledDatabases.has(db.name)) return 'disabled';
-    const pools = [...this.pooler.pools.values()].filter((pool) => pool.database.name === db.name);
+  private async databaseProblem(db: DatabaseConfig, pools: PoolSnapshot[]): Promise<string | null> {
+    if (this.view.isPaused(db.name)) return 'paused';
+    if (this.view.isDisabled(db.name)) return 'disabled';
     const failing = pools.find((pool) => pool.loginError !== null && pool.serverCount === 0);
-    if (failing !== undefined) return `last server login failed: ${failing.loginError!.message}`;
+    if (failing !== undefined) return `last server login failed: ${failing.loginError}`;
     if (pools.some((pool) => pool.serverCount > 0)) return null;
     return this.probe(db);
   }
@@ -45,7 +48,7 @@ export class ReadinessProbe {
     const key = `${db.host}:${db.port}`;
     const cached = this.probes.get(key);
     if (cached !== undefined && Date.now() - cached.at < PROBE_CACHE_MS) return cached.reachable;
-    const host = db.host || this.pooler.settings.unix_socket_dir;
+    const host = db.host || this.view.config.settings.unix_socket_dir;
     const reachable = new Promise<string | null>((resolve) => {
       const socket = host.startsWith('/') ? net.connect({ path: `${host}/.s.PGSQL.${db.port}` }) : net.connect({ host, port: db.port });
       const done = (problem: string | null) => {

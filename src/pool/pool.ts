@@ -104,6 +104,8 @@ export class Pool implements ServerOwner {
   lastActivity = clock.now;
   /** how far the pool has reached: the most servers linked at once */
   peakActive = 0;
+  /** why markAllCloseNeeded marked a server, for the close at its release */
+  private readonly closeReasons = new WeakMap<ServerConnection, DisconnectReason>();
 
   constructor(
     readonly database: DatabaseConfig,
@@ -197,12 +199,16 @@ export class Pool implements ServerOwner {
     if (secret !== null && secret.serverKey.equals(keys.serverKey)) this.scramKeys = keys;
   }
 
-  /** replace the database entry after RELOAD; servers on a moved target close when released */
-  updateDatabase(database: DatabaseConfig): void {
-    const moved =
-      database.host !== this.database.host || database.port !== this.database.port || database.dbname !== this.database.dbname;
+  /**
+   * Replace the database entry after RELOAD. `reconnect`: the caller's diffConfig says servers made
+   * from the old entry are obsolete (target, login or startup packet changed): they close when
+   * released, and the next client learns its parameters from a server of the new entry.
+   */
+  updateDatabase(database: DatabaseConfig, reconnect: boolean): void {
     (this as { database: DatabaseConfig }).database = database;
-    if (moved) this.markAllCloseNeeded();
+    if (!reconnect) return;
+    this.welcome = null;
+    this.markAllCloseNeeded('config_changed');
   }
 
   /** some server is still to be closed when released (RECONNECT, RELOAD); WAIT_CLOSE waits for none */
@@ -213,11 +219,15 @@ export class Pool implements ServerOwner {
     return false;
   }
 
-  markAllCloseNeeded(): void {
+  /** every server is obsolete: unused ones close now, the others when released, each logged with `reason` */
+  markAllCloseNeeded(reason: DisconnectReason): void {
     for (const list of [this.loginServers, this.activeServers, this.testedServers]) {
-      for (let s = list.first(); s !== null; s = s.next) s.closeNeeded = true;
+      for (let s = list.first(); s !== null; s = s.next) {
+        s.closeNeeded = true;
+        this.closeReasons.set(s, reason);
+      }
     }
-    for (const server of [...this.idleServers.toArray(), ...this.usedServers.toArray()]) server.close('server_lifetime');
+    for (const server of [...this.idleServers.toArray(), ...this.usedServers.toArray()]) server.close(reason);
   }
 
   // --- client side
@@ -461,7 +471,7 @@ export class Pool implements ServerOwner {
       return;
     }
     if (server.closeNeeded || (lifetime > 0 && now - server.connectTime >= lifetime) || !server.quiet) {
-      server.close(server.quiet ? 'server_lifetime' : 'dirty_release');
+      server.close(server.quiet ? (this.closeReasons.get(server) ?? 'server_lifetime') : 'dirty_release');
       return;
     }
     server.lastUsed = now;

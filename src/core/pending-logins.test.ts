@@ -1,7 +1,7 @@
 // The bound on connections that have not logged in: the oldest goes first, a console login moves to
 // the back of the line, and the limit follows max_client_conn above a floor.
 import { describe, expect, it } from 'vitest';
-import { PoolerError } from './errors.js';
+import { PoolerError } from '../errors.js';
 import { MIN_PENDING_LOGINS, PendingLogins, pendingLoginLimit } from './pending-logins.js';
 
 class FakeLogin {

@@ -4,9 +4,9 @@ import { EventEmitter } from 'node:events';
 import type net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { CancelForwarder, type CancellingClient } from './cancel-forwarder.js';
-import { defaultSettings } from './config/settings.js';
-import type { Logger } from './log.js';
-import type { ServerConnection } from './server/server-connection.js';
+import { defaultSettings } from '../config/settings.js';
+import type { Logger } from '../log.js';
+import type { ServerConnection } from '../server/server-connection.js';
 
 class FakeSocket extends EventEmitter {
   sent: Buffer | null = null;

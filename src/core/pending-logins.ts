@@ -1,7 +1,7 @@
 // Connections that have not sent a startup packet yet, or are logging in to the console: they do not
 // count against max_client_conn, and there are at most a bounded number of them — one more closes the
 // oldest, so sockets that never log in can keep neither clients nor an administrator out.
-import { PoolerError, SqlState, type DisconnectReason } from './errors.js';
+import { PoolerError, SqlState, type DisconnectReason } from '../errors.js';
 
 /** never fewer than this, so a burst of ordinary connects is not cut off when max_client_conn is small */
 export const MIN_PENDING_LOGINS = 100;

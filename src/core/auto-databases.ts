@@ -1,7 +1,7 @@
 // The databases made from the `*` fallback, one per name a client asked for, with when each was last
 // in use; the janitor frees the ones idle for autodb_idle_timeout (PgBouncer's autodb), so names
 // clients invent do not pile up.
-import type { DatabaseConfig } from './config/types.js';
+import type { DatabaseConfig } from '../config/types.js';
 
 interface AutoDatabase {
   database: DatabaseConfig;

@@ -2,11 +2,11 @@
 // server's own key. At most one cancel is in flight per server; while it is, the pool keeps the
 // client linked (PgBouncer's being_canceled), so the cancel cannot land on another client's query.
 import net from 'node:net';
-import type { Settings } from './config/types.js';
-import type { Logger } from './log.js';
-import type { Pool, PoolClient } from './pool/pool.js';
-import { cancelRequest } from './protocol/frontend-messages.js';
-import type { ServerConnection } from './server/server-connection.js';
+import type { Settings } from '../config/types.js';
+import type { Logger } from '../log.js';
+import type { Pool, PoolClient } from '../pool/pool.js';
+import { cancelRequest } from '../protocol/frontend-messages.js';
+import type { ServerConnection } from '../server/server-connection.js';
 
 /** the client whose key the cancel carried, and the pool it is in */
 export interface CancellingClient extends PoolClient {

@@ -3,8 +3,8 @@
 // the stats of databases that are gone.
 import { describe, expect, it } from 'vitest';
 import { AutoDatabases } from './auto-databases.js';
-import { defaultSettings } from './config/settings.js';
-import type { DatabaseConfig } from './config/types.js';
+import { defaultSettings } from '../config/settings.js';
+import type { DatabaseConfig } from '../config/types.js';
 import { reapIdle, type ReapContext, type ReapablePool } from './idle-reaper.js';
 
 const fallback = { name: '*', dbname: '', host: 'db', port: 5432 } as DatabaseConfig;

@@ -2,7 +2,11 @@
 // (with their pools), pools with no clients and no servers for pool_idle_timeout, and the stats of
 // databases that no longer exist — so names and users clients invent do not pile up.
 import type { AutoDatabases } from './auto-databases.js';
-import type { Settings } from './config/types.js';
+import type { Settings } from '../config/types.js';
+import type { Logger } from '../log.js';
+
+/** how often idle pools and auto-databases are looked for: each look visits every pool */
+const REAP_INTERVAL_MS = 1000;
 
 /** what the reaper needs of a pool */
 export interface ReapablePool {
@@ -51,5 +55,25 @@ export function reapIdle<P extends ReapablePool>(context: ReapContext<P>, now: n
   for (const pool of context.pools.values()) inUse.add(pool.database.name);
   for (const name of context.stats.keys()) {
     if (!inUse.has(name) && !context.databaseExists(name)) context.stats.delete(name);
+  }
+}
+
+/** the janitor's task: reapIdle once a REAP_INTERVAL_MS, saying what it freed */
+export class IdleReaper<P extends ReapablePool> {
+  private lastReap = 0;
+
+  constructor(private readonly context: ReapContext<P> & { readonly log: Logger }) {}
+
+  tick(now: number): void {
+    if (now - this.lastReap < REAP_INTERVAL_MS) return;
+    this.lastReap = now;
+    const pools = this.context.pools.size;
+    const databases = this.context.autoDatabases.size;
+    reapIdle(this.context, now);
+    const freedPools = pools - this.context.pools.size;
+    const freedDatabases = databases - this.context.autoDatabases.size;
+    if (freedPools > 0 || freedDatabases > 0) {
+      this.context.log.info({ pools: freedPools, databases: freedDatabases }, 'freed idle pools and auto-databases (pool_idle_timeout, autodb_idle_timeout)');
+    }
   }
 }
