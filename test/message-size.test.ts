@@ -293,6 +293,29 @@ describe('memory', () => {
   });
 });
 
+describe('large errors from the server', () => {
+  it('an ErrorResponse quoting a 100 MB value passes through unread: the client gets it whole, pooler RSS grows under 64 MB', async () => {
+    const client = await RawClient.login(pooler.port, 'size_transaction');
+    try {
+      let reply: string[] = [];
+      const growth = await rssGrowth(async () => {
+        client.send(wire().cstring("SELECT repeat('x', 100000000)::int").message('Q'));
+        reply = await replies(client);
+      });
+      expect(reply).toHaveLength(2);
+      expect(reply[0]).toMatch(/^E 22P02 invalid input syntax for type integer: "x{100}/);
+      expect(reply[1]).toBe('Z I');
+      console.log(`pooler RSS growth while forwarding a 100 MB error: ${(growth / MB).toFixed(1)} MB`);
+      expect(growth).toBeLessThan(64 * MB);
+      // the pool goes on
+      client.send(queryOfSize(10_001));
+      expect((await replies(client)).at(-1)).toBe('Z I');
+    } finally {
+      client.close();
+    }
+  });
+});
+
 describe('limits', () => {
   it('a message over max_packet_size ends only its client with 08P01 naming the limit; nothing of it reaches a server, and the pool goes on', async () => {
     const small = await startPooler({
