@@ -73,8 +73,10 @@ describe('WriteStall', () => {
     expect(stall.stalledFor(ours, 2000)).toBe(0);
     expect(stall.stalledFor(ours, 2500)).toBe(500);
     expect(stall.stalledFor(ours, 3000)).toBe(1000);
+    const takenBefore = ours.bytesWritten - ours.writableLength;
     theirs.resume();
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // wait for the kernel to take some bytes (a fixed sleep is too short on a loaded machine)
+    while (ours.bytesWritten - ours.writableLength === takenBefore) await new Promise((resolve) => setTimeout(resolve, 10));
     expect(stall.stalledFor(ours, 3100)).toBe(0);
     await new Promise((resolve) => ours.once('drain', resolve));
     expect(stall.stalledFor(ours, 9000)).toBe(0);
