@@ -449,24 +449,19 @@ export class ClientConnection implements PacketHandler, PoolClient {
     const server = this.server!;
     // A Sync that reaches a server in COPY FROM STDIN is ignored there: nothing is owed for it.
     if (code === FrontendCode.Sync && server.copyIn && server.copyMayBeOpen) return Disposition.Forward;
-    if (this.prepared !== null && this.prepared.onHeader(code) === Disposition.Skip) return Disposition.Skip;
+    if (this.prepared !== null) {
+      if (this.prepared.onHeader(code) === Disposition.Skip) return Disposition.Skip;
+    } else if (code !== FrontendCode.Terminate) {
+      server.replyFilter!.recordRequest(code);
+    }
     switch (code) {
       case FrontendCode.Query:
-        server.expectReady++;
         server.copyMayBeOpen = true;
-        server.syncsInPossibleCopy = 0;
-        server.copyCandidates++;
         this.beginRequest(server);
         return Disposition.Forward;
       case FrontendCode.Sync:
-        if (server.copyMayBeOpen && server.syncsInPossibleCopy++ === 0) server.copyWindowsWithSyncs++;
-        server.expectReady++;
-        server.unsynced = false;
-        if (server.requestStart === 0) this.beginRequest(server);
-        return Disposition.Forward;
       case FrontendCode.FunctionCall:
-        server.copyMayBeOpen = false;
-        server.expectReady++;
+        if (code === FrontendCode.FunctionCall) server.copyMayBeOpen = false;
         server.unsynced = false;
         if (server.requestStart === 0) this.beginRequest(server);
         return Disposition.Forward;
@@ -481,8 +476,6 @@ export class ClientConnection implements PacketHandler, PoolClient {
       case FrontendCode.Execute:
         this.beginExtended(server);
         server.copyMayBeOpen = true;
-        server.syncsInPossibleCopy = 0;
-        server.copyCandidates++;
         return Disposition.Forward;
       case FrontendCode.Parse:
       case FrontendCode.Bind:
@@ -496,7 +489,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
     }
   }
 
-  /** Parse, Bind, Describe, Execute, Close: replies come once the client syncs or flushes */
+  /** Parse, Bind, Describe, Execute, Close: the first one since a Sync starts a request for the stats */
   private beginExtended(server: ServerConnection): void {
     // Parse, Bind, Describe and Close sent during a COPY end it with an error: later Syncs are answered
     server.copyMayBeOpen = false;

@@ -114,7 +114,7 @@ function checkActiveClient(
     }
     return;
   }
-  const waitingForServer = server.expectReady > 0 || server.unsynced;
+  const waitingForServer = server.owesReplies;
   if (queryTimeout > 0 && waitingForServer && now - server.requestStart >= queryTimeout) {
     // PgBouncer closes the server (and with it the client) rather than cancelling.
     server.close('query_timeout', {

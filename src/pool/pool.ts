@@ -20,6 +20,7 @@ import {
 import { TxStatus } from '../protocol/codes.js';
 import type { Topology } from '../failover/topology.js';
 import { checkServerRole } from './server-role.js';
+import { ServerStatements } from '../prepared/server-statements.js';
 import { StateList, type Listed } from '../state-list.js';
 import type { DatabaseStats } from '../stats/database-stats.js';
 
@@ -289,6 +290,8 @@ export class Pool implements ServerOwner {
 
   onServerLogin(server: ServerConnection, error: ServerError | null): void {
     const topology = this.context.topologyFor(this.database);
+    // every request a client sends through this server is queued for its reply from now on
+    if (error === null) ServerStatements.of(server);
     if (error !== null) {
       this.loginError = error;
       this.context.log.warn(
@@ -351,7 +354,7 @@ export class Pool implements ServerOwner {
   onServerReadyForQuery(server: ServerConnection): void {
     const client = server.peer as PoolClient | null;
     if (client === null) return;
-    if (server.expectReady === 0 && !server.unsynced) {
+    if (!server.owesReplies) {
       const idle = server.txStatus === TxStatus.Idle;
       this.stats.countRequestEnd(server, idle);
       server.requestStart = 0;

@@ -22,7 +22,6 @@ function rig(capacity = 10) {
   const makeHost = (): StatementHost => ({
     replyFilter: null,
     stream: { inject: (m: Buffer) => void toClient.push(m.toString('latin1', 0, 1)) },
-    expectReady: 0,
     closeNeeded: false,
   });
   const host = makeHost();

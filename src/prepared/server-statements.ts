@@ -1,10 +1,10 @@
-// What one server connection has prepared (an LRU of shared statements, max_prepared_statements
-// long) and what it still owes (the reply queue). Reads the server's replies before they are
-// forwarded: swallows those to injected messages, sends the pooler's own replies (ParseComplete
+// What one server connection still owes (the reply queue, for every request in every mode) and what
+// it has prepared (an LRU of shared statements, max_prepared_statements long). Reads the server's
+// replies before they are forwarded: swallows those to injected messages, sends the pooler's own replies (ParseComplete
 // for a statement already there, CloseComplete) at their place in the stream, and on an error
 // undoes what the server skipped up to Sync.
 import { Disposition, Treat, treatTable } from '../net/packet-stream.js';
-import { BackendCode } from '../protocol/codes.js';
+import { BackendCode, FrontendCode } from '../protocol/codes.js';
 import { decodeField } from '../protocol/decode.js';
 import { forgetsAllStatements, tampersWithStatements } from './messages.js';
 import { Action, Effect, ReplyQueue, Request } from './reply-queue.js';
@@ -14,8 +14,6 @@ import { sharedStatements, type SharedStatement } from './statement-registry.js'
 export interface StatementHost {
   replyFilter: object | null;
   readonly stream: { inject(message: Buffer, upTo: number): void };
-  /** ReadyForQuery messages still owed; lowered for Syncs the server will never answer */
-  expectReady: number;
   /** close when next released instead of reusing */
   closeNeeded: boolean;
 }
@@ -47,6 +45,20 @@ const TABLE = treatTable({
   [BackendCode.EmptyQueryResponse]: Treat.Whole,
   [BackendCode.PortalSuspended]: Treat.Whole,
 });
+
+const NOT_A_REQUEST = 255;
+/** the request a client message code stands for, NOT_A_REQUEST for those without a reply of their own (Flush, CopyData) */
+const PLAIN_REQUESTS = new Uint8Array(256).fill(NOT_A_REQUEST);
+PLAIN_REQUESTS[FrontendCode.Parse] = Request.Parse;
+PLAIN_REQUESTS[FrontendCode.Bind] = Request.Bind;
+PLAIN_REQUESTS[FrontendCode.Describe] = Request.DescribePortal;
+PLAIN_REQUESTS[FrontendCode.Close] = Request.Close;
+PLAIN_REQUESTS[FrontendCode.Execute] = Request.Execute;
+PLAIN_REQUESTS[FrontendCode.Sync] = Request.Sync;
+PLAIN_REQUESTS[FrontendCode.Query] = Request.Query;
+PLAIN_REQUESTS[FrontendCode.FunctionCall] = Request.Query;
+PLAIN_REQUESTS[FrontendCode.CopyDone] = Request.CopyEnd;
+PLAIN_REQUESTS[FrontendCode.CopyFail] = Request.CopyEnd;
 
 /** does reply `code` end the reply to `request`? */
 function ends(request: Request, code: number): boolean {
@@ -178,7 +190,6 @@ export class ServerStatements {
     let ignored = 0;
     while (queue.size > 1 && queue.request(queue.index(1)) === Request.Sync) {
       queue.removeAt(1);
-      this.host.expectReady--;
       ignored++;
     }
     return ignored;
@@ -200,6 +211,16 @@ export class ServerStatements {
     return false;
   }
 
+  /**
+   * A client request sent as it is (no statement to rewrite): its reply is forwarded. This is how
+   * every request is queued when prepared statements are not tracked (session mode,
+   * max_prepared_statements = 0), so the queue alone says what the server still owes.
+   */
+  recordRequest(code: number): void {
+    const request = PLAIN_REQUESTS[code]!;
+    if (request !== NOT_A_REQUEST) this.push(request as Request, Action.Forward);
+  }
+
   /** a CopyEnd at the head owes nothing: the COPY it ended (if any) was accounted for */
   private dropCopyEnds(): void {
     const queue = this.queue;
@@ -210,7 +231,8 @@ export class ServerStatements {
   onReply(code: number, buffer: Buffer | null, offset: number, total: number, internal: boolean): Disposition {
     if (buffer === null) return internal ? Disposition.Forward : this.onError(null, offset, total);
     if (code === BackendCode.CommandComplete && forgetsAllStatements(buffer, offset, total)) this.forgetAll(!internal);
-    if (code === BackendCode.CommandComplete && !internal && tampersWithStatements(buffer, offset, total)) {
+    // only where statements are shared: a session-mode client's PREPARE is its own business
+    if (code === BackendCode.CommandComplete && !internal && this.client !== null && tampersWithStatements(buffer, offset, total)) {
       // Another statement may now stand under one of our names: prepare nothing more here, and
       // close the server rather than hand it to anyone else.
       this.host.closeNeeded = true;
@@ -293,7 +315,6 @@ export class ServerStatements {
     const effects = queue.effect(i);
     const statement = queue.statement(i);
     const name = queue.name(i);
-    if (queue.request(i) === Request.Query) this.host.expectReady--;
     if (statement === null) return;
     if (effects & Effect.ClientAdd && this.client !== null && this.client.names.get(name!) === statement) {
       this.client.names.delete(name!);

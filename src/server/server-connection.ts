@@ -65,7 +65,10 @@ export interface ServerError {
 type InternalDone = (error: ServerError | null) => void;
 type InternalRow = (columns: (string | null)[]) => void;
 
-/** reads replies before they are forwarded, with its own table of codes to read: prepared statements (src/prepared/) */
+/**
+ * reads replies before they are forwarded, with its own table of codes to read: the reply queue
+ * every logged-in server gets from its pool, with prepared-statement rewriting (src/prepared/)
+ */
 export interface ServerReplyFilter {
   readonly table: Uint8Array;
   /** nothing is owed to the client */
@@ -76,6 +79,8 @@ export interface ServerReplyFilter {
    * ErrorResponse too long to read (MAX_INSPECTED_REPLY_LENGTH): only that it is one is known.
    */
   onReply(code: number, buffer: Buffer | null, offset: number, total: number, internal: boolean): Disposition;
+  /** a client message forwarded as it is, queued for its reply (Flush and CopyData have none) */
+  recordRequest(code: number): void;
   /** the server entered COPY FROM STDIN for the request at the head of its queue; returns the Syncs now counted as ignored */
   onCopyIn(): number;
   close(): void;
@@ -158,9 +163,10 @@ export class ServerConnection implements PacketHandler {
 
   /** the transaction status of the last ReadyForQuery */
   txStatus: number = TxStatus.Idle;
-  /** ReadyForQuery messages still owed for Query, Sync and FunctionCall messages sent */
-  expectReady = 0;
-  /** extended-protocol messages sent since the last Sync: their replies are still to come */
+  /**
+   * An extended-protocol batch is open (a message since the last Sync): the next message of it
+   * does not start a new request for the stats. What the server still owes is the reply queue's.
+   */
   unsynced = false;
   /** some of this server's replies reached the linked client: a BEGIN it sent may have been answered, so is not sent elsewhere */
   answeredPeer = false;
@@ -168,20 +174,10 @@ export class ServerConnection implements PacketHandler {
   copyIn = false;
   /**
    * The client's last Query or Execute may start a COPY FROM STDIN, and the client has sent no
-   * CopyDone, CopyFail or other message since: a Sync it sends now reaches a server in COPY, which
-   * ignores it (PostgreSQL answers only Syncs read after the COPY ended).
+   * CopyDone, CopyFail or other message since: a Sync it sends while the server is in that COPY is
+   * ignored there, so it is not queued.
    */
   copyMayBeOpen = false;
-  /** Syncs sent while copyMayBeOpen, before the server said whether it is a COPY: none is answered if it is */
-  syncsInPossibleCopy = 0;
-  /**
-   * Queries and Executes sent since the server last owed nothing. Without a reply queue (no
-   * prepared-statement tracking) the ignored Syncs are known exactly only while this is 1: then
-   * the COPY's request is the one whose window was counted.
-   */
-  copyCandidates = 0;
-  /** how many of those had Syncs counted in their window */
-  copyWindowsWithSyncs = 0;
   /** Syncs the current COPY FROM STDIN was counted to ignore */
   private syncsIgnoredByCopy = 0;
 
@@ -276,7 +272,12 @@ export class ServerConnection implements PacketHandler {
 
   /** nothing owed to the client and no transaction open: the server may go back to the pool */
   get quiet(): boolean {
-    return this.txStatus === TxStatus.Idle && this.expectReady === 0 && !this.unsynced && !this.copyIn && (this.filter === null || this.filter.idle);
+    return this.txStatus === TxStatus.Idle && !this.copyIn && !this.owesReplies;
+  }
+
+  /** a request sent is not answered yet (the reply queue is not empty) */
+  get owesReplies(): boolean {
+    return this.filter !== null && !this.filter.idle;
   }
 
   get replyFilter(): ServerReplyFilter | null {
@@ -360,18 +361,7 @@ export class ServerConnection implements PacketHandler {
       this.copyIn = true;
       // PostgreSQL ignores Sync during COPY FROM STDIN (libpq sends one before the data and one
       // after): the ones sent before the client ended the COPY get no ReadyForQuery.
-      if (this.filter !== null) {
-        this.syncsIgnoredByCopy = this.filter.onCopyIn();
-      } else if (this.copyCandidates === 1) {
-        this.expectReady -= this.syncsInPossibleCopy;
-        this.syncsIgnoredByCopy = this.syncsInPossibleCopy;
-      } else if (this.copyWindowsWithSyncs > 0) {
-        // Which request this COPY answers, and so which Syncs it ignores, cannot be told: count
-        // none as ignored (the server then owes more than it sends, so it is never released
-        // early) and never reuse it.
-        this.closeNeeded = true;
-      }
-      this.syncsInPossibleCopy = 0;
+      this.syncsIgnoredByCopy = this.filter?.onCopyIn() ?? 0;
     }
     return Disposition.Forward;
   }
@@ -495,13 +485,8 @@ export class ServerConnection implements PacketHandler {
   private onReadyForQuery(status: number): Disposition {
     this.txStatus = status;
     this.readyAt = clock.now;
-    if (this.expectReady > 0) this.expectReady--;
     this.copyIn = false;
     this.syncsIgnoredByCopy = 0;
-    if (this.expectReady === 0 && !this.unsynced) {
-      this.copyCandidates = 0;
-      this.copyWindowsWithSyncs = 0;
-    }
     const done = this.internalDone;
     if (done !== null) {
       this.internalDone = null;
