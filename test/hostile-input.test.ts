@@ -119,6 +119,28 @@ describe('hostile input at login', () => {
     expect(await closes(client)).toBe(true);
   });
 
+  it('takes a SCRAM client-final-message and a query in one write, and split at every byte, as PostgreSQL does', async () => {
+    const probe = await scramLogin();
+    probe.client.close();
+    const length = wire().bytes(probe.clientFinal).message('p').length + wire().cstring("SELECT 'pipelined' AS p").message('Q').length;
+    for (let cut = 0; cut <= length; cut += 7) {
+      const client = await RawClient.connect(pooler.port);
+      client.send(startup('scram_user'));
+      await client.readMessage();
+      const scram = new ScramClient();
+      const first = Buffer.from(scram.start());
+      client.send(wire().cstring('SCRAM-SHA-256').int32(first.length).bytes(first).message('p'));
+      const cont = await client.readMessage();
+      const clientFinal = await scram.continue(cont!.body.toString('utf8', 4), 'scrampass');
+      await client.sendSplit(Buffer.concat([wire().bytes(clientFinal).message('p'), wire().cstring("SELECT 'pipelined' AS p").message('Q')]), [cut]);
+      const login = await client.readUntilReady();
+      expect(login.at(-1)?.code, `cut at ${cut}`).toBe('Z');
+      const rows = await client.readUntilReady();
+      expect(rows.map((m) => m.code), `cut at ${cut}`).toEqual(['T', 'D', 'C', 'Z']);
+      client.close();
+    }
+  });
+
   it('refuses a tampered SCRAM proof with 28P01, the same as a wrong password', async () => {
     const { client, reply } = await scramLogin((final) => final.replace(/p=(.)/, (_m, c: string) => `p=${c === 'A' ? 'B' : 'A'}`));
     expectError(reply, '28P01', 'password authentication failed for user "scram_user"');
