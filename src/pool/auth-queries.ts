@@ -4,7 +4,6 @@ import type { DatabaseConfig, Settings } from '../config/types.js';
 import { PoolerError, SqlState } from '../errors.js';
 import type { ServerTls } from '../net/server-tls.js';
 import { AuthQueryRunner, type AuthQueryResult } from '../server/auth-query.js';
-import type { ServerError } from '../server/server-connection.js';
 
 export interface AuthQueryContext {
   readonly settings: Settings;
@@ -56,7 +55,7 @@ export class AuthQueries {
       );
       this.runners.set(key, runner);
     }
-    return runner.lookup(user).catch((error: ServerError) => {
+    return runner.lookup(user).catch((error: PoolerError) => {
       throw new PoolerError('AUTH_QUERY_FAILED', SqlState.connectionFailure, `auth_query failed: ${error.message}`);
     });
   }

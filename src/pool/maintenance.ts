@@ -62,11 +62,11 @@ export function maintainPool(pool: Pool, now: number, settings: Settings, user: 
 
   for (const server of pool.loginServers.toArray()) {
     if (now - server.connectTime < settings.server_connect_timeout) continue;
-    const error = {
-      sqlstate: SqlState.connectionFailure,
-      severity: 'FATAL',
-      message: `server_connect_timeout: no login to ${server.target.host}:${server.target.port} within ${seconds(settings.server_connect_timeout)}`,
-    };
+    const error = new PoolerError(
+      'SERVER_CONNECT_TIMEOUT',
+      SqlState.connectionFailure,
+      `server_connect_timeout: no login to ${server.target.host}:${server.target.port} within ${seconds(settings.server_connect_timeout)}`,
+    );
     server.failLogin(error);
   }
 
@@ -74,11 +74,11 @@ export function maintainPool(pool: Pool, now: number, settings: Settings, user: 
   // keep the server in `tested` for ever: a server that cannot answer that is not worth keeping.
   for (const server of pool.testedServers.toArray()) {
     if (!server.busyInternally || now - server.internalSince < settings.server_connect_timeout) continue;
-    server.close('internal_query_timeout', {
-      sqlstate: SqlState.connectionFailure,
-      severity: 'FATAL',
-      message: `the pooler's own query (reset, check or connect_query) got no answer within ${seconds(settings.server_connect_timeout)} (server_connect_timeout)`,
-    });
+    server.close('internal_query_timeout', new PoolerError(
+      'INTERNAL_QUERY_TIMEOUT',
+      SqlState.connectionFailure,
+      `the pooler's own query (reset, check or connect_query) got no answer within ${seconds(settings.server_connect_timeout)} (server_connect_timeout)`,
+    ));
   }
 
   const lifetime = pool.database.server_lifetime ?? settings.server_lifetime;
@@ -117,11 +117,11 @@ function checkActiveClient(
   const waitingForServer = server.owesReplies;
   if (queryTimeout > 0 && waitingForServer && now - server.requestStart >= queryTimeout) {
     // PgBouncer closes the server (and with it the client) rather than cancelling.
-    server.close('query_timeout', {
-      sqlstate: SqlState.queryCanceled,
-      severity: 'FATAL',
-      message: `query_timeout: query ran longer than ${seconds(queryTimeout)}`,
-    });
+    server.close('query_timeout', new PoolerError(
+      'QUERY_TIMEOUT',
+      SqlState.queryCanceled,
+      `query_timeout: query ran longer than ${seconds(queryTimeout)}`,
+    ));
     return;
   }
   if (
@@ -130,20 +130,20 @@ function checkActiveClient(
     server.txStatus !== TxStatus.Idle &&
     now - Math.max(server.readyAt, client.lastActivity) >= idleTransactionTimeout
   ) {
-    server.close('idle_transaction_timeout', {
-      sqlstate: SqlState.idleInTransactionTimeout,
-      severity: 'FATAL',
-      message: `idle_transaction_timeout: transaction was idle longer than ${seconds(idleTransactionTimeout)}`,
-    });
+    server.close('idle_transaction_timeout', new PoolerError(
+      'IDLE_TRANSACTION_TIMEOUT',
+      SqlState.idleInTransactionTimeout,
+      `idle_transaction_timeout: transaction was idle longer than ${seconds(idleTransactionTimeout)}`,
+    ));
     return;
   }
   // PgBouncer counts from the transaction's first request, running or idle, and ends server and client
   if (transactionTimeout > 0 && server.xactStart > 0 && now - server.xactStart >= transactionTimeout) {
-    server.close('transaction_timeout', {
-      sqlstate: SqlState.transactionTimeout,
-      severity: 'FATAL',
-      message: `transaction_timeout: transaction ran longer than ${seconds(transactionTimeout)}`,
-    });
+    server.close('transaction_timeout', new PoolerError(
+      'TRANSACTION_TIMEOUT',
+      SqlState.transactionTimeout,
+      `transaction_timeout: transaction ran longer than ${seconds(transactionTimeout)}`,
+    ));
   }
 }
 
@@ -158,11 +158,11 @@ function checkWriteStalls(pool: Pool, now: number, userTimeout: number): void {
       const stalled = server.writeStall.stalledFor(server.socket, now);
       if (stalled < userTimeout) continue;
       const queued = server.socket.writableLength;
-      server.close('tcp_user_timeout', {
-        sqlstate: SqlState.connectionFailure,
-        severity: 'FATAL',
-        message: `tcp_user_timeout: server ${server.target.host}:${server.target.port} took none of the ${queued} bytes queued for it in ${seconds(stalled)}`,
-      });
+      server.close('tcp_user_timeout', new PoolerError(
+        'TCP_USER_TIMEOUT',
+        SqlState.connectionFailure,
+        `tcp_user_timeout: server ${server.target.host}:${server.target.port} took none of the ${queued} bytes queued for it in ${seconds(stalled)}`,
+      ));
       server.socket.destroy();
     }
   }

@@ -12,7 +12,6 @@ import { PoolerError, SqlState, shuttingDown, suggestsFailover, type DisconnectR
 import type { Logger } from '../log.js';
 import {
   ServerConnection,
-  type ServerError,
   type ServerOwner,
   type ServerPeer,
   type ServerState,
@@ -55,7 +54,7 @@ export interface PoolClient extends Listed<PoolClient>, ServerPeer {
    */
   holdUnansweredBegin(): boolean;
   /** end the client with an error */
-  fail(error: PoolerError | ServerError, reason: DisconnectReason): void;
+  fail(error: PoolerError, reason: DisconnectReason): void;
   /** the linked server answered up to a ReadyForQuery: what the client held for that may go now */
   onServerAnswered(): void;
   /** end the client without a word */
@@ -98,7 +97,7 @@ export class Pool implements ServerOwner {
   /** ParameterStatus set from the first server login, sent to every client at login */
   welcome: Map<string, string> | null = null;
   /** the last server login failure, returned at once to clients until loginRetryAt */
-  loginError: ServerError | null = null;
+  loginError: PoolerError | null = null;
   /** see rememberScramKeys */
   private scramKeys: ScramClientKeys | null = null;
   loginRetryAt = 0;
@@ -154,7 +153,7 @@ export class Pool implements ServerOwner {
   }
 
   /** every server closes now and every client is dropped (KILL) */
-  closeEverything(reason: DisconnectReason, error: ServerError): void {
+  closeEverything(reason: DisconnectReason, error: PoolerError): void {
     for (const list of [this.activeClients, this.waitingClients, this.waitingLoginClients]) {
       for (const client of list.toArray()) client.fail(error, reason);
     }
@@ -288,7 +287,7 @@ export class Pool implements ServerOwner {
 
   // --- server events (ServerOwner)
 
-  onServerLogin(server: ServerConnection, error: ServerError | null): void {
+  onServerLogin(server: ServerConnection, error: PoolerError | null): void {
     const topology = this.context.topologyFor(this.database);
     // every request a client sends through this server is queued for its reply from now on
     if (error === null) ServerStatements.of(server);
@@ -364,7 +363,7 @@ export class Pool implements ServerOwner {
     if (client.server === server && server.quiet && this.mode !== 'session') this.tryRelease(client, server);
   }
 
-  onServerClosed(server: ServerConnection, reason: DisconnectReason, error: ServerError | null): void {
+  onServerClosed(server: ServerConnection, reason: DisconnectReason, error: PoolerError | null): void {
     const client = server.peer as PoolClient | null;
     this.setServerState(server, null);
     this.context.log.debug({ pool: this.name, server: server.id, reason }, 'server connection closed');
@@ -385,10 +384,10 @@ export class Pool implements ServerOwner {
         // the client has half a message: an ErrorResponse now would be read as the rest of it
         client.close('server_close');
       } else if (!finished) {
-        const lost = error ?? { sqlstate: SqlState.connectionFailure, severity: 'FATAL', message: 'server connection closed unexpectedly' };
+        const lost = error ?? new PoolerError('SERVER_CONNECTION_LOST', SqlState.connectionFailure, 'server connection closed unexpectedly');
         client.fail(
           failover
-            ? { ...lost, message: `${lost.message} (the server of database "${this.database.name}" went away while this client was using it; pooler is following the failover)` }
+            ? lost.withMessage(`${lost.message} (the server of database "${this.database.name}" went away while this client was using it; pooler is following the failover)`)
             : lost,
           'server_close',
         );
@@ -402,7 +401,7 @@ export class Pool implements ServerOwner {
     this.context.log.error({ pool: this.name, server: server.id, err: error }, 'internal error while handling a server connection; closing it');
   }
 
-  onServerErrorReply(server: ServerConnection, error: ServerError): void {
+  onServerErrorReply(server: ServerConnection, error: PoolerError): void {
     // 25006 on a live connection: a write reached a server that may have been demoted meanwhile
     const topology = this.context.topologyFor(this.database);
     if (topology.kind !== 'static') topology.recheck(`server ${server.target.host}:${server.target.port} answered ${error.sqlstate}: ${error.message}`);
@@ -567,14 +566,14 @@ export class Pool implements ServerOwner {
     this.setServerState(server, 'login');
   }
 
-  private failFastError(): ServerError | null {
+  private failFastError(): PoolerError | null {
     if (this.context.topologyFor(this.database).kind !== 'static') return null;
     if (this.loginError === null || clock.now >= this.loginRetryAt || this.serverCount > 0) return null;
     if (this.loginError.sqlstate === SqlState.cannotConnectNow) return null;
     return this.loginError;
   }
 
-  private failWaiters(error: ServerError): void {
+  private failWaiters(error: PoolerError): void {
     for (const client of this.waitingLoginClients.toArray()) client.fail(error, 'login_failed');
     for (const client of this.waitingClients.toArray()) client.fail(error, 'login_failed');
   }

@@ -4,9 +4,9 @@
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import { clock } from '../clock.js';
-import { SqlState, suggestsFailover, type DisconnectReason } from '../errors.js';
+import { PoolerError, SqlState, suggestsFailover, type DisconnectReason } from '../errors.js';
 import { AuthCode, BackendCode, MAX_INSPECTED_REPLY_LENGTH, MAX_SERVER_LOGIN_MESSAGE_LENGTH, TxStatus } from '../protocol/codes.js';
-import { decodeDataRow, decodeField, decodeFields, decodeParameterStatus } from '../protocol/decode.js';
+import { decodeDataRow, decodeField, decodeParameterStatus, decodeServerError } from '../protocol/decode.js';
 import { queryMessage, sslRequest, startupMessage, terminateMessage } from '../protocol/frontend-messages.js';
 import { describeCode, Disposition, PacketStream, Treat, treatTable, type PacketHandler } from '../net/packet-stream.js';
 import { tlsRequired } from '../net/client-tls.js';
@@ -43,26 +43,17 @@ export interface ServerPeer {
 
 /** the pool, as the server reports to it */
 export interface ServerOwner {
-  onServerLogin(server: ServerConnection, error: ServerError | null): void;
+  onServerLogin(server: ServerConnection, error: PoolerError | null): void;
   /** a ReadyForQuery arrived for the client's traffic, and the chunk carrying it has been forwarded */
   onServerReadyForQuery(server: ServerConnection): void;
-  onServerClosed(server: ServerConnection, reason: DisconnectReason, error: ServerError | null): void;
+  onServerClosed(server: ServerConnection, reason: DisconnectReason, error: PoolerError | null): void;
   /** a bug met while reading this server: the server closes right after, and only it (and its client) */
   onServerFault?(server: ServerConnection, error: unknown): void;
   /** an ErrorResponse the linked client is about to get whose SQLSTATE suggests a failover (25006 from a server that became a replica) */
-  onServerErrorReply?(server: ServerConnection, error: ServerError): void;
+  onServerErrorReply?(server: ServerConnection, error: PoolerError): void;
 }
 
-/** an error the server sent, or one met talking to it, with the fields a client should see */
-export interface ServerError {
-  sqlstate: string;
-  message: string;
-  severity: string;
-  detail?: string;
-  hint?: string;
-}
-
-type InternalDone = (error: ServerError | null) => void;
+type InternalDone = (error: PoolerError | null) => void;
 type InternalRow = (columns: (string | null)[]) => void;
 
 /**
@@ -184,7 +175,7 @@ export class ServerConnection implements PacketHandler {
   private filter: ServerReplyFilter | null = null;
   private authenticator: ServerAuthenticator | null;
   private internalDone: InternalDone | null = null;
-  private internalError: ServerError | null = null;
+  private internalError: PoolerError | null = null;
   private internalRow: InternalRow | null = null;
   private readyPending = false;
   /** authentication requests from the server whose answer is still being computed */
@@ -218,7 +209,7 @@ export class ServerConnection implements PacketHandler {
       this.onData(chunk);
     } catch (error) {
       this.owner.onServerFault?.(this, error);
-      this.close('internal_error', { sqlstate: SqlState.internalError, severity: 'FATAL', message: 'internal error in the pooler while reading the server' });
+      this.close('internal_error', new PoolerError('INTERNAL', SqlState.internalError, 'internal error in the pooler while reading the server'));
     }
   };
   private readonly onSocketDrain = () => this.peer?.onServerDrain();
@@ -243,16 +234,18 @@ export class ServerConnection implements PacketHandler {
     const settings = this.target.tls!;
     if (answer === 0x4e /* N */) {
       if (tlsRequired(settings.mode)) {
-        return this.failLogin({
-          sqlstate: SqlState.connectionFailure,
-          severity: 'FATAL',
-          message: `server ${this.target.host}:${this.target.port} does not accept TLS, and server_tls_sslmode = ${settings.mode} requires it`,
-        });
+        return this.failLogin(
+          new PoolerError(
+            'SERVER_LOGIN_FAILED',
+            SqlState.connectionFailure,
+            `server ${this.target.host}:${this.target.port} does not accept TLS, and server_tls_sslmode = ${settings.mode} requires it`,
+          ),
+        );
       }
       return this.sendStartup();
     }
     if (answer !== 0x53 /* S */) {
-      return this.failLogin({ sqlstate: SqlState.protocolViolation, severity: 'FATAL', message: 'server sent an invalid answer to SSLRequest' });
+      return this.failLogin(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, 'server sent an invalid answer to SSLRequest'));
     }
     const raw = this.socket;
     raw.off('data', this.onSocketData);
@@ -331,7 +324,7 @@ export class ServerConnection implements PacketHandler {
     this.socket.resume();
   }
 
-  close(reason: DisconnectReason, error: ServerError | null = null): void {
+  close(reason: DisconnectReason, error: PoolerError | null = null): void {
     if (this.closed) return;
     this.closed = true;
     this.stream.stop();
@@ -342,12 +335,12 @@ export class ServerConnection implements PacketHandler {
     }
     const done = this.internalDone;
     this.internalDone = null;
-    done?.(error ?? { sqlstate: SqlState.connectionFailure, severity: 'ERROR', message: 'server connection closed' });
+    done?.(error ?? new PoolerError('SERVER_CONNECTION_LOST', SqlState.connectionFailure, 'server connection closed', 'ERROR'));
     this.owner.onServerClosed(this, reason, error);
   }
 
   /** the server said it is ending: send the client what came before, then close and let the pool tell it why */
-  private endWith(error: ServerError): Disposition {
+  private endWith(error: PoolerError): Disposition {
     if (this.stream.flushBeforeCurrent() && this.peer !== null) this.answeredPeer = true;
     this.close('server_error', error);
     return Disposition.Skip;
@@ -386,18 +379,18 @@ export class ServerConnection implements PacketHandler {
       }
       case BackendCode.ErrorResponse:
         if (this.internalDone !== null && this.internalError === null) {
-          this.internalError = toServerError(decodeFields(slice(buffer, offset, total)));
+          this.internalError = decodeServerError(slice(buffer, offset, total));
         } else if (this.peer === null) {
           // An error nobody asked for, e.g. the server is shutting down: this connection is done.
-          this.close('server_error', toServerError(decodeFields(slice(buffer, offset, total))));
+          this.close('server_error', decodeServerError(slice(buffer, offset, total)));
         } else {
           // A FATAL ends this server (administrator command, crash, shutdown): the pool tells the
           // client itself, so the message can say when a failover is what is happening.
           const message = slice(buffer, offset, total);
           const severity = decodeField(message, 'V') ?? decodeField(message, 'S');
-          if (severity === 'FATAL' || severity === 'PANIC') return this.endWith(toServerError(decodeFields(message)));
+          if (severity === 'FATAL' || severity === 'PANIC') return this.endWith(decodeServerError(message));
           if (this.owner.onServerErrorReply !== undefined && suggestsFailover(decodeField(message, 'C') ?? '')) {
-            this.owner.onServerErrorReply(this, toServerError(decodeFields(message)));
+            this.owner.onServerErrorReply(this, decodeServerError(message));
           }
         }
         return Disposition.Forward;
@@ -406,7 +399,7 @@ export class ServerConnection implements PacketHandler {
         const message = slice(buffer, offset, total);
         const sqlstate = decodeField(message, 'C');
         if (sqlstate !== SqlState.adminShutdown && sqlstate !== SqlState.crashShutdown) return Disposition.Forward;
-        return this.endWith({ ...toServerError(decodeFields(message)), severity: 'FATAL' });
+        return this.endWith(decodeServerError(message).withSeverity('FATAL'));
       }
       case BackendCode.DataRow:
         this.internalRow?.(decodeDataRow(slice(buffer, offset, total)));
@@ -421,7 +414,7 @@ export class ServerConnection implements PacketHandler {
       length < 4
         ? `server sent invalid message length ${length} for message type ${describeCode(code)}`
         : `server sent a message of type ${describeCode(code)} with length ${length}, over ${this.state === 'login' ? 'the limit during login' : 'max_packet_size'} (${this.stream.maxMessageLength} bytes)`;
-    this.close('protocol_error', { sqlstate: SqlState.protocolViolation, severity: 'FATAL', message });
+    this.close('protocol_error', new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, message));
   }
 
   /**
@@ -440,11 +433,11 @@ export class ServerConnection implements PacketHandler {
   private onLongError(length: number): Disposition {
     this.onErrorDuringCopy();
     if (this.internalDone !== null) {
-      this.internalError ??= { sqlstate: SqlState.internalError, severity: 'ERROR', message: `the server answered with an error of ${length} bytes` };
+      this.internalError ??= new PoolerError('SERVER_ERROR', SqlState.internalError, `the server answered with an error of ${length} bytes`, 'ERROR');
       return Disposition.Skip;
     }
     if (this.peer === null) {
-      this.close('server_error', { sqlstate: SqlState.internalError, severity: 'ERROR', message: `unexpected error of ${length} bytes from an idle server` });
+      this.close('server_error', new PoolerError('SERVER_ERROR', SqlState.internalError, `unexpected error of ${length} bytes from an idle server`, 'ERROR'));
       return Disposition.Skip;
     }
     return this.filter?.onReply(BackendCode.ErrorResponse, null, this.stream.currentMessageStart, length + 1, false) ?? Disposition.Forward;
@@ -502,11 +495,10 @@ export class ServerConnection implements PacketHandler {
     if (this.forbidTransactions && status !== TxStatus.Idle) {
       // what came before (the BEGIN's reply) still reaches the client, then the error from the pool
       if (this.stream.flushBeforeCurrent()) this.answeredPeer = true;
-      this.close('statement_mode_transaction', {
-        sqlstate: SqlState.featureNotSupported,
-        severity: 'FATAL',
-        message: 'transaction blocks not allowed in statement pooling mode',
-      });
+      this.close(
+        'statement_mode_transaction',
+        new PoolerError('TRANSACTION_IN_STATEMENT_MODE', SqlState.featureNotSupported, 'transaction blocks not allowed in statement pooling mode'),
+      );
       return Disposition.Skip;
     }
     this.readyPending = true;
@@ -529,7 +521,7 @@ export class ServerConnection implements PacketHandler {
             this.authStepsPending -= step;
             if (reply !== null && !this.closed) this.socket.write(reply);
           },
-          (error: Error) => this.failLogin({ sqlstate: SqlState.connectionFailure, severity: 'FATAL', message: error.message }),
+          (error: Error) => this.failLogin(new PoolerError('SERVER_LOGIN_FAILED', SqlState.connectionFailure, error.message)),
         );
         break;
       }
@@ -543,7 +535,7 @@ export class ServerConnection implements PacketHandler {
         this.secretKey = message.readInt32BE(9);
         break;
       case BackendCode.ErrorResponse:
-        this.failLogin(toServerError(decodeFields(message)));
+        this.failLogin(decodeServerError(message));
         break;
       case BackendCode.ReadyForQuery: {
         // Checked here, not only when the authenticator's answer comes: a ReadyForQuery in the same
@@ -553,7 +545,7 @@ export class ServerConnection implements PacketHandler {
             ? 'server sent ReadyForQuery before its authentication exchange finished'
             : this.authenticator?.unprovenLogin()?.message;
         if (unproven !== undefined) {
-          this.failLogin({ sqlstate: SqlState.connectionFailure, severity: 'FATAL', message: unproven });
+          this.failLogin(new PoolerError('SERVER_LOGIN_FAILED', SqlState.connectionFailure, unproven));
           break;
         }
         this.authenticator = null;
@@ -570,7 +562,7 @@ export class ServerConnection implements PacketHandler {
   }
 
   /** end a login that failed or took too long; the pool hears of it before the close */
-  failLogin(error: ServerError): void {
+  failLogin(error: PoolerError): void {
     if (this.closed) return;
     this.owner.onServerLogin(this, error);
     this.close('login_failed', error);
@@ -580,19 +572,19 @@ export class ServerConnection implements PacketHandler {
     const where = this.target.host.startsWith('/')
       ? `socket ${this.target.host}/.s.PGSQL.${this.target.port}`
       : `${this.target.host}:${this.target.port}`;
-    const serverError: ServerError = {
-      sqlstate: SqlState.connectionFailure,
-      severity: 'FATAL',
+    const serverError = new PoolerError(
+      'SERVER_CONNECTION_LOST',
+      SqlState.connectionFailure,
       // a TLS failure's code (UNABLE_TO_VERIFY_LEAF_SIGNATURE) says less than its message
-      message: `could not talk to server at ${where}: ${this.socket instanceof tls.TLSSocket ? `TLS: ${error.message}` : (error.code ?? error.message)}`,
-    };
+      `could not talk to server at ${where}: ${this.socket instanceof tls.TLSSocket ? `TLS: ${error.message}` : (error.code ?? error.message)}`,
+    );
     if (this.state === 'login') this.failLogin(serverError);
     else this.close('server_close', serverError);
   }
 
   private onSocketClose(): void {
     if (this.closed) return;
-    const error: ServerError = { sqlstate: SqlState.connectionFailure, severity: 'FATAL', message: 'server closed the connection unexpectedly' };
+    const error = new PoolerError('SERVER_CONNECTION_LOST', SqlState.connectionFailure, 'server closed the connection unexpectedly');
     if (this.state === 'login') this.failLogin(error);
     else this.close('server_close', error);
   }
@@ -600,15 +592,4 @@ export class ServerConnection implements PacketHandler {
 
 function slice(buffer: Buffer, offset: number, total: number): Buffer {
   return offset === 0 && total === buffer.length ? buffer : buffer.subarray(offset, offset + total);
-}
-
-function toServerError(fields: Record<string, string>): ServerError {
-  const error: ServerError = {
-    sqlstate: fields.C ?? 'XX000',
-    message: fields.M ?? 'unknown server error',
-    severity: fields.V ?? fields.S ?? 'ERROR',
-  };
-  if (fields.D) error.detail = fields.D;
-  if (fields.H) error.hint = fields.H;
-  return error;
 }
