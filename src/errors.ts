@@ -66,6 +66,8 @@ export class PoolerError extends Error {
 
 /** SQLSTATEs the pooler itself raises (see DESIGN.md "Compatibility targets"). */
 export const SqlState = {
+  /** the code of a NOTICE that reports no condition (the console's own notices) */
+  successfulCompletion: '00000',
   protocolViolation: '08P01',
   connectionFailure: '08006',
   cannotConnectNow: '57P03',

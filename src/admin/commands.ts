@@ -36,7 +36,7 @@ const SHOWS: Record<string, (view: ConsoleView) => ResultSet> = {
   latency: showLatency,
   pool_size: showPoolSize,
   topology: showTopology,
-  help: () => ({ columns: null, rows: [], tag: 'SHOW', notices: [{ severity: 'NOTICE', code: '00000', message: 'Console usage', detail: HELP }] }),
+  help: () => ({ columns: null, rows: [], tag: 'SHOW', notices: [{ severity: 'NOTICE', code: SqlState.successfulCompletion, message: 'Console usage', detail: HELP }] }),
 };
 
 /** PgBouncer answers SHOW/SET of these session settings itself, so drivers that ask them work */
@@ -66,7 +66,7 @@ export async function runConsoleQuery(context: ConsoleContext, user: ConsoleUser
     }
     case 'set':
       if (FAKE_PARAMETERS[parsed.key] !== undefined) {
-        return { columns: null, rows: [], tag: 'SET', notices: [{ severity: 'NOTICE', code: '00000', message: 'SET ignored' }] };
+        return { columns: null, rows: [], tag: 'SET', notices: [{ severity: 'NOTICE', code: SqlState.successfulCompletion, message: 'SET ignored' }] };
       }
       requireAdmin(user);
       return runControl(context, 'set', parsed.key, parsed.value);

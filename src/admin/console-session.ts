@@ -5,7 +5,7 @@ import type { Socket } from 'node:net';
 import { PoolerError, SqlState } from '../errors.js';
 import type { Logger } from '../log.js';
 import { errorResponse, readyForQueryIdle } from '../protocol/backend-messages.js';
-import { BackendCode, FrontendCode } from '../protocol/codes.js';
+import { BackendCode, DescribeTarget, FrontendCode } from '../protocol/codes.js';
 import { WireWriter } from '../protocol/wire-writer.js';
 import { runConsoleQuery, type ConsoleUser } from './commands.js';
 import type { ConsoleContext } from './console-context.js';
@@ -174,7 +174,7 @@ export class ConsoleSession {
       case FrontendCode.Describe: {
         const kind = reader.byte();
         const name = reader.cstring();
-        if (kind === 0x53 /* S */) return this.describeStatement(this.statement(name));
+        if (kind === DescribeTarget.Statement) return this.describeStatement(this.statement(name));
         const portal = this.portal(name);
         portal.result ??= await runConsoleQuery(this.context, this.user, portal.query);
         return this.send(portal.result.columns === null ? NO_DATA : rowDescription(portal.result.columns));
@@ -188,7 +188,7 @@ export class ConsoleSession {
       case FrontendCode.Close: {
         const kind = reader.byte();
         const name = reader.cstring();
-        if (kind === 0x53) this.statements.delete(name);
+        if (kind === DescribeTarget.Statement) this.statements.delete(name);
         else this.portals.delete(name);
         return this.send(CLOSE_COMPLETE);
       }
@@ -210,13 +210,13 @@ export class ConsoleSession {
 
   private statement(name: string): string {
     const query = this.statements.get(name);
-    if (query === undefined) throw consoleError(`prepared statement "${name}" does not exist`, '26000');
+    if (query === undefined) throw consoleError(`prepared statement "${name}" does not exist`, SqlState.invalidSqlStatementName);
     return query;
   }
 
   private portal(name: string): Portal {
     const portal = this.portals.get(name);
-    if (portal === undefined) throw consoleError(`portal "${name}" does not exist`, '34000');
+    if (portal === undefined) throw consoleError(`portal "${name}" does not exist`, SqlState.invalidCursorName);
     return portal;
   }
 }

@@ -4,7 +4,8 @@
 // for a statement already there, CloseComplete) at their place in the stream, and on an error
 // undoes what the server skipped up to Sync.
 import { Disposition, Treat, treatTable } from '../net/packet-stream.js';
-import { BackendCode, FrontendCode } from '../protocol/codes.js';
+import { SqlState } from '../errors.js';
+import { BackendCode, ErrorField, FrontendCode } from '../protocol/codes.js';
 import { decodeField } from '../protocol/decode.js';
 import { forgetsAllStatements, tampersWithStatements } from './messages.js';
 import { Action, Effect, ReplyQueue, Request } from './reply-queue.js';
@@ -96,7 +97,7 @@ function withClientName(buffer: Buffer, offset: number, total: number, serverNam
 }
 
 /** "cached plan must not change result type": the server's copy of a statement went stale */
-const STALE_PLAN = '0A000';
+const STALE_PLAN = SqlState.featureNotSupported;
 
 export class ServerStatements {
   readonly table = TABLE;
@@ -296,7 +297,7 @@ export class ServerStatements {
         disposition = Disposition.Skip;
       }
     }
-    if (buffer !== null && statement !== null && decodeField(buffer.subarray(offset, offset + total), 'C') === STALE_PLAN) {
+    if (buffer !== null && statement !== null && decodeField(buffer.subarray(offset, offset + total), ErrorField.Code) === STALE_PLAN) {
       // every server's copy is as stale as this one: the next use anywhere prepares it afresh
       statement.generation++;
     }

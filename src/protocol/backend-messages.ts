@@ -1,6 +1,6 @@
 // Builders for the backend messages the pooler sends to clients itself: login replies, errors,
 // notices, ReadyForQuery. Constant messages are built once at module load.
-import { AuthCode, BackendCode, TxStatus } from './codes.js';
+import { AuthCode, BackendCode, EncryptionAnswer, TxStatus } from './codes.js';
 import { WireWriter } from './wire-writer.js';
 
 export interface ErrorFields {
@@ -73,7 +73,7 @@ export function negotiateProtocolVersion(newestMinor: number, unsupportedOptions
 }
 
 /** the single byte that refuses an SSLRequest or GSSENCRequest */
-export const refuseEncryption = Buffer.from('N');
+export const refuseEncryption = Buffer.from([EncryptionAnswer.Refuse]);
 
 /** the single byte that accepts an SSLRequest; the TLS handshake follows */
-export const acceptEncryption = Buffer.from('S');
+export const acceptEncryption = Buffer.from([EncryptionAnswer.Accept]);

@@ -1,7 +1,7 @@
 // Decoders for the few message bodies the pooler must read: startup packets, ErrorResponse and
 // NoticeResponse fields, ParameterStatus, Authentication requests, BackendKeyData, DataRow.
 import { PoolerError, SqlState } from '../errors.js';
-import { CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE, SSL_REQUEST_CODE } from './codes.js';
+import { CANCEL_REQUEST_CODE, ErrorField, GSSENC_REQUEST_CODE, SSL_REQUEST_CODE } from './codes.js';
 
 export type FirstMessage =
   | { kind: 'ssl' }
@@ -58,11 +58,11 @@ export function decodeServerError(message: Buffer): PoolerError {
   const fields = decodeFields(message);
   return new PoolerError(
     'SERVER_ERROR',
-    fields.C ?? SqlState.internalError,
-    fields.M ?? 'unknown server error',
-    fields.V ?? fields.S ?? 'ERROR',
-    fields.D || undefined,
-    fields.H || undefined,
+    fields[ErrorField.Code] ?? SqlState.internalError,
+    fields[ErrorField.Message] ?? 'unknown server error',
+    fields[ErrorField.SeverityUnlocalized] ?? fields[ErrorField.Severity] ?? 'ERROR',
+    fields[ErrorField.Detail] || undefined,
+    fields[ErrorField.Hint] || undefined,
   );
 }
 

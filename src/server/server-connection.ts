@@ -5,7 +5,7 @@ import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import { clock } from '../clock.js';
 import { PoolerError, SqlState, suggestsFailover, type DisconnectReason } from '../errors.js';
-import { AuthCode, BackendCode, MAX_INSPECTED_REPLY_LENGTH, MAX_SERVER_LOGIN_MESSAGE_LENGTH, TxStatus } from '../protocol/codes.js';
+import { AuthCode, BackendCode, EncryptionAnswer, ErrorField, HEADER_LENGTH, MAX_INSPECTED_REPLY_LENGTH, MAX_SERVER_LOGIN_MESSAGE_LENGTH, TxStatus } from '../protocol/codes.js';
 import { decodeDataRow, decodeField, decodeParameterStatus, decodeServerError } from '../protocol/decode.js';
 import { queryMessage, sslRequest, startupMessage, terminateMessage } from '../protocol/frontend-messages.js';
 import { describeCode, Disposition, PacketStream, Treat, treatTable, type PacketHandler } from '../net/packet-stream.js';
@@ -232,7 +232,7 @@ export class ServerConnection implements PacketHandler {
   private onTlsAnswer(answer: number): void {
     this.awaitingTlsAnswer = false;
     const settings = this.target.tls!;
-    if (answer === 0x4e /* N */) {
+    if (answer === EncryptionAnswer.Refuse) {
       if (tlsRequired(settings.mode)) {
         return this.failLogin(
           new PoolerError(
@@ -244,7 +244,7 @@ export class ServerConnection implements PacketHandler {
       }
       return this.sendStartup();
     }
-    if (answer !== 0x53 /* S */) {
+    if (answer !== EncryptionAnswer.Accept) {
       return this.failLogin(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, 'server sent an invalid answer to SSLRequest'));
     }
     const raw = this.socket;
@@ -364,12 +364,12 @@ export class ServerConnection implements PacketHandler {
     if (code === BackendCode.ErrorResponse) this.onErrorDuringCopy();
     if (this.filter?.onReply(code, buffer, offset, total, this.internalDone !== null) === Disposition.Skip) {
       // the filter sent this reply itself (with its own after it): the bookkeeping still happens
-      if (code === BackendCode.ReadyForQuery) this.onReadyForQuery(buffer[offset + 5]!);
+      if (code === BackendCode.ReadyForQuery) this.onReadyForQuery(buffer[offset + HEADER_LENGTH]!);
       return Disposition.Skip;
     }
     switch (code) {
       case BackendCode.ReadyForQuery:
-        return this.onReadyForQuery(buffer[offset + 5]!);
+        return this.onReadyForQuery(buffer[offset + HEADER_LENGTH]!);
       case BackendCode.ParameterStatus: {
         const [name, value] = decodeParameterStatus(slice(buffer, offset, total));
         this.parameters.set(name, value);
@@ -387,9 +387,9 @@ export class ServerConnection implements PacketHandler {
           // A FATAL ends this server (administrator command, crash, shutdown): the pool tells the
           // client itself, so the message can say when a failover is what is happening.
           const message = slice(buffer, offset, total);
-          const severity = decodeField(message, 'V') ?? decodeField(message, 'S');
+          const severity = decodeField(message, ErrorField.SeverityUnlocalized) ?? decodeField(message, ErrorField.Severity);
           if (severity === 'FATAL' || severity === 'PANIC') return this.endWith(decodeServerError(message));
-          if (this.owner.onServerErrorReply !== undefined && suggestsFailover(decodeField(message, 'C') ?? '')) {
+          if (this.owner.onServerErrorReply !== undefined && suggestsFailover(decodeField(message, ErrorField.Code) ?? '')) {
             this.owner.onServerErrorReply(this, decodeServerError(message));
           }
         }
@@ -397,7 +397,7 @@ export class ServerConnection implements PacketHandler {
       case BackendCode.NoticeResponse: {
         // An immediate shutdown or a crash elsewhere: PostgreSQL's last words are a WARNING, then it exits.
         const message = slice(buffer, offset, total);
-        const sqlstate = decodeField(message, 'C');
+        const sqlstate = decodeField(message, ErrorField.Code);
         if (sqlstate !== SqlState.adminShutdown && sqlstate !== SqlState.crashShutdown) return Disposition.Forward;
         return this.endWith(decodeServerError(message).withSeverity('FATAL'));
       }
@@ -513,7 +513,7 @@ export class ServerConnection implements PacketHandler {
         if (authenticator === null) break;
         // A request the server must wait for our answer to; AuthenticationOk and SASLFinal need
         // none (unprovenLogin judges them, synchronously, at ReadyForQuery)
-        const request = message.readInt32BE(5);
+        const request = message.readInt32BE(HEADER_LENGTH);
         const step = request === AuthCode.Ok || request === AuthCode.SASLFinal ? 0 : 1;
         this.authStepsPending += step;
         authenticator.handle(message).then(
@@ -531,8 +531,8 @@ export class ServerConnection implements PacketHandler {
         break;
       }
       case BackendCode.BackendKeyData:
-        this.processId = message.readInt32BE(5);
-        this.secretKey = message.readInt32BE(9);
+        this.processId = message.readInt32BE(HEADER_LENGTH);
+        this.secretKey = message.readInt32BE(HEADER_LENGTH + 4);
         break;
       case BackendCode.ErrorResponse:
         this.failLogin(decodeServerError(message));
