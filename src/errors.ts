@@ -147,6 +147,11 @@ export function shuttingDown(message = 'pooler is shutting down'): PoolerError {
   return new PoolerError('SHUTTING_DOWN', SqlState.adminShutdown, message);
 }
 
+/** a console command refused: an ERROR, so the console session goes on */
+export function consoleError(message: string, sqlstate: string): PoolerError {
+  return new PoolerError('CONSOLE', sqlstate, message, 'ERROR');
+}
+
 /**
  * SQLSTATEs that mean the primary may have moved: 57P01 admin shutdown, 57P02 crash shutdown,
  * 57P03 cannot connect now, 25006 read-only transaction (we are on a standby), and every

@@ -16,7 +16,7 @@ import type { StateList } from '../state-list.js';
 import {
   authenticationOk,
   backendKeyData,
-  errorResponse,
+  errorResponseFor,
   negotiateProtocolVersion,
   parameterStatus,
   readyForQueryIdle,
@@ -410,16 +410,8 @@ export class ClientConnection implements PacketHandler, PoolClient {
 
   fail(error: PoolerError, reason: DisconnectReason): void {
     if (this.phase === 'closed') return;
-    const sqlstate = error.sqlstate;
-    const fields = {
-      severity: error.severity === 'ERROR' ? 'FATAL' : error.severity,
-      code: sqlstate,
-      message: error.message,
-      ...(error.detail ? { detail: error.detail } : {}),
-      ...(error.hint ? { hint: error.hint } : {}),
-    };
-    if (this.context.settings.log_pooler_errors) this.log.warn({ sqlstate, reason }, `pooler error: ${error.message}`);
-    if (this.socket.writable) this.socket.end(errorResponse(fields));
+    if (this.context.settings.log_pooler_errors) this.log.warn({ sqlstate: error.sqlstate, reason }, `pooler error: ${error.message}`);
+    if (this.socket.writable) this.socket.end(errorResponseFor(error, error.severity === 'ERROR' ? 'FATAL' : error.severity));
     this.close(reason);
   }
 

@@ -3,7 +3,7 @@
 // the shared names, with a Parse injected first wherever the server lacks the statement.
 // Unnamed statements and portals pass through untouched.
 import { Disposition } from '../net/packet-stream.js';
-import { errorResponse, readyForQueryIdle } from '../protocol/backend-messages.js';
+import { errorResponseFor, readyForQueryIdle } from '../protocol/backend-messages.js';
 import { DescribeTarget, FrontendCode, HEADER_LENGTH } from '../protocol/codes.js';
 import { PoolerError, SqlState } from '../errors.js';
 import {
@@ -253,7 +253,7 @@ export class ClientStatements implements StatementClient {
    */
   private refuse(upTo: number, error: PoolerError): Disposition {
     this.owner.stream.inject(refusedProbe, upTo);
-    const reply = errorResponse({ severity: error.severity, code: error.sqlstate, message: error.message });
+    const reply = errorResponseFor(error);
     this.server!.push(Request.DescribeStatement, Action.ReplaceError, Effect.None, null, null, reply);
     this.skipping = true;
     return Disposition.Skip;
