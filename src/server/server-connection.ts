@@ -10,6 +10,7 @@ import { decodeDataRow, decodeField, decodeParameterStatus, decodeServerError } 
 import { queryMessage, sslRequest, startupMessage, terminateMessage } from '../protocol/frontend-messages.js';
 import { describeCode, Disposition, PacketStream, Treat, treatTable, type PacketHandler } from '../net/packet-stream.js';
 import { tlsRequired } from '../net/client-tls.js';
+import { connect, describeTarget, isUnixHost } from '../net/connect.js';
 import { tuneSocket, WriteStall, type TcpTuning } from '../net/socket-tuning.js';
 import type { ServerTls } from '../net/server-tls.js';
 import type { ScramClientKeys } from '../auth/scram-client.js';
@@ -193,10 +194,8 @@ export class ServerConnection implements PacketHandler {
     this.maxMessageLength = options.maxMessageLength;
     this.stream = new PacketStream(this, LOGIN_TABLE, Math.min(MAX_SERVER_LOGIN_MESSAGE_LENGTH, options.maxMessageLength), MAX_INSPECTED_REPLY_LENGTH);
     this.authenticator = new ServerAuthenticator(target.user, target.password, target.scramKeys);
-    const unix = target.host.startsWith('/');
-    const socket = unix
-      ? net.connect({ path: `${target.host}/.s.PGSQL.${target.port}` })
-      : net.connect({ host: target.host, port: target.port });
+    const unix = isUnixHost(target.host);
+    const socket = connect(target);
     if (!unix) tuneSocket(socket, options.tuning);
     this.socket = socket;
     socket.on('connect', () => (target.tls !== null && !unix ? this.requestTls() : this.sendStartup()));
@@ -260,7 +259,7 @@ export class ServerConnection implements PacketHandler {
   }
 
   get address(): string {
-    return this.target.host.startsWith('/') ? 'unix' : this.target.host;
+    return isUnixHost(this.target.host) ? 'unix' : this.target.host;
   }
 
   /** nothing owed to the client and no transaction open: the server may go back to the pool */
@@ -569,9 +568,7 @@ export class ServerConnection implements PacketHandler {
   }
 
   private onSocketError(error: NodeJS.ErrnoException): void {
-    const where = this.target.host.startsWith('/')
-      ? `socket ${this.target.host}/.s.PGSQL.${this.target.port}`
-      : `${this.target.host}:${this.target.port}`;
+    const where = describeTarget(this.target);
     const serverError = new PoolerError(
       'SERVER_CONNECTION_LOST',
       SqlState.connectionFailure,
