@@ -3,6 +3,7 @@
 // server_connect_timeout (for logins and for the pooler's own queries), server_lifetime,
 // server_idle_timeout, and tcp_user_timeout as far as Node lets the pooler see it) plus
 // min_pool_size and the reserve pool — one scan of the lists per tick instead of a timer per socket.
+import { effectiveSetting } from '../config/effective.js';
 import type { Settings, UserConfig } from '../config/types.js';
 import { PoolerError, SqlState } from '../errors.js';
 import { TxStatus } from '../protocol/codes.js';
@@ -49,10 +50,10 @@ export function maintainPool(pool: Pool, now: number, settings: Settings, user: 
     }
   }
 
-  const clientIdleTimeout = user?.client_idle_timeout ?? settings.client_idle_timeout;
-  const idleTransactionTimeout = user?.idle_transaction_timeout ?? settings.idle_transaction_timeout;
-  const queryTimeout = user?.query_timeout ?? settings.query_timeout;
-  const transactionTimeout = user?.transaction_timeout ?? settings.transaction_timeout;
+  const clientIdleTimeout = effectiveSetting(settings, 'client_idle_timeout', pool.database, user);
+  const idleTransactionTimeout = effectiveSetting(settings, 'idle_transaction_timeout', pool.database, user);
+  const queryTimeout = effectiveSetting(settings, 'query_timeout', pool.database, user);
+  const transactionTimeout = effectiveSetting(settings, 'transaction_timeout', pool.database, user);
   if (clientIdleTimeout > 0 || idleTransactionTimeout > 0 || queryTimeout > 0 || transactionTimeout > 0) {
     for (const client of pool.activeClients.toArray()) {
       checkActiveClient(client, now, clientIdleTimeout, idleTransactionTimeout, queryTimeout, transactionTimeout);
@@ -81,7 +82,7 @@ export function maintainPool(pool: Pool, now: number, settings: Settings, user: 
     ));
   }
 
-  const lifetime = pool.database.server_lifetime ?? settings.server_lifetime;
+  const lifetime = effectiveSetting(settings, 'server_lifetime', pool.database, user);
   const idleTimeout = settings.server_idle_timeout;
   for (const server of pool.idleServers.toArray()) {
     // a check that found no client to hand the server to goes stale: check again before use

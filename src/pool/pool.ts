@@ -7,6 +7,7 @@ import { parseScramSecret } from '../auth/secrets.js';
 import type { ServerTls } from '../net/server-tls.js';
 import type { WriteStall } from '../net/socket-tuning.js';
 import { clock } from '../clock.js';
+import { effectiveSetting, type GlobalValue, type OverridableSetting } from '../config/effective.js';
 import type { Config, DatabaseConfig, PoolMode } from '../config/types.js';
 import { PoolerError, SqlState, shuttingDown, suggestsFailover, type DisconnectReason } from '../errors.js';
 import type { Logger } from '../log.js';
@@ -120,9 +121,13 @@ export class Pool implements ServerOwner {
     return `${this.database.name}/${this.user}`;
   }
 
+  /** a setting as this pool's user and database override it (config/effective.ts) */
+  setting<K extends OverridableSetting>(key: K): GlobalValue<K> {
+    return effectiveSetting(this.context.config.settings, key, this.database, this.context.config.users.get(this.user));
+  }
+
   get mode(): PoolMode {
-    const userConfig = this.context.config.users.get(this.user);
-    return userConfig?.pool_mode ?? this.database.pool_mode ?? this.context.config.settings.pool_mode;
+    return this.setting('pool_mode');
   }
 
   /**
@@ -134,17 +139,15 @@ export class Pool implements ServerOwner {
   }
 
   get poolSize(): number {
-    const userConfig = this.context.config.users.get(this.user);
-    return userConfig?.pool_size ?? this.database.pool_size ?? this.context.config.settings.default_pool_size;
+    return this.setting('pool_size');
   }
 
   get reservePoolSize(): number {
-    const userConfig = this.context.config.users.get(this.user);
-    return userConfig?.reserve_pool_size ?? this.database.reserve_pool_size ?? this.context.config.settings.reserve_pool_size;
+    return this.setting('reserve_pool_size');
   }
 
   get minPoolSize(): number {
-    return this.database.min_pool_size ?? this.context.config.settings.min_pool_size;
+    return this.setting('min_pool_size');
   }
 
   /** PAUSE or KILL is in force for this pool's database */
@@ -467,7 +470,7 @@ export class Pool implements ServerOwner {
   private releaseToIdle(server: ServerConnection): void {
     if (server.closed) return;
     const now = clock.now;
-    const lifetime = this.database.server_lifetime ?? this.context.config.settings.server_lifetime;
+    const lifetime = this.setting('server_lifetime');
     if (this.paused) {
       server.close('paused');
       return;
@@ -531,12 +534,12 @@ export class Pool implements ServerOwner {
     }
     // At a database or user cap, an idle server of another pool under the same cap gives way, as
     // in PgBouncer; closing it frees the slot and calls launchIfNeeded again, so stop here either way.
-    const maxDb = this.database.max_db_connections ?? settings.max_db_connections;
+    const maxDb = this.setting('max_db_connections');
     if (maxDb > 0 && this.context.serverCountForDatabase(this.database.name) >= maxDb) {
       this.context.evictIdleServer(this, (other) => other.database.name === this.database.name);
       return false;
     }
-    const maxUser = this.context.config.users.get(this.user)?.max_user_connections ?? settings.max_user_connections;
+    const maxUser = this.setting('max_user_connections');
     if (maxUser > 0 && this.context.serverCountForUser(this.user) >= maxUser) {
       this.context.evictIdleServer(this, (other) => other.user === this.user);
       return false;
