@@ -3,7 +3,7 @@
 // replies before they are forwarded: swallows those to injected messages, sends the pooler's own replies (ParseComplete
 // for a statement already there, CloseComplete) at their place in the stream, and on an error
 // undoes what the server skipped up to Sync.
-import { Disposition, Treat, treatTable } from '../net/packet-stream.js';
+import { Disposition, Treat } from '../net/packet-stream.js';
 import { SqlState } from '../errors.js';
 import { BackendCode, ErrorField, FrontendCode } from '../protocol/codes.js';
 import { decodeField } from '../protocol/decode.js';
@@ -27,16 +27,11 @@ export interface StatementClient {
 }
 
 /**
- * the replies read whole while statements are tracked: the ones that end a request, plus errors and
- * notices (those only up to MAX_INSPECTED_REPLY_LENGTH; a longer error arrives with a null buffer)
+ * the replies read whole while statements are tracked, on top of what the server reads itself
+ * (ReadyForQuery; errors and notices up to MAX_INSPECTED_REPLY_LENGTH, a longer error arriving
+ * with a null buffer): the ones that end a request
  */
-const TABLE = treatTable({
-  [BackendCode.ReadyForQuery]: Treat.Whole,
-  [BackendCode.ParameterStatus]: Treat.Capped,
-  [BackendCode.ErrorResponse]: Treat.Capped,
-  [BackendCode.NoticeResponse]: Treat.Capped,
-  [BackendCode.CopyInResponse]: Treat.Header,
-  [BackendCode.CopyBothResponse]: Treat.Header,
+const TREATS = {
   [BackendCode.ParseComplete]: Treat.Whole,
   [BackendCode.BindComplete]: Treat.Whole,
   [BackendCode.CloseComplete]: Treat.Whole,
@@ -45,7 +40,7 @@ const TABLE = treatTable({
   [BackendCode.CommandComplete]: Treat.Whole,
   [BackendCode.EmptyQueryResponse]: Treat.Whole,
   [BackendCode.PortalSuspended]: Treat.Whole,
-});
+};
 
 const NOT_A_REQUEST = 255;
 /** the request a client message code stands for, NOT_A_REQUEST for those without a reply of their own (Flush, CopyData) */
@@ -100,7 +95,7 @@ function withClientName(buffer: Buffer, offset: number, total: number, serverNam
 const STALE_PLAN = SqlState.featureNotSupported;
 
 export class ServerStatements {
-  readonly table = TABLE;
+  readonly treats = TREATS;
   readonly queue = new ReplyQueue();
   /** statement → the generation prepared on this server; Map order is the LRU order */
   private readonly cache = new Map<SharedStatement, number>();

@@ -58,11 +58,12 @@ type InternalDone = (error: PoolerError | null) => void;
 type InternalRow = (columns: (string | null)[]) => void;
 
 /**
- * reads replies before they are forwarded, with its own table of codes to read: the reply queue
- * every logged-in server gets from its pool, with prepared-statement rewriting (src/prepared/)
+ * reads replies before they are forwarded, with its own codes to read: the reply queue every
+ * logged-in server gets from its pool, with prepared-statement rewriting (src/prepared/)
  */
 export interface ServerReplyFilter {
-  readonly table: Uint8Array;
+  /** how the filter wants replies treated, on top of what the server reads itself (WORK_TREATS); one object for the filter's lifetime */
+  readonly treats: Readonly<Record<number, number>>;
   /** nothing is owed to the client */
   readonly idle: boolean;
   readonly statementCount: number;
@@ -89,23 +90,33 @@ const LOGIN_TABLE = treatTable({
 });
 
 /** errors, notices and parameters are read when short enough (MAX_INSPECTED_REPLY_LENGTH), else passed on unread */
-const WORK_TABLE = treatTable({
+const READ_TREATS = {
   [BackendCode.ReadyForQuery]: Treat.Whole,
   [BackendCode.ParameterStatus]: Treat.Capped,
   [BackendCode.ErrorResponse]: Treat.Capped,
   [BackendCode.NoticeResponse]: Treat.Capped,
+};
+/** after login: what is read, plus the start of COPY FROM STDIN (its Syncs get no ReadyForQuery) */
+const WORK_TREATS = {
+  ...READ_TREATS,
   [BackendCode.CopyInResponse]: Treat.Header,
   [BackendCode.CopyBothResponse]: Treat.Header,
-});
+};
+const WORK_TABLE = treatTable(WORK_TREATS);
 
 /** while the pooler's own query wants its rows (auth_query): DataRow is read too */
-const ROWS_TABLE = treatTable({
-  [BackendCode.ReadyForQuery]: Treat.Whole,
-  [BackendCode.ParameterStatus]: Treat.Capped,
-  [BackendCode.ErrorResponse]: Treat.Capped,
-  [BackendCode.NoticeResponse]: Treat.Capped,
-  [BackendCode.DataRow]: Treat.Capped,
-});
+const ROWS_TABLE = treatTable({ ...READ_TREATS, [BackendCode.DataRow]: Treat.Capped });
+
+/** a filter's table: its treats over WORK_TREATS, so no filter can miss what the server must see; built once per treats object */
+const filterTables = new WeakMap<object, Uint8Array>();
+function filterTable(treats: Readonly<Record<number, number>>): Uint8Array {
+  let table = filterTables.get(treats);
+  if (table === undefined) {
+    table = treatTable({ ...WORK_TREATS, ...treats });
+    filterTables.set(treats, table);
+  }
+  return table;
+}
 
 let nextServerId = 1;
 
@@ -279,7 +290,7 @@ export class ServerConnection implements PacketHandler {
   /** installed once logged in, for the rest of the connection's life */
   set replyFilter(filter: ServerReplyFilter | null) {
     this.filter = filter;
-    this.stream.table = filter?.table ?? WORK_TABLE;
+    this.stream.table = filter === null ? WORK_TABLE : filterTable(filter.treats);
   }
 
   /** when the pooler's own query started (busyInternally) */
