@@ -1,6 +1,8 @@
 // PoolerError: the one error type the pooler turns into an ErrorResponse for a client, with a
-// stable internal code and a PostgreSQL SQLSTATE; and the closed set of reasons a connection ends.
+// stable internal code and a PostgreSQL SQLSTATE (its own errors and the ones a server sent); and
+// the closed set of reasons a connection ends.
 
+/** the severities the pooler itself raises; a server's error keeps the severity it sent (which a pre-9.6 server may have localized) */
 export type Severity = 'ERROR' | 'FATAL' | 'PANIC';
 
 export type PoolerErrorCode =
@@ -22,6 +24,13 @@ export type PoolerErrorCode =
   | 'TCP_USER_TIMEOUT'
   | 'SERVER_LOGIN_FAILED'
   | 'SERVER_CONNECTION_LOST'
+  /** the server's own ErrorResponse (or its last words before it shut down), passed on as it came */
+  | 'SERVER_ERROR'
+  | 'SERVER_CONNECT_TIMEOUT'
+  /** the pooler's own query (reset, check, connect_query) got no answer in time */
+  | 'INTERNAL_QUERY_TIMEOUT'
+  /** KILL or KILL_CLIENT from the console */
+  | 'KILLED'
   | 'TRANSACTION_IN_STATEMENT_MODE'
   | 'DUPLICATE_PREPARED_STATEMENT'
   | 'UNKNOWN_PREPARED_STATEMENT'
@@ -36,16 +45,29 @@ export class PoolerError extends Error {
     readonly code: PoolerErrorCode,
     readonly sqlstate: string,
     message: string,
-    readonly severity: Severity = 'FATAL',
+    readonly severity: Severity | (string & {}) = 'FATAL',
     readonly detail?: string,
+    readonly hint?: string,
   ) {
     super(message);
     this.name = 'PoolerError';
+  }
+
+  /** the same error told in other words (its code, SQLSTATE, severity, detail and hint kept) */
+  withMessage(message: string): PoolerError {
+    return new PoolerError(this.code, this.sqlstate, message, this.severity, this.detail, this.hint);
+  }
+
+  /** the same error at another severity (a server's last WARNING becomes the FATAL that ended it) */
+  withSeverity(severity: Severity): PoolerError {
+    return new PoolerError(this.code, this.sqlstate, this.message, severity, this.detail, this.hint);
   }
 }
 
 /** SQLSTATEs the pooler itself raises (see DESIGN.md "Compatibility targets"). */
 export const SqlState = {
+  /** the code of a NOTICE that reports no condition (the console's own notices) */
+  successfulCompletion: '00000',
   protocolViolation: '08P01',
   connectionFailure: '08006',
   cannotConnectNow: '57P03',
@@ -70,6 +92,8 @@ export const SqlState = {
   undefinedObject: '42704',
   duplicatePreparedStatement: '42P05',
   invalidSqlStatementName: '26000',
+  /** a portal (cursor) that does not exist */
+  invalidCursorName: '34000',
 } as const;
 
 /** Why a connection was closed; a closed union so logs and metrics can label by it. */
@@ -121,6 +145,11 @@ export type DisconnectReason =
 /** what a client is told when the pooler closes it because it is shutting down (57P01, as PostgreSQL) */
 export function shuttingDown(message = 'pooler is shutting down'): PoolerError {
   return new PoolerError('SHUTTING_DOWN', SqlState.adminShutdown, message);
+}
+
+/** a console command refused: an ERROR, so the console session goes on */
+export function consoleError(message: string, sqlstate: string): PoolerError {
+  return new PoolerError('CONSOLE', sqlstate, message, 'ERROR');
 }
 
 /**

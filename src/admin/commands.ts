@@ -1,7 +1,7 @@
 // The console's commands: which SHOW builder or control action a parsed query maps to, who may run
 // it (stats_users only SHOW), and the errors PgBouncer gives for a bad or refused command.
 import type { Settings } from '../config/types.js';
-import { PoolerError, SqlState } from '../errors.js';
+import { consoleError, PoolerError, SqlState } from '../errors.js';
 import { parseConsoleQuery } from './grammar.js';
 import type { ResultSet } from './result-set.js';
 import { showConfig, showDatabases, showPoolSize, showUsers, showVersion } from './show-config.js';
@@ -36,7 +36,7 @@ const SHOWS: Record<string, (view: ConsoleView) => ResultSet> = {
   latency: showLatency,
   pool_size: showPoolSize,
   topology: showTopology,
-  help: () => ({ columns: null, rows: [], tag: 'SHOW', notices: [{ severity: 'NOTICE', code: '00000', message: 'Console usage', detail: HELP }] }),
+  help: () => ({ columns: null, rows: [], tag: 'SHOW', notices: [{ severity: 'NOTICE', code: SqlState.successfulCompletion, message: 'Console usage', detail: HELP }] }),
 };
 
 /** PgBouncer answers SHOW/SET of these session settings itself, so drivers that ask them work */
@@ -49,29 +49,25 @@ const FAKE_PARAMETERS: Record<string, string> = {
   extra_float_digits: '1',
 };
 
-function consoleError(message: string, sqlstate: string = SqlState.syntaxError): PoolerError {
-  return new PoolerError('CONSOLE', sqlstate, message, 'ERROR');
-}
-
 export async function runConsoleQuery(context: ConsoleContext, user: ConsoleUser, query: string): Promise<ResultSet> {
   const parsed = parseConsoleQuery(query);
-  if (parsed === null) throw consoleError(`invalid command '${query}', use SHOW HELP;`);
+  if (parsed === null) throw consoleError(`invalid command '${query}', use SHOW HELP;`, SqlState.syntaxError);
   switch (parsed.kind) {
     case 'show': {
       const fake = FAKE_PARAMETERS[parsed.what];
       if (fake !== undefined) return { columns: [{ name: parsed.what, type: 'text' }], rows: [[fake]], tag: 'SHOW' };
       const show = SHOWS[parsed.what];
-      if (show === undefined) throw consoleError(`unsupported SHOW cmd: ${parsed.what}`);
+      if (show === undefined) throw consoleError(`unsupported SHOW cmd: ${parsed.what}`, SqlState.syntaxError);
       return show(context);
     }
     case 'set':
       if (FAKE_PARAMETERS[parsed.key] !== undefined) {
-        return { columns: null, rows: [], tag: 'SET', notices: [{ severity: 'NOTICE', code: '00000', message: 'SET ignored' }] };
+        return { columns: null, rows: [], tag: 'SET', notices: [{ severity: 'NOTICE', code: SqlState.successfulCompletion, message: 'SET ignored' }] };
       }
       requireAdmin(user);
       return runControl(context, 'set', parsed.key, parsed.value);
     case 'command':
-      if (!CONTROL_VERBS.has(parsed.verb)) throw consoleError(`unknown command: ${parsed.verb}, use SHOW HELP;`);
+      if (!CONTROL_VERBS.has(parsed.verb)) throw consoleError(`unknown command: ${parsed.verb}, use SHOW HELP;`, SqlState.syntaxError);
       requireAdmin(user);
       return runControl(context, parsed.verb, parsed.argument, null);
   }

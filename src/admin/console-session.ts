@@ -2,10 +2,10 @@
 // query protocol as PgBouncer does and — beyond PgBouncer — for the extended protocol, so drivers
 // that always prepare (node-postgres with parameters, psycopg 3, Npgsql) can run SHOW commands.
 import type { Socket } from 'node:net';
-import { PoolerError, SqlState } from '../errors.js';
+import { consoleError, PoolerError, SqlState } from '../errors.js';
 import type { Logger } from '../log.js';
-import { errorResponse, readyForQueryIdle } from '../protocol/backend-messages.js';
-import { BackendCode, FrontendCode } from '../protocol/codes.js';
+import { errorResponseFor, readyForQueryIdle } from '../protocol/backend-messages.js';
+import { BackendCode, DescribeTarget, FrontendCode } from '../protocol/codes.js';
 import { WireWriter } from '../protocol/wire-writer.js';
 import { runConsoleQuery, type ConsoleUser } from './commands.js';
 import type { ConsoleContext } from './console-context.js';
@@ -117,8 +117,8 @@ export class ConsoleSession {
   }
 
   private sendError(error: unknown): void {
-    const e = error instanceof PoolerError ? error : new PoolerError('CONSOLE', SqlState.internalError, (error as Error).message, 'ERROR');
-    this.send(errorResponse({ severity: e.severity, code: e.sqlstate, message: e.message, ...(e.detail ? { detail: e.detail } : {}) }));
+    const e = error instanceof PoolerError ? error : consoleError((error as Error).message, SqlState.internalError);
+    this.send(errorResponseFor(e));
   }
 
   private async handle(message: Buffer): Promise<void> {
@@ -163,10 +163,10 @@ export class ConsoleSession {
         const formats = reader.int16();
         reader.skip(formats * 2);
         const parameters = reader.int16();
-        if (parameters > 0) throw consoleError('console commands take no parameters; put the value in the command text');
+        if (parameters > 0) throw consoleError('console commands take no parameters; put the value in the command text', SqlState.featureNotSupported);
         const resultFormats = reader.int16();
         for (let i = 0; i < resultFormats; i++) {
-          if (reader.int16() !== 0) throw consoleError('the console sends text results only; ask for format 0');
+          if (reader.int16() !== 0) throw consoleError('the console sends text results only; ask for format 0', SqlState.featureNotSupported);
         }
         this.portals.set(portal, { query, result: null });
         return this.send(BIND_COMPLETE);
@@ -174,7 +174,7 @@ export class ConsoleSession {
       case FrontendCode.Describe: {
         const kind = reader.byte();
         const name = reader.cstring();
-        if (kind === 0x53 /* S */) return this.describeStatement(this.statement(name));
+        if (kind === DescribeTarget.Statement) return this.describeStatement(this.statement(name));
         const portal = this.portal(name);
         portal.result ??= await runConsoleQuery(this.context, this.user, portal.query);
         return this.send(portal.result.columns === null ? NO_DATA : rowDescription(portal.result.columns));
@@ -188,7 +188,7 @@ export class ConsoleSession {
       case FrontendCode.Close: {
         const kind = reader.byte();
         const name = reader.cstring();
-        if (kind === 0x53) this.statements.delete(name);
+        if (kind === DescribeTarget.Statement) this.statements.delete(name);
         else this.portals.delete(name);
         return this.send(CLOSE_COMPLETE);
       }
@@ -210,17 +210,13 @@ export class ConsoleSession {
 
   private statement(name: string): string {
     const query = this.statements.get(name);
-    if (query === undefined) throw consoleError(`prepared statement "${name}" does not exist`, '26000');
+    if (query === undefined) throw consoleError(`prepared statement "${name}" does not exist`, SqlState.invalidSqlStatementName);
     return query;
   }
 
   private portal(name: string): Portal {
     const portal = this.portals.get(name);
-    if (portal === undefined) throw consoleError(`portal "${name}" does not exist`, '34000');
+    if (portal === undefined) throw consoleError(`portal "${name}" does not exist`, SqlState.invalidCursorName);
     return portal;
   }
-}
-
-function consoleError(message: string, sqlstate: string = SqlState.featureNotSupported): PoolerError {
-  return new PoolerError('CONSOLE', sqlstate, message, 'ERROR');
 }

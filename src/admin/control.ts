@@ -3,7 +3,7 @@
 import { RESERVED_DATABASE_NAMES } from '../config/databases.js';
 import { ConfigError } from '../config/errors.js';
 import { findSetting } from '../config/settings.js';
-import { PoolerError, SqlState } from '../errors.js';
+import { consoleError, SqlState } from '../errors.js';
 import type { ConsoleContext } from './console-context.js';
 import type { ResultSet } from './result-set.js';
 
@@ -21,10 +21,6 @@ export const CONTROL_VERBS = new Set([
   'wait_close',
 ]);
 
-function refuse(message: string, sqlstate: string = SqlState.objectNotInPrerequisiteState): PoolerError {
-  return new PoolerError('CONSOLE', sqlstate, message, 'ERROR');
-}
-
 function done(tag: string): ResultSet {
   return { columns: null, rows: [], tag };
 }
@@ -35,9 +31,9 @@ function optionalDatabase(context: ConsoleContext, database: string | null): str
 }
 
 function requireDatabase(context: ConsoleContext, database: string | null): string {
-  if (database === null) throw refuse('a database name is needed here', SqlState.syntaxError);
-  if (RESERVED_DATABASE_NAMES.includes(database)) throw refuse(`the console database "${database}" cannot be changed`);
-  if (!context.config.databases.has(database)) throw refuse(`no such database: ${database}`, SqlState.invalidCatalogName);
+  if (database === null) throw consoleError('a database name is needed here', SqlState.syntaxError);
+  if (RESERVED_DATABASE_NAMES.includes(database)) throw consoleError(`the console database "${database}" cannot be changed`, SqlState.objectNotInPrerequisiteState);
+  if (!context.config.databases.has(database)) throw consoleError(`no such database: ${database}`, SqlState.invalidCatalogName);
   return database;
 }
 
@@ -45,15 +41,15 @@ export async function runControl(context: ConsoleContext, verb: string, argument
   switch (verb) {
     case 'pause': {
       const database = optionalDatabase(context, argument);
-      if (context.isPaused(database)) throw refuse(database === null ? 'already paused' : `database ${database} is already paused`);
+      if (context.isPaused(database)) throw consoleError(database === null ? 'already paused' : `database ${database} is already paused`, SqlState.objectNotInPrerequisiteState);
       // a cancel from this console (Ctrl-C in psql) resumes while PAUSE still waits, as in PgBouncer
-      if (!(await context.pause(database))) throw refuse('PAUSE cancelled: resumed', SqlState.queryCanceled);
+      if (!(await context.pause(database))) throw consoleError('PAUSE cancelled: resumed', SqlState.queryCanceled);
       return done('PAUSE');
     }
     case 'resume': {
       const database = optionalDatabase(context, argument);
-      if (context.shutdownMode !== null) throw refuse('pooler is shutting down');
-      if (!context.isPaused(database)) throw refuse(database === null ? 'pooler is not paused' : `database ${database} is not paused`);
+      if (context.shutdownMode !== null) throw consoleError('pooler is shutting down', SqlState.objectNotInPrerequisiteState);
+      if (!context.isPaused(database)) throw consoleError(database === null ? 'pooler is not paused' : `database ${database} is not paused`, SqlState.objectNotInPrerequisiteState);
       context.resume(database);
       return done('RESUME');
     }
@@ -71,11 +67,11 @@ export async function runControl(context: ConsoleContext, verb: string, argument
       return done('KILL');
     case 'kill_client': {
       const id = Number(argument);
-      if (argument === null || !Number.isInteger(id) || !context.killClient(id)) throw refuse(`client not found: ${argument ?? ''}`, SqlState.undefinedObject);
+      if (argument === null || !Number.isInteger(id) || !context.killClient(id)) throw consoleError(`client not found: ${argument ?? ''}`, SqlState.undefinedObject);
       return done('KILL_CLIENT');
     }
     case 'suspend':
-      throw refuse(
+      throw consoleError(
         'SUSPEND is part of online restart (-R), which pooler does not support; use SHUTDOWN WAIT_FOR_CLIENTS behind a second instance',
         SqlState.featureNotSupported,
       );
@@ -86,7 +82,7 @@ export async function runControl(context: ConsoleContext, verb: string, argument
         context.reload();
       } catch (error) {
         context.log.error(`RELOAD failed, keeping the old configuration: ${(error as Error).message}`);
-        throw refuse('RELOAD failed, see logs', SqlState.configFileError);
+        throw consoleError('RELOAD failed, see logs', SqlState.configFileError);
       }
       return done('RELOAD');
     case 'wait_close':
@@ -95,7 +91,7 @@ export async function runControl(context: ConsoleContext, verb: string, argument
     case 'set':
       return set(context, argument!, value!);
     default:
-      throw refuse(`unknown command: ${verb}`, SqlState.syntaxError);
+      throw consoleError(`unknown command: ${verb}`, SqlState.syntaxError);
   }
 }
 
@@ -106,7 +102,7 @@ function shutdown(context: ConsoleContext, mode: string | null): ResultSet {
     return done('SHUTDOWN');
   }
   if (mode !== 'wait_for_servers' && mode !== 'wait_for_clients') {
-    throw refuse(`unknown SHUTDOWN mode ${mode}: use WAIT_FOR_SERVERS or WAIT_FOR_CLIENTS`, SqlState.syntaxError);
+    throw consoleError(`unknown SHUTDOWN mode ${mode}: use WAIT_FOR_SERVERS or WAIT_FOR_CLIENTS`, SqlState.syntaxError);
   }
   setImmediate(() => context.shutdown(mode));
   return done('SHUTDOWN');
@@ -114,11 +110,11 @@ function shutdown(context: ConsoleContext, mode: string | null): ResultSet {
 
 function set(context: ConsoleContext, key: string, value: string): ResultSet {
   const def = findSetting(key);
-  if (def !== undefined && !def.reloadable) throw refuse(`SET failed: ${key} can only be set in the configuration file, at startup`, SqlState.invalidParameterValue);
+  if (def !== undefined && !def.reloadable) throw consoleError(`SET failed: ${key} can only be set in the configuration file, at startup`, SqlState.invalidParameterValue);
   try {
     context.set(key, value);
   } catch (error) {
-    if (error instanceof ConfigError) throw refuse(`SET failed: ${error.message}`, SqlState.invalidParameterValue);
+    if (error instanceof ConfigError) throw consoleError(`SET failed: ${error.message}`, SqlState.invalidParameterValue);
     throw error;
   }
   context.log.info({ key, value }, 'SET from the console');

@@ -1,5 +1,6 @@
 // SHOW DATABASES, USERS, CONFIG and VERSION with PgBouncer 1.25.2's columns, and SHOW POOL_SIZE,
 // ours: each pool's configured size, the `auto` formula's inputs, and the peak concurrency seen.
+import { effectiveSetting } from '../config/effective.js';
 import { SETTING_DEFINITIONS, formatSetting } from '../config/settings.js';
 import type { ConsoleView, PoolSnapshot } from './console-context.js';
 import { int4, text, type Cell, type ResultSet } from './result-set.js';
@@ -54,13 +55,13 @@ export function showDatabases(view: ConsoleView): ResultSet {
       db.port,
       db.dbname,
       db.user,
-      db.pool_size ?? settings.default_pool_size,
-      db.min_pool_size ?? settings.min_pool_size,
-      db.reserve_pool_size ?? settings.reserve_pool_size,
-      Math.round((db.server_lifetime ?? settings.server_lifetime) / 1000),
+      effectiveSetting(settings, 'pool_size', db),
+      effectiveSetting(settings, 'min_pool_size', db),
+      effectiveSetting(settings, 'reserve_pool_size', db),
+      Math.round(effectiveSetting(settings, 'server_lifetime', db) / 1000),
       db.pool_mode,
       null,
-      db.max_db_connections ?? settings.max_db_connections,
+      effectiveSetting(settings, 'max_db_connections', db),
       servers,
       0,
       clients,
@@ -99,7 +100,7 @@ export function showUsers(view: ConsoleView): ResultSet {
       padded(user?.pool_size ?? null),
       padded(user?.reserve_pool_size ?? null),
       user?.pool_mode ?? null,
-      user?.max_user_connections ?? view.config.settings.max_user_connections,
+      effectiveSetting(view.config.settings, 'max_user_connections', null, user),
       servers,
       0,
       clients,

@@ -11,12 +11,12 @@ import type { Logger } from '../log.js';
 import { describeCode, Disposition, PacketStream, Treat, treatTable, type PacketHandler } from '../net/packet-stream.js';
 import { tuneSocket, WriteStall } from '../net/socket-tuning.js';
 import type { ClientState, Pool, PoolClient } from '../pool/pool.js';
-import type { ServerConnection, ServerError } from '../server/server-connection.js';
+import type { ServerConnection } from '../server/server-connection.js';
 import type { StateList } from '../state-list.js';
 import {
   authenticationOk,
   backendKeyData,
-  errorResponse,
+  errorResponseFor,
   negotiateProtocolVersion,
   parameterStatus,
   readyForQueryIdle,
@@ -359,10 +359,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
       this.syncingParameters = false;
       if (error === null) server.matchesParametersKey = this.parametersKey;
       if (error !== null) {
-        this.fail(
-          { ...error, message: `invalid server parameter: ${error.message}`, severity: 'FATAL' },
-          'server_error',
-        );
+        this.fail(error.withMessage(`invalid server parameter: ${error.message}`).withSeverity('FATAL'), 'server_error');
         server.close('server_error', error);
         return;
       }
@@ -411,18 +408,10 @@ export class ClientConnection implements PacketHandler, PoolClient {
     }
   }
 
-  fail(error: PoolerError | ServerError, reason: DisconnectReason): void {
+  fail(error: PoolerError, reason: DisconnectReason): void {
     if (this.phase === 'closed') return;
-    const sqlstate = error instanceof PoolerError ? error.sqlstate : error.sqlstate;
-    const fields = {
-      severity: error.severity === 'ERROR' ? 'FATAL' : error.severity,
-      code: sqlstate,
-      message: error.message,
-      ...(error.detail ? { detail: error.detail } : {}),
-      ...(error instanceof PoolerError ? {} : error.hint ? { hint: error.hint } : {}),
-    };
-    if (this.context.settings.log_pooler_errors) this.log.warn({ sqlstate, reason }, `pooler error: ${error.message}`);
-    if (this.socket.writable) this.socket.end(errorResponse(fields));
+    if (this.context.settings.log_pooler_errors) this.log.warn({ sqlstate: error.sqlstate, reason }, `pooler error: ${error.message}`);
+    if (this.socket.writable) this.socket.end(errorResponseFor(error, error.severity === 'ERROR' ? 'FATAL' : error.severity));
     this.close(reason);
   }
 

@@ -1,6 +1,8 @@
 // PgBouncer's connection-string syntax for [databases] and [users] values (loader.c cstr_get_pair):
 // whitespace-separated key=value pairs, a value may be 'single quoted' with '' for a quote, and an
 // empty value is an error. It looks like libpq's but is not: no double quotes, no backslashes.
+import { configError, type Source } from './errors.js';
+import { InvalidValue } from './values.js';
 
 export interface ConnStringPair {
   key: string;
@@ -65,4 +67,36 @@ export function parseConnString(text: string): ConnStringPair[] {
 /** quote a value for a connection string when it needs it (for printing configs back) */
 export function quoteConnStringValue(value: string): string {
   return /^[^\s']+$/.test(value) ? value : `'${value.replace(/'/g, "''")}'`;
+}
+
+/**
+ * hand the pairs of a [databases] or [users] entry to `apply`, in order: a syntax error (in `what`:
+ * "connection string", "user settings"), or an InvalidValue that `apply` throws, becomes a
+ * ConfigError naming the entry and the parameter
+ */
+export function applyEntryPairs(
+  text: string,
+  what: string,
+  source: Source,
+  name: string,
+  subject: string,
+  apply: (key: string, value: string) => void,
+): void {
+  let pairs: ConnStringPair[];
+  try {
+    pairs = parseConnString(text);
+  } catch (err) {
+    if (err instanceof ConnStringSyntaxError) throw configError(source, name, `${subject}: syntax error in ${what}: ${err.message}`);
+    throw err;
+  }
+  for (const { key, value } of pairs) {
+    try {
+      apply(key, value);
+    } catch (err) {
+      if (err instanceof InvalidValue) {
+        throw configError(source, name, `${subject}: parameter "${key}": invalid value "${value}" (expected ${err.expected})`);
+      }
+      throw err;
+    }
+  }
 }

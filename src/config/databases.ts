@@ -1,6 +1,6 @@
 // One [databases] line, `name = connstring`, turned into a DatabaseConfig with PgBouncer's keys
 // and defaults (loader.c parse_database). The `*` entry is the fallback for unlisted names.
-import { ConnStringSyntaxError, parseConnString, type ConnStringPair } from './connstring.js';
+import { applyEntryPairs } from './connstring.js';
 import { configError, describeSource, type Source } from './errors.js';
 import { POOL_MODES } from './settings.js';
 import type { DatabaseConfig, TargetSessionAttrs } from './types.js';
@@ -78,95 +78,80 @@ export function parseDatabaseEntry(
   }
   if (name === '') throw configError(source, name, 'a database name cannot be empty');
 
-  let pairs: ConnStringPair[];
-  try {
-    pairs = parseConnString(connstring);
-  } catch (err) {
-    if (err instanceof ConnStringSyntaxError) throw configError(source, name, `${subject}: syntax error in connection string: ${err.message}`);
-    throw err;
-  }
-
   const db = emptyDatabase(name);
   let ports = '5432';
-  for (const { key, value } of pairs) {
-    try {
-      switch (key) {
-        case 'dbname':
-          db.dbname = value;
-          break;
-        case 'host':
-          db.host = value;
-          break;
-        case 'port':
-          for (const port of value.split(',')) parseInteger(port.trim(), 1, 65535);
-          ports = value;
-          break;
-        case 'target_session_attrs':
-          db.target_session_attrs = parseEnum(value, TARGET_SESSION_ATTRS);
-          break;
-        case 'patroni':
-          db.patroni = value.split(',').map((url) => url.trim()).filter(Boolean);
-          for (const url of db.patroni) if (!/^https?:\/\/[^/]+/.test(url)) throw new InvalidValue('http://host:port URLs of the Patroni REST API, comma-separated');
-          break;
-        case 'user':
-          db.user = value;
-          break;
-        case 'password':
-          db.password = value;
-          break;
-        case 'pool_size':
-          db.pool_size = parseInteger(value);
-          break;
-        case 'min_pool_size':
-          db.min_pool_size = parseInteger(value);
-          break;
-        case 'reserve_pool':
-        case 'reserve_pool_size':
-          db.reserve_pool_size = parseInteger(value);
-          break;
-        case 'max_db_connections':
-          db.max_db_connections = parseInteger(value);
-          break;
-        case 'pool_mode':
-          db.pool_mode = parseEnum(value, POOL_MODES);
-          break;
-        case 'server_lifetime':
-          db.server_lifetime = parseTime(value);
-          break;
-        case 'connect_query':
-          db.connect_query = value;
-          break;
-        case 'auth_user':
-          db.auth_user = value;
-          break;
-        case 'auth_query':
-          db.auth_query = value;
-          break;
-        case 'auth_dbname':
-          db.auth_dbname = value;
-          break;
-        default: {
-          const startupName = STARTUP_PARAMETER_KEYS[key];
-          if (startupName !== undefined) {
-            db.startup_parameters[startupName] = value;
-          } else if (IGNORED_DATABASE_KEYS.has(key)) {
-            warn(`${describeSource(source)}: ${subject}: "${key}" is a PgBouncer parameter pooler does not support yet; it is ignored`);
-          } else {
-            throw configError(
-              source,
-              name,
-              `${subject}: unrecognized connection parameter "${key}" (known: dbname, host, port, user, password, pool_size, min_pool_size, reserve_pool_size, max_db_connections, pool_mode, server_lifetime, connect_query, auth_user, auth_query, auth_dbname, target_session_attrs, patroni, client_encoding, datestyle, timezone, application_name)`,
-            );
-          }
+  applyEntryPairs(connstring, 'connection string', source, name, subject, (key, value) => {
+    switch (key) {
+      case 'dbname':
+        db.dbname = value;
+        break;
+      case 'host':
+        db.host = value;
+        break;
+      case 'port':
+        for (const port of value.split(',')) parseInteger(port.trim(), 1, 65535);
+        ports = value;
+        break;
+      case 'target_session_attrs':
+        db.target_session_attrs = parseEnum(value, TARGET_SESSION_ATTRS);
+        break;
+      case 'patroni':
+        db.patroni = value.split(',').map((url) => url.trim()).filter(Boolean);
+        for (const url of db.patroni) if (!/^https?:\/\/[^/]+/.test(url)) throw new InvalidValue('http://host:port URLs of the Patroni REST API, comma-separated');
+        break;
+      case 'user':
+        db.user = value;
+        break;
+      case 'password':
+        db.password = value;
+        break;
+      case 'pool_size':
+        db.pool_size = parseInteger(value);
+        break;
+      case 'min_pool_size':
+        db.min_pool_size = parseInteger(value);
+        break;
+      case 'reserve_pool':
+      case 'reserve_pool_size':
+        db.reserve_pool_size = parseInteger(value);
+        break;
+      case 'max_db_connections':
+        db.max_db_connections = parseInteger(value);
+        break;
+      case 'pool_mode':
+        db.pool_mode = parseEnum(value, POOL_MODES);
+        break;
+      case 'server_lifetime':
+        db.server_lifetime = parseTime(value);
+        break;
+      case 'connect_query':
+        db.connect_query = value;
+        break;
+      case 'auth_user':
+        db.auth_user = value;
+        break;
+      case 'auth_query':
+        db.auth_query = value;
+        break;
+      case 'auth_dbname':
+        db.auth_dbname = value;
+        break;
+      default: {
+        const startupName = STARTUP_PARAMETER_KEYS[key];
+        if (startupName !== undefined) {
+          db.startup_parameters[startupName] = value;
+        } else if (IGNORED_DATABASE_KEYS.has(key)) {
+          warn(`${describeSource(source)}: ${subject}: "${key}" is a PgBouncer parameter pooler does not support yet; it is ignored`);
+        } else {
+          throw configError(
+            source,
+            name,
+            `${subject}: unrecognized connection parameter "${key}" (known: dbname, host, port, user, password, pool_size, min_pool_size, reserve_pool_size, max_db_connections, pool_mode, server_lifetime, connect_query, auth_user, auth_query, auth_dbname, target_session_attrs, patroni, client_encoding, datestyle, timezone, application_name)`,
+          );
         }
       }
-    } catch (err) {
-      if (err instanceof InvalidValue) {
-        throw configError(source, name, `${subject}: parameter "${key}": invalid value "${value}" (expected ${err.expected})`);
-      }
-      throw err;
     }
-  }
+  });
   try {
     db.hosts = hostList(db.host, ports);
   } catch (err) {

@@ -1,10 +1,10 @@
 // One [users] line, `name = key=value ...`: per-user overrides of pool mode, sizes, limits and
 // timeouts (loader.c parse_user). A user setting beats the database's, which beats the global one.
-import { ConnStringSyntaxError, parseConnString, type ConnStringPair } from './connstring.js';
+import { applyEntryPairs } from './connstring.js';
 import { configError, describeSource, type Source } from './errors.js';
 import { POOL_MODES } from './settings.js';
 import type { UserConfig } from './types.js';
-import { InvalidValue, parseEnum, parseInteger, parseTime } from './values.js';
+import { parseEnum, parseInteger, parseTime } from './values.js';
 
 /** [users] keys PgBouncer has that we accept and ignore */
 const IGNORED_USER_KEYS = new Set(['max_user_client_connections', 'query_wait_timeout']);
@@ -27,59 +27,44 @@ export function emptyUser(name: string): UserConfig {
 export function parseUserEntry(name: string, settings: string, source: Source, warn: (message: string) => void): UserConfig {
   const subject = `user "${name}"`;
   if (name === '') throw configError(source, name, 'a user name cannot be empty');
-  let pairs: ConnStringPair[];
-  try {
-    pairs = parseConnString(settings);
-  } catch (err) {
-    if (err instanceof ConnStringSyntaxError) throw configError(source, name, `${subject}: syntax error in user settings: ${err.message}`);
-    throw err;
-  }
-
   const user = emptyUser(name);
-  for (const { key, value } of pairs) {
-    try {
-      switch (key) {
-        case 'pool_mode':
-          user.pool_mode = parseEnum(value, POOL_MODES);
-          break;
-        case 'pool_size':
-          user.pool_size = parseInteger(value);
-          break;
-        case 'reserve_pool_size':
-          user.reserve_pool_size = parseInteger(value);
-          break;
-        case 'max_user_connections':
-          user.max_user_connections = parseInteger(value);
-          break;
-        case 'query_timeout':
-          user.query_timeout = parseTime(value);
-          break;
-        case 'idle_transaction_timeout':
-          user.idle_transaction_timeout = parseTime(value);
-          break;
-        case 'transaction_timeout':
-          user.transaction_timeout = parseTime(value);
-          break;
-        case 'client_idle_timeout':
-          user.client_idle_timeout = parseTime(value);
-          break;
-        default:
-          if (IGNORED_USER_KEYS.has(key)) {
-            warn(`${describeSource(source)}: ${subject}: "${key}" is a PgBouncer parameter pooler does not support yet; it is ignored`);
-          } else {
-            throw configError(
-              source,
-              name,
-              `${subject}: unrecognized user parameter "${key}" (known: pool_mode, pool_size, reserve_pool_size, max_user_connections, query_timeout, idle_transaction_timeout, transaction_timeout, client_idle_timeout)`,
-            );
-          }
-      }
-    } catch (err) {
-      if (err instanceof InvalidValue) {
-        throw configError(source, name, `${subject}: parameter "${key}": invalid value "${value}" (expected ${err.expected})`);
-      }
-      throw err;
+  applyEntryPairs(settings, 'user settings', source, name, subject, (key, value) => {
+    switch (key) {
+      case 'pool_mode':
+        user.pool_mode = parseEnum(value, POOL_MODES);
+        break;
+      case 'pool_size':
+        user.pool_size = parseInteger(value);
+        break;
+      case 'reserve_pool_size':
+        user.reserve_pool_size = parseInteger(value);
+        break;
+      case 'max_user_connections':
+        user.max_user_connections = parseInteger(value);
+        break;
+      case 'query_timeout':
+        user.query_timeout = parseTime(value);
+        break;
+      case 'idle_transaction_timeout':
+        user.idle_transaction_timeout = parseTime(value);
+        break;
+      case 'transaction_timeout':
+        user.transaction_timeout = parseTime(value);
+        break;
+      case 'client_idle_timeout':
+        user.client_idle_timeout = parseTime(value);
+        break;
+      default:
+        if (IGNORED_USER_KEYS.has(key)) {
+          warn(`${describeSource(source)}: ${subject}: "${key}" is a PgBouncer parameter pooler does not support yet; it is ignored`);
+        } else {
+          throw configError(
+            source,
+            name,
+            `${subject}: unrecognized user parameter "${key}" (known: pool_mode, pool_size, reserve_pool_size, max_user_connections, query_timeout, idle_transaction_timeout, transaction_timeout, client_idle_timeout)`,
+          );
+        }
     }
-  }
+  });
   return user;
 }

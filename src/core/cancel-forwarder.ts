@@ -1,9 +1,10 @@
 // Forwards a client's CancelRequest to the server it is linked to, over a new connection with the
 // server's own key. At most one cancel is in flight per server; while it is, the pool keeps the
 // client linked (PgBouncer's being_canceled), so the cancel cannot land on another client's query.
-import net from 'node:net';
+import type net from 'node:net';
 import type { Settings } from '../config/types.js';
 import type { Logger } from '../log.js';
+import { connect as connectToServer, type ConnectTarget } from '../net/connect.js';
 import type { Pool, PoolClient } from '../pool/pool.js';
 import { cancelRequest } from '../protocol/frontend-messages.js';
 import type { ServerConnection } from '../server/server-connection.js';
@@ -19,18 +20,14 @@ export interface CancelForwarderContext {
   readonly settings: Settings;
 }
 
-export type ConnectForCancel = (target: { host: string; port: number }) => net.Socket;
-
-function connectTo({ host, port }: { host: string; port: number }): net.Socket {
-  return host.startsWith('/') ? net.connect({ path: `${host}/.s.PGSQL.${port}` }) : net.connect({ host, port });
-}
+export type ConnectForCancel = (target: ConnectTarget) => net.Socket;
 
 export class CancelForwarder {
   private readonly inFlight = new Set<ServerConnection>();
 
   constructor(
     private readonly context: CancelForwarderContext,
-    private readonly connect: ConnectForCancel = connectTo,
+    private readonly connect: ConnectForCancel = connectToServer,
   ) {}
 
   /** a cancel for this server is on its way: the pool must not give the server to another client */

@@ -3,7 +3,7 @@
 import type { ClientSnapshot, ConsoleContext, PoolSnapshot, ServerSnapshot, TopologySnapshot } from '../admin/console-context.js';
 import { setSetting } from '../config/settings.js';
 import type { Config, DatabaseConfig } from '../config/types.js';
-import { SqlState } from '../errors.js';
+import { PoolerError, SqlState } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { DatabaseStats } from '../stats/database-stats.js';
 import type { ClientRegistry } from './clients.js';
@@ -16,7 +16,7 @@ import { clientSnapshot, poolSnapshot, serverSnapshots, topologySnapshot } from 
 import type { Topologies } from './topologies.js';
 
 /** what KILL and KILL_CLIENT tell the clients they end */
-const KILLED = { sqlstate: SqlState.adminShutdown, severity: 'FATAL', message: 'terminated by the console (KILL)' };
+const KILLED = new PoolerError('KILLED', SqlState.adminShutdown, 'terminated by the console (KILL)');
 
 export interface ConsoleParts {
   readonly log: Logger;
@@ -129,7 +129,7 @@ export class PoolerConsole implements ConsoleContext {
   killClient(id: number): boolean {
     const client = this.parts.clients.find(id);
     if (client === undefined) return false;
-    client.fail({ ...KILLED, message: 'terminated by the console (KILL_CLIENT)' }, 'killed');
+    client.fail(KILLED.withMessage('terminated by the console (KILL_CLIENT)'), 'killed');
     return true;
   }
 

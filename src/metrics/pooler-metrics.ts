@@ -3,6 +3,7 @@
 // is read from the pools' lists and the stats counters at scrape time.
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { ConsoleView, PoolSnapshot } from '../admin/console-context.js';
+import { effectiveSetting } from '../config/effective.js';
 import { VERSION } from '../admin/show-config.js';
 import type { DatabaseStats } from '../stats/database-stats.js';
 import { LATENCY_BUCKETS_US, type LatencyHistogram } from '../stats/latency-histogram.js';
@@ -80,7 +81,7 @@ export function createPoolerMetrics(view: MetricsView): Registry {
   registerScrapeMetric(registry, 'pgbouncer_databases_pool_size', 'Configured pool size per database', 'gauge', () =>
     [...view.config.databases.values()].map((db) => ({
       labels: { name: db.name, host: db.host, port: db.port, database: db.dbname, force_user: db.user ?? '', pool_mode: db.pool_mode ?? '' },
-      value: db.pool_size ?? view.config.settings.default_pool_size,
+      value: effectiveSetting(view.config.settings, 'pool_size', db),
     })),
   );
   registerScrapeMetric(registry, 'pgbouncer_config_max_client_connections', 'max_client_conn', 'gauge', () => [{ labels: {}, value: view.config.settings.max_client_conn }]);

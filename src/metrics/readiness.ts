@@ -1,7 +1,7 @@
 // Whether the pooler should receive traffic (/readyz): listening, not shutting down or paused, and
 // every configured database reachable — its pools' last login succeeded, or, for a database no
 // client has used yet, a TCP connect to it works (cached for a few seconds).
-import net from 'node:net';
+import { connect } from '../net/connect.js';
 import type { DatabaseConfig } from '../config/types.js';
 import type { ConsoleView, PoolSnapshot } from '../admin/console-context.js';
 
@@ -50,7 +50,7 @@ export class ReadinessProbe {
     if (cached !== undefined && Date.now() - cached.at < PROBE_CACHE_MS) return cached.reachable;
     const host = db.host || this.view.config.settings.unix_socket_dir;
     const reachable = new Promise<string | null>((resolve) => {
-      const socket = host.startsWith('/') ? net.connect({ path: `${host}/.s.PGSQL.${db.port}` }) : net.connect({ host, port: db.port });
+      const socket = connect({ host, port: db.port });
       const done = (problem: string | null) => {
         socket.destroy();
         resolve(problem);

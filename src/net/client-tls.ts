@@ -1,10 +1,9 @@
 // TLS toward clients: the secure context built from client_tls_key_file / cert_file / ca_file and
 // the protocol and cipher settings, and what client_tls_sslmode asks of a client (PgBouncer's modes). Built at start and on RELOAD,
 // so new certificate files apply to new connections.
-import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import type { Settings, TlsMode } from '../config/types.js';
-import { tlsVersionAndCiphers } from './tls-options.js';
+import { readTlsFile, tlsVersionAndCiphers } from './tls-options.js';
 
 export interface ClientTls {
   mode: TlsMode;
@@ -22,11 +21,7 @@ export function loadClientTls(settings: Settings): ClientTls | null {
   const read = (key: 'client_tls_key_file' | 'client_tls_cert_file' | 'client_tls_ca_file'): Buffer => {
     const file = settings[key];
     if (file === '') throw new Error(`client_tls_sslmode = ${mode} needs ${key}`);
-    try {
-      return readFileSync(file);
-    } catch (error) {
-      throw new Error(`${key} = ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    }
+    return readTlsFile(key, file);
   };
   const verifyClient = mode === 'verify-ca' || mode === 'verify-full';
   if (settings.auth_type === 'cert' && settings.client_tls_ca_file === '') {

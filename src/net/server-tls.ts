@@ -1,10 +1,9 @@
 // TLS toward PostgreSQL: what server_tls_sslmode asks for and the options (CA, client key and
 // certificate, protocols, ciphers) for tls.connect, read at start and on RELOAD. Unix-socket servers never use TLS,
 // as with libpq.
-import { readFileSync } from 'node:fs';
 import type { ConnectionOptions } from 'node:tls';
 import type { Settings, TlsMode } from '../config/types.js';
-import { tlsVersionAndCiphers } from './tls-options.js';
+import { readTlsFile, tlsVersionAndCiphers } from './tls-options.js';
 
 export interface ServerTls {
   mode: TlsMode;
@@ -17,12 +16,7 @@ export function loadServerTls(settings: Settings): ServerTls | null {
   if (mode === 'disable' || mode === 'allow') return null;
   const read = (key: 'server_tls_ca_file' | 'server_tls_cert_file' | 'server_tls_key_file'): Buffer | undefined => {
     const file = settings[key];
-    if (file === '') return undefined;
-    try {
-      return readFileSync(file);
-    } catch (error) {
-      throw new Error(`${key} = ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
-    }
+    return file === '' ? undefined : readTlsFile(key, file);
   };
   const verify = mode === 'verify-ca' || mode === 'verify-full';
   if (verify && settings.server_tls_ca_file === '') throw new Error(`server_tls_sslmode = ${mode} needs server_tls_ca_file`);

@@ -1,6 +1,17 @@
 // PgBouncer's *_tls_protocols and *_tls_ciphers / *_tls13_ciphers values turned into Node's TLS
-// options: the protocol range (minVersion/maxVersion) and an OpenSSL cipher list.
+// options: the protocol range (minVersion/maxVersion) and an OpenSSL cipher list; and the reading
+// of the key, certificate and CA files, with errors that name the setting.
+import { readFileSync } from 'node:fs';
 import type { SecureVersion } from 'node:tls';
+
+/** the file a *_tls_*_file setting names; an error says which setting and why (ENOENT, EACCES) */
+export function readTlsFile(key: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (error) {
+    throw new Error(`${key} = ${file}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`);
+  }
+}
 
 export interface TlsVersionAndCiphers {
   minVersion: SecureVersion;

@@ -3,13 +3,12 @@
 // something still answers on is an error. Node removes the file again when the server closes.
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import net from 'node:net';
+import { unixSocketPath } from './connect.js';
 
 /** someone answers on the socket path: starting anyway would steal its clients */
 export class SocketInUseError extends Error {}
 
-export function unixSocketPath(dir: string, port: number): string {
-  return `${dir}/.s.PGSQL.${port}`;
-}
+export { unixSocketPath };
 
 function answers(path: string): Promise<boolean> {
   return new Promise((resolve) => {

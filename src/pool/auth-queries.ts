@@ -1,10 +1,10 @@
 // Which auth_query applies to a client's database (per-database auth_user / auth_query /
 // auth_dbname over the global ones), and the runners that execute them, one per place and user.
+import { effectiveSetting } from '../config/effective.js';
 import type { DatabaseConfig, Settings } from '../config/types.js';
 import { PoolerError, SqlState } from '../errors.js';
 import type { ServerTls } from '../net/server-tls.js';
 import { AuthQueryRunner, type AuthQueryResult } from '../server/auth-query.js';
-import type { ServerError } from '../server/server-connection.js';
 
 export interface AuthQueryContext {
   readonly settings: Settings;
@@ -26,10 +26,10 @@ export class AuthQueries {
    */
   lookup(database: DatabaseConfig, user: string): Promise<AuthQueryResult> | undefined {
     const settings = this.context.settings;
-    const authUser = database.auth_user ?? settings.auth_user;
+    const authUser = effectiveSetting(settings, 'auth_user', database);
     if (authUser === null || authUser === '') return undefined;
-    const query = database.auth_query ?? settings.auth_query;
-    const authDbname = database.auth_dbname ?? settings.auth_dbname;
+    const query = effectiveSetting(settings, 'auth_query', database);
+    const authDbname = effectiveSetting(settings, 'auth_dbname', database);
     const where = authDbname === null || authDbname === '' ? database : this.context.lookupDatabase(authDbname);
     if (where === null) {
       return Promise.reject(
@@ -56,7 +56,7 @@ export class AuthQueries {
       );
       this.runners.set(key, runner);
     }
-    return runner.lookup(user).catch((error: ServerError) => {
+    return runner.lookup(user).catch((error: PoolerError) => {
       throw new PoolerError('AUTH_QUERY_FAILED', SqlState.connectionFailure, `auth_query failed: ${error.message}`);
     });
   }

@@ -3,6 +3,7 @@
 // server_connect_timeout (for logins and for the pooler's own queries), server_lifetime,
 // server_idle_timeout, and tcp_user_timeout as far as Node lets the pooler see it) plus
 // min_pool_size and the reserve pool — one scan of the lists per tick instead of a timer per socket.
+import { effectiveSetting } from '../config/effective.js';
 import type { Settings, UserConfig } from '../config/types.js';
 import { PoolerError, SqlState } from '../errors.js';
 import { TxStatus } from '../protocol/codes.js';
@@ -49,10 +50,10 @@ export function maintainPool(pool: Pool, now: number, settings: Settings, user: 
     }
   }
 
-  const clientIdleTimeout = user?.client_idle_timeout ?? settings.client_idle_timeout;
-  const idleTransactionTimeout = user?.idle_transaction_timeout ?? settings.idle_transaction_timeout;
-  const queryTimeout = user?.query_timeout ?? settings.query_timeout;
-  const transactionTimeout = user?.transaction_timeout ?? settings.transaction_timeout;
+  const clientIdleTimeout = effectiveSetting(settings, 'client_idle_timeout', pool.database, user);
+  const idleTransactionTimeout = effectiveSetting(settings, 'idle_transaction_timeout', pool.database, user);
+  const queryTimeout = effectiveSetting(settings, 'query_timeout', pool.database, user);
+  const transactionTimeout = effectiveSetting(settings, 'transaction_timeout', pool.database, user);
   if (clientIdleTimeout > 0 || idleTransactionTimeout > 0 || queryTimeout > 0 || transactionTimeout > 0) {
     for (const client of pool.activeClients.toArray()) {
       checkActiveClient(client, now, clientIdleTimeout, idleTransactionTimeout, queryTimeout, transactionTimeout);
@@ -62,11 +63,11 @@ export function maintainPool(pool: Pool, now: number, settings: Settings, user: 
 
   for (const server of pool.loginServers.toArray()) {
     if (now - server.connectTime < settings.server_connect_timeout) continue;
-    const error = {
-      sqlstate: SqlState.connectionFailure,
-      severity: 'FATAL',
-      message: `server_connect_timeout: no login to ${server.target.host}:${server.target.port} within ${seconds(settings.server_connect_timeout)}`,
-    };
+    const error = new PoolerError(
+      'SERVER_CONNECT_TIMEOUT',
+      SqlState.connectionFailure,
+      `server_connect_timeout: no login to ${server.target.host}:${server.target.port} within ${seconds(settings.server_connect_timeout)}`,
+    );
     server.failLogin(error);
   }
 
@@ -74,14 +75,14 @@ export function maintainPool(pool: Pool, now: number, settings: Settings, user: 
   // keep the server in `tested` for ever: a server that cannot answer that is not worth keeping.
   for (const server of pool.testedServers.toArray()) {
     if (!server.busyInternally || now - server.internalSince < settings.server_connect_timeout) continue;
-    server.close('internal_query_timeout', {
-      sqlstate: SqlState.connectionFailure,
-      severity: 'FATAL',
-      message: `the pooler's own query (reset, check or connect_query) got no answer within ${seconds(settings.server_connect_timeout)} (server_connect_timeout)`,
-    });
+    server.close('internal_query_timeout', new PoolerError(
+      'INTERNAL_QUERY_TIMEOUT',
+      SqlState.connectionFailure,
+      `the pooler's own query (reset, check or connect_query) got no answer within ${seconds(settings.server_connect_timeout)} (server_connect_timeout)`,
+    ));
   }
 
-  const lifetime = pool.database.server_lifetime ?? settings.server_lifetime;
+  const lifetime = effectiveSetting(settings, 'server_lifetime', pool.database, user);
   const idleTimeout = settings.server_idle_timeout;
   for (const server of pool.idleServers.toArray()) {
     // a check that found no client to hand the server to goes stale: check again before use
@@ -117,11 +118,11 @@ function checkActiveClient(
   const waitingForServer = server.owesReplies;
   if (queryTimeout > 0 && waitingForServer && now - server.requestStart >= queryTimeout) {
     // PgBouncer closes the server (and with it the client) rather than cancelling.
-    server.close('query_timeout', {
-      sqlstate: SqlState.queryCanceled,
-      severity: 'FATAL',
-      message: `query_timeout: query ran longer than ${seconds(queryTimeout)}`,
-    });
+    server.close('query_timeout', new PoolerError(
+      'QUERY_TIMEOUT',
+      SqlState.queryCanceled,
+      `query_timeout: query ran longer than ${seconds(queryTimeout)}`,
+    ));
     return;
   }
   if (
@@ -130,20 +131,20 @@ function checkActiveClient(
     server.txStatus !== TxStatus.Idle &&
     now - Math.max(server.readyAt, client.lastActivity) >= idleTransactionTimeout
   ) {
-    server.close('idle_transaction_timeout', {
-      sqlstate: SqlState.idleInTransactionTimeout,
-      severity: 'FATAL',
-      message: `idle_transaction_timeout: transaction was idle longer than ${seconds(idleTransactionTimeout)}`,
-    });
+    server.close('idle_transaction_timeout', new PoolerError(
+      'IDLE_TRANSACTION_TIMEOUT',
+      SqlState.idleInTransactionTimeout,
+      `idle_transaction_timeout: transaction was idle longer than ${seconds(idleTransactionTimeout)}`,
+    ));
     return;
   }
   // PgBouncer counts from the transaction's first request, running or idle, and ends server and client
   if (transactionTimeout > 0 && server.xactStart > 0 && now - server.xactStart >= transactionTimeout) {
-    server.close('transaction_timeout', {
-      sqlstate: SqlState.transactionTimeout,
-      severity: 'FATAL',
-      message: `transaction_timeout: transaction ran longer than ${seconds(transactionTimeout)}`,
-    });
+    server.close('transaction_timeout', new PoolerError(
+      'TRANSACTION_TIMEOUT',
+      SqlState.transactionTimeout,
+      `transaction_timeout: transaction ran longer than ${seconds(transactionTimeout)}`,
+    ));
   }
 }
 
@@ -158,11 +159,11 @@ function checkWriteStalls(pool: Pool, now: number, userTimeout: number): void {
       const stalled = server.writeStall.stalledFor(server.socket, now);
       if (stalled < userTimeout) continue;
       const queued = server.socket.writableLength;
-      server.close('tcp_user_timeout', {
-        sqlstate: SqlState.connectionFailure,
-        severity: 'FATAL',
-        message: `tcp_user_timeout: server ${server.target.host}:${server.target.port} took none of the ${queued} bytes queued for it in ${seconds(stalled)}`,
-      });
+      server.close('tcp_user_timeout', new PoolerError(
+        'TCP_USER_TIMEOUT',
+        SqlState.connectionFailure,
+        `tcp_user_timeout: server ${server.target.host}:${server.target.port} took none of the ${queued} bytes queued for it in ${seconds(stalled)}`,
+      ));
       server.socket.destroy();
     }
   }

@@ -7,12 +7,12 @@ import { parseScramSecret } from '../auth/secrets.js';
 import type { ServerTls } from '../net/server-tls.js';
 import type { WriteStall } from '../net/socket-tuning.js';
 import { clock } from '../clock.js';
+import { effectiveSetting, type GlobalValue, type OverridableSetting } from '../config/effective.js';
 import type { Config, DatabaseConfig, PoolMode } from '../config/types.js';
 import { PoolerError, SqlState, shuttingDown, suggestsFailover, type DisconnectReason } from '../errors.js';
 import type { Logger } from '../log.js';
 import {
   ServerConnection,
-  type ServerError,
   type ServerOwner,
   type ServerPeer,
   type ServerState,
@@ -55,7 +55,7 @@ export interface PoolClient extends Listed<PoolClient>, ServerPeer {
    */
   holdUnansweredBegin(): boolean;
   /** end the client with an error */
-  fail(error: PoolerError | ServerError, reason: DisconnectReason): void;
+  fail(error: PoolerError, reason: DisconnectReason): void;
   /** the linked server answered up to a ReadyForQuery: what the client held for that may go now */
   onServerAnswered(): void;
   /** end the client without a word */
@@ -98,7 +98,7 @@ export class Pool implements ServerOwner {
   /** ParameterStatus set from the first server login, sent to every client at login */
   welcome: Map<string, string> | null = null;
   /** the last server login failure, returned at once to clients until loginRetryAt */
-  loginError: ServerError | null = null;
+  loginError: PoolerError | null = null;
   /** see rememberScramKeys */
   private scramKeys: ScramClientKeys | null = null;
   loginRetryAt = 0;
@@ -121,9 +121,13 @@ export class Pool implements ServerOwner {
     return `${this.database.name}/${this.user}`;
   }
 
+  /** a setting as this pool's user and database override it (config/effective.ts) */
+  setting<K extends OverridableSetting>(key: K): GlobalValue<K> {
+    return effectiveSetting(this.context.config.settings, key, this.database, this.context.config.users.get(this.user));
+  }
+
   get mode(): PoolMode {
-    const userConfig = this.context.config.users.get(this.user);
-    return userConfig?.pool_mode ?? this.database.pool_mode ?? this.context.config.settings.pool_mode;
+    return this.setting('pool_mode');
   }
 
   /**
@@ -135,17 +139,15 @@ export class Pool implements ServerOwner {
   }
 
   get poolSize(): number {
-    const userConfig = this.context.config.users.get(this.user);
-    return userConfig?.pool_size ?? this.database.pool_size ?? this.context.config.settings.default_pool_size;
+    return this.setting('pool_size');
   }
 
   get reservePoolSize(): number {
-    const userConfig = this.context.config.users.get(this.user);
-    return userConfig?.reserve_pool_size ?? this.database.reserve_pool_size ?? this.context.config.settings.reserve_pool_size;
+    return this.setting('reserve_pool_size');
   }
 
   get minPoolSize(): number {
-    return this.database.min_pool_size ?? this.context.config.settings.min_pool_size;
+    return this.setting('min_pool_size');
   }
 
   /** PAUSE or KILL is in force for this pool's database */
@@ -154,7 +156,7 @@ export class Pool implements ServerOwner {
   }
 
   /** every server closes now and every client is dropped (KILL) */
-  closeEverything(reason: DisconnectReason, error: ServerError): void {
+  closeEverything(reason: DisconnectReason, error: PoolerError): void {
     for (const list of [this.activeClients, this.waitingClients, this.waitingLoginClients]) {
       for (const client of list.toArray()) client.fail(error, reason);
     }
@@ -288,7 +290,7 @@ export class Pool implements ServerOwner {
 
   // --- server events (ServerOwner)
 
-  onServerLogin(server: ServerConnection, error: ServerError | null): void {
+  onServerLogin(server: ServerConnection, error: PoolerError | null): void {
     const topology = this.context.topologyFor(this.database);
     // every request a client sends through this server is queued for its reply from now on
     if (error === null) ServerStatements.of(server);
@@ -364,7 +366,7 @@ export class Pool implements ServerOwner {
     if (client.server === server && server.quiet && this.mode !== 'session') this.tryRelease(client, server);
   }
 
-  onServerClosed(server: ServerConnection, reason: DisconnectReason, error: ServerError | null): void {
+  onServerClosed(server: ServerConnection, reason: DisconnectReason, error: PoolerError | null): void {
     const client = server.peer as PoolClient | null;
     this.setServerState(server, null);
     this.context.log.debug({ pool: this.name, server: server.id, reason }, 'server connection closed');
@@ -385,10 +387,10 @@ export class Pool implements ServerOwner {
         // the client has half a message: an ErrorResponse now would be read as the rest of it
         client.close('server_close');
       } else if (!finished) {
-        const lost = error ?? { sqlstate: SqlState.connectionFailure, severity: 'FATAL', message: 'server connection closed unexpectedly' };
+        const lost = error ?? new PoolerError('SERVER_CONNECTION_LOST', SqlState.connectionFailure, 'server connection closed unexpectedly');
         client.fail(
           failover
-            ? { ...lost, message: `${lost.message} (the server of database "${this.database.name}" went away while this client was using it; pooler is following the failover)` }
+            ? lost.withMessage(`${lost.message} (the server of database "${this.database.name}" went away while this client was using it; pooler is following the failover)`)
             : lost,
           'server_close',
         );
@@ -402,7 +404,7 @@ export class Pool implements ServerOwner {
     this.context.log.error({ pool: this.name, server: server.id, err: error }, 'internal error while handling a server connection; closing it');
   }
 
-  onServerErrorReply(server: ServerConnection, error: ServerError): void {
+  onServerErrorReply(server: ServerConnection, error: PoolerError): void {
     // 25006 on a live connection: a write reached a server that may have been demoted meanwhile
     const topology = this.context.topologyFor(this.database);
     if (topology.kind !== 'static') topology.recheck(`server ${server.target.host}:${server.target.port} answered ${error.sqlstate}: ${error.message}`);
@@ -468,7 +470,7 @@ export class Pool implements ServerOwner {
   private releaseToIdle(server: ServerConnection): void {
     if (server.closed) return;
     const now = clock.now;
-    const lifetime = this.database.server_lifetime ?? this.context.config.settings.server_lifetime;
+    const lifetime = this.setting('server_lifetime');
     if (this.paused) {
       server.close('paused');
       return;
@@ -532,12 +534,12 @@ export class Pool implements ServerOwner {
     }
     // At a database or user cap, an idle server of another pool under the same cap gives way, as
     // in PgBouncer; closing it frees the slot and calls launchIfNeeded again, so stop here either way.
-    const maxDb = this.database.max_db_connections ?? settings.max_db_connections;
+    const maxDb = this.setting('max_db_connections');
     if (maxDb > 0 && this.context.serverCountForDatabase(this.database.name) >= maxDb) {
       this.context.evictIdleServer(this, (other) => other.database.name === this.database.name);
       return false;
     }
-    const maxUser = this.context.config.users.get(this.user)?.max_user_connections ?? settings.max_user_connections;
+    const maxUser = this.setting('max_user_connections');
     if (maxUser > 0 && this.context.serverCountForUser(this.user) >= maxUser) {
       this.context.evictIdleServer(this, (other) => other.user === this.user);
       return false;
@@ -567,14 +569,14 @@ export class Pool implements ServerOwner {
     this.setServerState(server, 'login');
   }
 
-  private failFastError(): ServerError | null {
+  private failFastError(): PoolerError | null {
     if (this.context.topologyFor(this.database).kind !== 'static') return null;
     if (this.loginError === null || clock.now >= this.loginRetryAt || this.serverCount > 0) return null;
     if (this.loginError.sqlstate === SqlState.cannotConnectNow) return null;
     return this.loginError;
   }
 
-  private failWaiters(error: ServerError): void {
+  private failWaiters(error: PoolerError): void {
     for (const client of this.waitingLoginClients.toArray()) client.fail(error, 'login_failed');
     for (const client of this.waitingClients.toArray()) client.fail(error, 'login_failed');
   }

@@ -2,7 +2,8 @@
 // want? PostgreSQL 14+ says so in its in_hot_standby ParameterStatus; older servers are asked with
 // pg_is_in_recovery().
 import type { Topology } from '../failover/topology.js';
-import type { ServerConnection, ServerError } from '../server/server-connection.js';
+import type { ServerConnection } from '../server/server-connection.js';
+import type { PoolerError } from '../errors.js';
 
 /** calls `done(true)` when the server's role suits the topology; `done(false, why)` when not */
 export function checkServerRole(server: ServerConnection, topology: Topology, done: (ok: boolean, why: string) => void): void {
@@ -16,7 +17,7 @@ export function checkServerRole(server: ServerConnection, topology: Topology, do
   let inRecovery = false;
   server.runInternal(
     'SELECT pg_is_in_recovery()',
-    (error: ServerError | null) => (error === null ? decide(inRecovery) : done(false, `could not tell its role: ${error.message}`)),
+    (error: PoolerError | null) => (error === null ? decide(inRecovery) : done(false, `could not tell its role: ${error.message}`)),
     (columns) => (inRecovery = columns[0] === 't'),
   );
 }

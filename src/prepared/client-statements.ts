@@ -3,8 +3,8 @@
 // the shared names, with a Parse injected first wherever the server lacks the statement.
 // Unnamed statements and portals pass through untouched.
 import { Disposition } from '../net/packet-stream.js';
-import { errorResponse, readyForQueryIdle } from '../protocol/backend-messages.js';
-import { FrontendCode } from '../protocol/codes.js';
+import { errorResponseFor, readyForQueryIdle } from '../protocol/backend-messages.js';
+import { DescribeTarget, FrontendCode, HEADER_LENGTH } from '../protocol/codes.js';
 import { PoolerError, SqlState } from '../errors.js';
 import {
   closeComplete,
@@ -13,7 +13,6 @@ import {
   parseMessage,
   refusedProbe,
   replaceName,
-  STATEMENT,
   statementMessage,
 } from './messages.js';
 import { Action, Effect, Request } from './reply-queue.js';
@@ -33,7 +32,6 @@ export interface StatementOwner {
   readonly socket: { write(data: Buffer): boolean };
 }
 
-const HEADER = 5;
 /** ParseComplete, then ReadyForQuery 'I': a client with no server is outside any transaction */
 const parsedAndIdle = Buffer.concat([parseComplete, readyForQueryIdle]);
 
@@ -77,12 +75,12 @@ export class ClientStatements implements StatementClient {
    * server that its own other connections hold in open transactions.
    */
   answerWithoutServer(chunk: Buffer): boolean {
-    if (chunk.length < HEADER * 2 || chunk[0] !== FrontendCode.Parse) return false;
+    if (chunk.length < HEADER_LENGTH * 2 || chunk[0] !== FrontendCode.Parse) return false;
     const total = 1 + chunk.readUInt32BE(1);
-    if (chunk.length !== total + HEADER || chunk[total] !== FrontendCode.Sync || chunk.readUInt32BE(total + 1) !== 4) return false;
-    const nameEnd = cstringEnd(chunk, HEADER, total);
-    if (nameEnd <= HEADER) return false;
-    const name = chunk.toString('utf8', HEADER, nameEnd);
+    if (chunk.length !== total + HEADER_LENGTH || chunk[total] !== FrontendCode.Sync || chunk.readUInt32BE(total + 1) !== 4) return false;
+    const nameEnd = cstringEnd(chunk, HEADER_LENGTH, total);
+    if (nameEnd <= HEADER_LENGTH) return false;
+    const name = chunk.toString('utf8', HEADER_LENGTH, nameEnd);
     if (this.names.has(name) || sharedStatements.find(chunk, nameEnd + 1, total)?.parsed !== true) return false;
     this.names.set(name, sharedStatements.acquire(chunk, nameEnd + 1, total));
     this.counters.clientParses++;
@@ -140,13 +138,13 @@ export class ClientStatements implements StatementClient {
 
   private parse(buffer: Buffer, offset: number, end: number): Disposition {
     const server = this.server!;
-    const nameEnd = cstringEnd(buffer, offset + HEADER, end);
-    if (nameEnd <= offset + HEADER) {
+    const nameEnd = cstringEnd(buffer, offset + HEADER_LENGTH, end);
+    if (nameEnd <= offset + HEADER_LENGTH) {
       // unnamed (or malformed, for the server to reject): passes through
       server.push(Request.Parse, Action.Forward);
       return Disposition.Forward;
     }
-    const name = buffer.toString('utf8', offset + HEADER, nameEnd);
+    const name = buffer.toString('utf8', offset + HEADER_LENGTH, nameEnd);
     if (server.nameUndecided(name)) return Disposition.Hold;
     this.counters.clientParses++;
     if (this.names.has(name)) {
@@ -165,7 +163,7 @@ export class ClientStatements implements StatementClient {
   private bind(buffer: Buffer, offset: number, total: number): Disposition {
     const server = this.server!;
     const end = offset + total;
-    const portalEnd = cstringEnd(buffer, offset + HEADER, end);
+    const portalEnd = cstringEnd(buffer, offset + HEADER_LENGTH, end);
     const nameStart = portalEnd + 1;
     const nameEnd = portalEnd < 0 ? -1 : cstringEnd(buffer, nameStart, end);
     if (nameEnd <= nameStart) {
@@ -188,10 +186,10 @@ export class ClientStatements implements StatementClient {
   /** Describe and Close look alike: a kind byte ('S' statement, 'P' portal), then a name */
   private describeOrClose(request: Request, buffer: Buffer, offset: number, total: number): Disposition {
     const server = this.server!;
-    const nameStart = offset + HEADER + 1;
+    const nameStart = offset + HEADER_LENGTH + 1;
     const nameEnd = cstringEnd(buffer, nameStart, offset + total);
-    if (buffer[offset + HEADER] !== STATEMENT || nameEnd <= nameStart) {
-      const portal = request === Request.DescribeStatement && buffer[offset + HEADER] !== STATEMENT;
+    if (buffer[offset + HEADER_LENGTH] !== DescribeTarget.Statement || nameEnd <= nameStart) {
+      const portal = request === Request.DescribeStatement && buffer[offset + HEADER_LENGTH] !== DescribeTarget.Statement;
       server.push(portal ? Request.DescribePortal : request, Action.Forward);
       return Disposition.Forward;
     }
@@ -255,7 +253,7 @@ export class ClientStatements implements StatementClient {
    */
   private refuse(upTo: number, error: PoolerError): Disposition {
     this.owner.stream.inject(refusedProbe, upTo);
-    const reply = errorResponse({ severity: error.severity, code: error.sqlstate, message: error.message });
+    const reply = errorResponseFor(error);
     this.server!.push(Request.DescribeStatement, Action.ReplaceError, Effect.None, null, null, reply);
     this.skipping = true;
     return Disposition.Skip;

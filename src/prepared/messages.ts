@@ -3,9 +3,8 @@
 // constant replies the pooler answers with itself.
 // @see https://www.postgresql.org/docs/current/protocol-message-formats.html
 import { randomBytes } from 'node:crypto';
-import { BackendCode, FrontendCode } from '../protocol/codes.js';
+import { BackendCode, DescribeTarget, FrontendCode, HEADER_LENGTH } from '../protocol/codes.js';
 
-const HEADER = 5;
 
 /**
  * Server-side statement names start with this: random per process, so no client can guess one and
@@ -42,9 +41,9 @@ export function parseMessage(serverName: Buffer, body: Buffer): Buffer {
   const out = Buffer.allocUnsafe(1 + length);
   out[0] = FrontendCode.Parse;
   out.writeUInt32BE(length, 1);
-  serverName.copy(out, HEADER);
-  out[HEADER + serverName.length] = 0;
-  body.copy(out, HEADER + serverName.length + 1);
+  serverName.copy(out, HEADER_LENGTH);
+  out[HEADER_LENGTH + serverName.length] = 0;
+  body.copy(out, HEADER_LENGTH + serverName.length + 1);
   return out;
 }
 
@@ -54,17 +53,15 @@ export function statementMessage(code: number, serverName: Buffer): Buffer {
   const out = Buffer.allocUnsafe(1 + length);
   out[0] = code;
   out.writeUInt32BE(length, 1);
-  out[HEADER] = STATEMENT;
-  serverName.copy(out, HEADER + 1);
-  out[HEADER + 1 + serverName.length] = 0;
+  out[HEADER_LENGTH] = DescribeTarget.Statement;
+  serverName.copy(out, HEADER_LENGTH + 1);
+  out[HEADER_LENGTH + 1 + serverName.length] = 0;
   return out;
 }
 
-/** the 'S' (statement) / 'P' (portal) byte of Describe and Close */
-export const STATEMENT = 0x53; // S
 
 function empty(code: number): Buffer {
-  const out = Buffer.alloc(HEADER);
+  const out = Buffer.alloc(HEADER_LENGTH);
   out[0] = code;
   out.writeUInt32BE(4, 1);
   return out;
@@ -102,7 +99,7 @@ export function forgetsAllStatements(buffer: Buffer, offset: number, total: numb
 
 function hasTag(tags: Buffer[], buffer: Buffer, offset: number, total: number): boolean {
   for (const tag of tags) {
-    if (total === HEADER + tag.length && buffer.compare(tag, 0, tag.length, offset + HEADER, offset + total) === 0) return true;
+    if (total === HEADER_LENGTH + tag.length && buffer.compare(tag, 0, tag.length, offset + HEADER_LENGTH, offset + total) === 0) return true;
   }
   return false;
 }

@@ -3,8 +3,9 @@
 // replies before they are forwarded: swallows those to injected messages, sends the pooler's own replies (ParseComplete
 // for a statement already there, CloseComplete) at their place in the stream, and on an error
 // undoes what the server skipped up to Sync.
-import { Disposition, Treat, treatTable } from '../net/packet-stream.js';
-import { BackendCode, FrontendCode } from '../protocol/codes.js';
+import { Disposition, Treat } from '../net/packet-stream.js';
+import { SqlState } from '../errors.js';
+import { BackendCode, ErrorField, FrontendCode } from '../protocol/codes.js';
 import { decodeField } from '../protocol/decode.js';
 import { forgetsAllStatements, tampersWithStatements } from './messages.js';
 import { Action, Effect, ReplyQueue, Request } from './reply-queue.js';
@@ -26,16 +27,11 @@ export interface StatementClient {
 }
 
 /**
- * the replies read whole while statements are tracked: the ones that end a request, plus errors and
- * notices (those only up to MAX_INSPECTED_REPLY_LENGTH; a longer error arrives with a null buffer)
+ * the replies read whole while statements are tracked, on top of what the server reads itself
+ * (ReadyForQuery; errors and notices up to MAX_INSPECTED_REPLY_LENGTH, a longer error arriving
+ * with a null buffer): the ones that end a request
  */
-const TABLE = treatTable({
-  [BackendCode.ReadyForQuery]: Treat.Whole,
-  [BackendCode.ParameterStatus]: Treat.Capped,
-  [BackendCode.ErrorResponse]: Treat.Capped,
-  [BackendCode.NoticeResponse]: Treat.Capped,
-  [BackendCode.CopyInResponse]: Treat.Header,
-  [BackendCode.CopyBothResponse]: Treat.Header,
+const TREATS = {
   [BackendCode.ParseComplete]: Treat.Whole,
   [BackendCode.BindComplete]: Treat.Whole,
   [BackendCode.CloseComplete]: Treat.Whole,
@@ -44,7 +40,7 @@ const TABLE = treatTable({
   [BackendCode.CommandComplete]: Treat.Whole,
   [BackendCode.EmptyQueryResponse]: Treat.Whole,
   [BackendCode.PortalSuspended]: Treat.Whole,
-});
+};
 
 const NOT_A_REQUEST = 255;
 /** the request a client message code stands for, NOT_A_REQUEST for those without a reply of their own (Flush, CopyData) */
@@ -96,10 +92,10 @@ function withClientName(buffer: Buffer, offset: number, total: number, serverNam
 }
 
 /** "cached plan must not change result type": the server's copy of a statement went stale */
-const STALE_PLAN = '0A000';
+const STALE_PLAN = SqlState.featureNotSupported;
 
 export class ServerStatements {
-  readonly table = TABLE;
+  readonly treats = TREATS;
   readonly queue = new ReplyQueue();
   /** statement → the generation prepared on this server; Map order is the LRU order */
   private readonly cache = new Map<SharedStatement, number>();
@@ -296,7 +292,7 @@ export class ServerStatements {
         disposition = Disposition.Skip;
       }
     }
-    if (buffer !== null && statement !== null && decodeField(buffer.subarray(offset, offset + total), 'C') === STALE_PLAN) {
+    if (buffer !== null && statement !== null && decodeField(buffer.subarray(offset, offset + total), ErrorField.Code) === STALE_PLAN) {
       // every server's copy is as stale as this one: the next use anywhere prepares it afresh
       statement.generation++;
     }

@@ -1,6 +1,7 @@
 // Builders for the backend messages the pooler sends to clients itself: login replies, errors,
 // notices, ReadyForQuery. Constant messages are built once at module load.
-import { AuthCode, BackendCode, TxStatus } from './codes.js';
+import { AuthCode, BackendCode, EncryptionAnswer, TxStatus } from './codes.js';
+import type { PoolerError } from '../errors.js';
 import { WireWriter } from './wire-writer.js';
 
 export interface ErrorFields {
@@ -25,6 +26,11 @@ function fieldsMessage(code: number, fields: ErrorFields): Buffer {
 
 export function errorResponse(fields: ErrorFields): Buffer {
   return fieldsMessage(BackendCode.ErrorResponse, fields);
+}
+
+/** the ErrorResponse that tells a client `error`, at its own severity unless told another (a client being closed is told FATAL) */
+export function errorResponseFor(error: PoolerError, severity: string = error.severity): Buffer {
+  return errorResponse({ severity, code: error.sqlstate, message: error.message, detail: error.detail, hint: error.hint });
 }
 
 export function noticeResponse(fields: ErrorFields): Buffer {
@@ -73,7 +79,7 @@ export function negotiateProtocolVersion(newestMinor: number, unsupportedOptions
 }
 
 /** the single byte that refuses an SSLRequest or GSSENCRequest */
-export const refuseEncryption = Buffer.from('N');
+export const refuseEncryption = Buffer.from([EncryptionAnswer.Refuse]);
 
 /** the single byte that accepts an SSLRequest; the TLS handshake follows */
-export const acceptEncryption = Buffer.from('S');
+export const acceptEncryption = Buffer.from([EncryptionAnswer.Accept]);

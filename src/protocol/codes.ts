@@ -58,6 +58,34 @@ export const AuthCode = {
   SASLFinal: 12,
 } as const;
 
+/** the byte after Describe and Close that says what they name */
+export const DescribeTarget = {
+  Statement: 0x53, // S
+  Portal: 0x50, // P
+} as const;
+
+/**
+ * the one-byte answer to SSLRequest
+ * @see https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-SSL
+ */
+export const EncryptionAnswer = {
+  Accept: 0x53, // S
+  Refuse: 0x4e, // N
+} as const;
+
+/**
+ * field types of ErrorResponse and NoticeResponse, as decodeFields keys them
+ * @see https://www.postgresql.org/docs/current/protocol-error-fields.html
+ */
+export const ErrorField = {
+  Severity: 'S', // localized
+  SeverityUnlocalized: 'V', // PostgreSQL 9.6 and later
+  Code: 'C', // SQLSTATE
+  Message: 'M',
+  Detail: 'D',
+  Hint: 'H',
+} as const;
+
 /** ReadyForQuery transaction status bytes */
 export const TxStatus = {
   Idle: 0x49, // I

@@ -1,6 +1,7 @@
 // Decoders for the few message bodies the pooler must read: startup packets, ErrorResponse and
 // NoticeResponse fields, ParameterStatus, Authentication requests, BackendKeyData, DataRow.
-import { CANCEL_REQUEST_CODE, GSSENC_REQUEST_CODE, SSL_REQUEST_CODE } from './codes.js';
+import { PoolerError, SqlState } from '../errors.js';
+import { CANCEL_REQUEST_CODE, ErrorField, GSSENC_REQUEST_CODE, SSL_REQUEST_CODE } from './codes.js';
 
 export type FirstMessage =
   | { kind: 'ssl' }
@@ -47,6 +48,22 @@ export function decodeFields(message: Buffer): Record<string, string> {
     offset = end + 1;
   }
   return fields;
+}
+
+/**
+ * a server's ErrorResponse (or NoticeResponse) as the error to pass on: its SQLSTATE, severity
+ * (the unlocalized 'V' where the server sends one), message, detail and hint, as it sent them
+ */
+export function decodeServerError(message: Buffer): PoolerError {
+  const fields = decodeFields(message);
+  return new PoolerError(
+    'SERVER_ERROR',
+    fields[ErrorField.Code] ?? SqlState.internalError,
+    fields[ErrorField.Message] ?? 'unknown server error',
+    fields[ErrorField.SeverityUnlocalized] ?? fields[ErrorField.Severity] ?? 'ERROR',
+    fields[ErrorField.Detail] || undefined,
+    fields[ErrorField.Hint] || undefined,
+  );
 }
 
 /** one ASCII field of an ErrorResponse/NoticeResponse ('C' the SQLSTATE, 'V' the severity), without decoding the others */

@@ -2,15 +2,15 @@
 // PostgreSQL as auth_user, over the extended protocol with the user name as $1. One server
 // connection per (database, auth_user) serves the lookups in turn and stays open between them.
 import { clock } from '../clock.js';
-import type { DisconnectReason } from '../errors.js';
+import { PoolerError, SqlState, type DisconnectReason } from '../errors.js';
 import type { TcpTuning } from '../net/socket-tuning.js';
 import { extendedQuery } from '../protocol/frontend-messages.js';
-import { ServerConnection, type ServerError, type ServerOwner, type ServerTarget } from './server-connection.js';
+import { ServerConnection, type ServerOwner, type ServerTarget } from './server-connection.js';
 
 interface Lookup {
   user: string;
   resolve(secret: string | null): void;
-  reject(error: ServerError): void;
+  reject(error: PoolerError): void;
 }
 
 /** what an auth_query row means: the stored secret, or null (no such role, expired, no password) */
@@ -81,7 +81,7 @@ export class AuthQueryRunner implements ServerOwner {
         this.running = null;
         this.lastUsed = clock.now;
         if (error !== null) lookup.reject(error);
-        else if (rows > 1) lookup.reject({ sqlstate: '28000', severity: 'FATAL', message: 'auth_query returned more than one row' });
+        else if (rows > 1) lookup.reject(new PoolerError('AUTH_QUERY_FAILED', SqlState.invalidAuthorization, 'auth_query returned more than one row'));
         else lookup.resolve(secret);
         this.next();
       },
@@ -95,11 +95,11 @@ export class AuthQueryRunner implements ServerOwner {
 
   // --- ServerOwner
 
-  onServerLogin(server: ServerConnection, error: ServerError | null): void {
+  onServerLogin(server: ServerConnection, error: PoolerError | null): void {
     if (server !== this.server) return;
     if (error !== null) {
       this.server = null;
-      this.failAll({ ...error, message: `auth_query: could not log in as auth_user "${this.target.user}": ${error.message}` });
+      this.failAll(error.withMessage(`auth_query: could not log in as auth_user "${this.target.user}": ${error.message}`));
       return;
     }
     server.state = 'idle';
@@ -109,16 +109,16 @@ export class AuthQueryRunner implements ServerOwner {
 
   onServerReadyForQuery(): void {}
 
-  onServerClosed(server: ServerConnection, _reason: DisconnectReason, error: ServerError | null): void {
+  onServerClosed(server: ServerConnection, _reason: DisconnectReason, error: PoolerError | null): void {
     if (server !== this.server) return;
     this.server = null;
     const running = this.running;
     this.running = null;
-    running?.reject(error ?? { sqlstate: '08006', severity: 'FATAL', message: 'auth_query: server connection closed' });
+    running?.reject(error ?? new PoolerError('SERVER_CONNECTION_LOST', SqlState.connectionFailure, 'auth_query: server connection closed'));
     if (this.queue.length > 0) this.next();
   }
 
-  private failAll(error: ServerError): void {
+  private failAll(error: PoolerError): void {
     const waiting = this.queue.splice(0);
     for (const lookup of waiting) lookup.reject(error);
   }

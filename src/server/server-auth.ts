@@ -5,7 +5,10 @@ import { md5Response } from '../auth/md5.js';
 import { ScramClient, type ScramClientKeys } from '../auth/scram-client.js';
 import { parseScramSecret } from '../auth/secrets.js';
 import { PoolerError, SqlState } from '../errors.js';
-import { AuthCode } from '../protocol/codes.js';
+import { AuthCode, HEADER_LENGTH } from '../protocol/codes.js';
+
+/** where an Authentication message's data starts: after the header and its int32 sub-code */
+const AUTH_DATA = HEADER_LENGTH + 4;
 import { passwordMessage, saslInitialResponse, saslResponse } from '../protocol/frontend-messages.js';
 
 const SCRAM_MECHANISM = 'SCRAM-SHA-256';
@@ -38,7 +41,7 @@ export class ServerAuthenticator {
   }
 
   private async reply(message: Buffer): Promise<Buffer | null> {
-    const code = message.readInt32BE(5);
+    const code = message.readInt32BE(HEADER_LENGTH);
     switch (code) {
       case AuthCode.Ok: {
         const unproven = this.unprovenLogin();
@@ -48,9 +51,9 @@ export class ServerAuthenticator {
       case AuthCode.CleartextPassword:
         return passwordMessage(this.requirePassword('password'));
       case AuthCode.MD5Password:
-        return passwordMessage(md5Response(this.user, this.requirePassword('md5'), message.subarray(9, 13)));
+        return passwordMessage(md5Response(this.user, this.requirePassword('md5'), message.subarray(AUTH_DATA, AUTH_DATA + 4)));
       case AuthCode.SASL: {
-        const mechanisms = message.toString('utf8', 9).split('\0').filter(Boolean);
+        const mechanisms = message.toString('utf8', AUTH_DATA).split('\0').filter(Boolean);
         if (!mechanisms.includes(SCRAM_MECHANISM)) {
           throw new Error(`server offers SASL mechanisms ${mechanisms.join(', ')}; pooler supports ${SCRAM_MECHANISM}`);
         }
@@ -62,12 +65,12 @@ export class ServerAuthenticator {
       case AuthCode.SASLContinue: {
         if (this.scram === null) throw new Error('server sent SASLContinue before SASL');
         const credentials = this.secretIsScram ? this.requireScramKeys() : this.requirePassword('scram-sha-256');
-        const reply = await this.scram.continue(message.toString('utf8', 9), credentials);
+        const reply = await this.scram.continue(message.toString('utf8', AUTH_DATA), credentials);
         return saslResponse(Buffer.from(reply));
       }
       case AuthCode.SASLFinal:
         if (this.scram === null) throw new Error('server sent SASLFinal before SASL');
-        this.scram.finish(message.toString('utf8', 9));
+        this.scram.finish(message.toString('utf8', AUTH_DATA));
         return null;
       default:
         throw new Error(`server asks for an authentication method pooler does not support (code ${code})`);

@@ -4,12 +4,13 @@
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import { clock } from '../clock.js';
-import { SqlState, suggestsFailover, type DisconnectReason } from '../errors.js';
-import { AuthCode, BackendCode, MAX_INSPECTED_REPLY_LENGTH, MAX_SERVER_LOGIN_MESSAGE_LENGTH, TxStatus } from '../protocol/codes.js';
-import { decodeDataRow, decodeField, decodeFields, decodeParameterStatus } from '../protocol/decode.js';
+import { PoolerError, SqlState, suggestsFailover, type DisconnectReason } from '../errors.js';
+import { AuthCode, BackendCode, EncryptionAnswer, ErrorField, HEADER_LENGTH, MAX_INSPECTED_REPLY_LENGTH, MAX_SERVER_LOGIN_MESSAGE_LENGTH, TxStatus } from '../protocol/codes.js';
+import { decodeDataRow, decodeField, decodeParameterStatus, decodeServerError } from '../protocol/decode.js';
 import { queryMessage, sslRequest, startupMessage, terminateMessage } from '../protocol/frontend-messages.js';
 import { describeCode, Disposition, PacketStream, Treat, treatTable, type PacketHandler } from '../net/packet-stream.js';
 import { tlsRequired } from '../net/client-tls.js';
+import { connect, describeTarget, isUnixHost } from '../net/connect.js';
 import { tuneSocket, WriteStall, type TcpTuning } from '../net/socket-tuning.js';
 import type { ServerTls } from '../net/server-tls.js';
 import type { ScramClientKeys } from '../auth/scram-client.js';
@@ -43,34 +44,26 @@ export interface ServerPeer {
 
 /** the pool, as the server reports to it */
 export interface ServerOwner {
-  onServerLogin(server: ServerConnection, error: ServerError | null): void;
+  onServerLogin(server: ServerConnection, error: PoolerError | null): void;
   /** a ReadyForQuery arrived for the client's traffic, and the chunk carrying it has been forwarded */
   onServerReadyForQuery(server: ServerConnection): void;
-  onServerClosed(server: ServerConnection, reason: DisconnectReason, error: ServerError | null): void;
+  onServerClosed(server: ServerConnection, reason: DisconnectReason, error: PoolerError | null): void;
   /** a bug met while reading this server: the server closes right after, and only it (and its client) */
   onServerFault?(server: ServerConnection, error: unknown): void;
   /** an ErrorResponse the linked client is about to get whose SQLSTATE suggests a failover (25006 from a server that became a replica) */
-  onServerErrorReply?(server: ServerConnection, error: ServerError): void;
+  onServerErrorReply?(server: ServerConnection, error: PoolerError): void;
 }
 
-/** an error the server sent, or one met talking to it, with the fields a client should see */
-export interface ServerError {
-  sqlstate: string;
-  message: string;
-  severity: string;
-  detail?: string;
-  hint?: string;
-}
-
-type InternalDone = (error: ServerError | null) => void;
+type InternalDone = (error: PoolerError | null) => void;
 type InternalRow = (columns: (string | null)[]) => void;
 
 /**
- * reads replies before they are forwarded, with its own table of codes to read: the reply queue
- * every logged-in server gets from its pool, with prepared-statement rewriting (src/prepared/)
+ * reads replies before they are forwarded, with its own codes to read: the reply queue every
+ * logged-in server gets from its pool, with prepared-statement rewriting (src/prepared/)
  */
 export interface ServerReplyFilter {
-  readonly table: Uint8Array;
+  /** how the filter wants replies treated, on top of what the server reads itself (WORK_TREATS); one object for the filter's lifetime */
+  readonly treats: Readonly<Record<number, number>>;
   /** nothing is owed to the client */
   readonly idle: boolean;
   readonly statementCount: number;
@@ -97,23 +90,33 @@ const LOGIN_TABLE = treatTable({
 });
 
 /** errors, notices and parameters are read when short enough (MAX_INSPECTED_REPLY_LENGTH), else passed on unread */
-const WORK_TABLE = treatTable({
+const READ_TREATS = {
   [BackendCode.ReadyForQuery]: Treat.Whole,
   [BackendCode.ParameterStatus]: Treat.Capped,
   [BackendCode.ErrorResponse]: Treat.Capped,
   [BackendCode.NoticeResponse]: Treat.Capped,
+};
+/** after login: what is read, plus the start of COPY FROM STDIN (its Syncs get no ReadyForQuery) */
+const WORK_TREATS = {
+  ...READ_TREATS,
   [BackendCode.CopyInResponse]: Treat.Header,
   [BackendCode.CopyBothResponse]: Treat.Header,
-});
+};
+const WORK_TABLE = treatTable(WORK_TREATS);
 
 /** while the pooler's own query wants its rows (auth_query): DataRow is read too */
-const ROWS_TABLE = treatTable({
-  [BackendCode.ReadyForQuery]: Treat.Whole,
-  [BackendCode.ParameterStatus]: Treat.Capped,
-  [BackendCode.ErrorResponse]: Treat.Capped,
-  [BackendCode.NoticeResponse]: Treat.Capped,
-  [BackendCode.DataRow]: Treat.Capped,
-});
+const ROWS_TABLE = treatTable({ ...READ_TREATS, [BackendCode.DataRow]: Treat.Capped });
+
+/** a filter's table: its treats over WORK_TREATS, so no filter can miss what the server must see; built once per treats object */
+const filterTables = new WeakMap<object, Uint8Array>();
+function filterTable(treats: Readonly<Record<number, number>>): Uint8Array {
+  let table = filterTables.get(treats);
+  if (table === undefined) {
+    table = treatTable({ ...WORK_TREATS, ...treats });
+    filterTables.set(treats, table);
+  }
+  return table;
+}
 
 let nextServerId = 1;
 
@@ -184,7 +187,7 @@ export class ServerConnection implements PacketHandler {
   private filter: ServerReplyFilter | null = null;
   private authenticator: ServerAuthenticator | null;
   private internalDone: InternalDone | null = null;
-  private internalError: ServerError | null = null;
+  private internalError: PoolerError | null = null;
   private internalRow: InternalRow | null = null;
   private readyPending = false;
   /** authentication requests from the server whose answer is still being computed */
@@ -202,10 +205,8 @@ export class ServerConnection implements PacketHandler {
     this.maxMessageLength = options.maxMessageLength;
     this.stream = new PacketStream(this, LOGIN_TABLE, Math.min(MAX_SERVER_LOGIN_MESSAGE_LENGTH, options.maxMessageLength), MAX_INSPECTED_REPLY_LENGTH);
     this.authenticator = new ServerAuthenticator(target.user, target.password, target.scramKeys);
-    const unix = target.host.startsWith('/');
-    const socket = unix
-      ? net.connect({ path: `${target.host}/.s.PGSQL.${target.port}` })
-      : net.connect({ host: target.host, port: target.port });
+    const unix = isUnixHost(target.host);
+    const socket = connect(target);
     if (!unix) tuneSocket(socket, options.tuning);
     this.socket = socket;
     socket.on('connect', () => (target.tls !== null && !unix ? this.requestTls() : this.sendStartup()));
@@ -218,7 +219,7 @@ export class ServerConnection implements PacketHandler {
       this.onData(chunk);
     } catch (error) {
       this.owner.onServerFault?.(this, error);
-      this.close('internal_error', { sqlstate: SqlState.internalError, severity: 'FATAL', message: 'internal error in the pooler while reading the server' });
+      this.close('internal_error', new PoolerError('INTERNAL', SqlState.internalError, 'internal error in the pooler while reading the server'));
     }
   };
   private readonly onSocketDrain = () => this.peer?.onServerDrain();
@@ -241,18 +242,20 @@ export class ServerConnection implements PacketHandler {
   private onTlsAnswer(answer: number): void {
     this.awaitingTlsAnswer = false;
     const settings = this.target.tls!;
-    if (answer === 0x4e /* N */) {
+    if (answer === EncryptionAnswer.Refuse) {
       if (tlsRequired(settings.mode)) {
-        return this.failLogin({
-          sqlstate: SqlState.connectionFailure,
-          severity: 'FATAL',
-          message: `server ${this.target.host}:${this.target.port} does not accept TLS, and server_tls_sslmode = ${settings.mode} requires it`,
-        });
+        return this.failLogin(
+          new PoolerError(
+            'SERVER_LOGIN_FAILED',
+            SqlState.connectionFailure,
+            `server ${this.target.host}:${this.target.port} does not accept TLS, and server_tls_sslmode = ${settings.mode} requires it`,
+          ),
+        );
       }
       return this.sendStartup();
     }
-    if (answer !== 0x53 /* S */) {
-      return this.failLogin({ sqlstate: SqlState.protocolViolation, severity: 'FATAL', message: 'server sent an invalid answer to SSLRequest' });
+    if (answer !== EncryptionAnswer.Accept) {
+      return this.failLogin(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, 'server sent an invalid answer to SSLRequest'));
     }
     const raw = this.socket;
     raw.off('data', this.onSocketData);
@@ -267,7 +270,7 @@ export class ServerConnection implements PacketHandler {
   }
 
   get address(): string {
-    return this.target.host.startsWith('/') ? 'unix' : this.target.host;
+    return isUnixHost(this.target.host) ? 'unix' : this.target.host;
   }
 
   /** nothing owed to the client and no transaction open: the server may go back to the pool */
@@ -287,7 +290,7 @@ export class ServerConnection implements PacketHandler {
   /** installed once logged in, for the rest of the connection's life */
   set replyFilter(filter: ServerReplyFilter | null) {
     this.filter = filter;
-    this.stream.table = filter?.table ?? WORK_TABLE;
+    this.stream.table = filter === null ? WORK_TABLE : filterTable(filter.treats);
   }
 
   /** when the pooler's own query started (busyInternally) */
@@ -331,7 +334,7 @@ export class ServerConnection implements PacketHandler {
     this.socket.resume();
   }
 
-  close(reason: DisconnectReason, error: ServerError | null = null): void {
+  close(reason: DisconnectReason, error: PoolerError | null = null): void {
     if (this.closed) return;
     this.closed = true;
     this.stream.stop();
@@ -342,12 +345,12 @@ export class ServerConnection implements PacketHandler {
     }
     const done = this.internalDone;
     this.internalDone = null;
-    done?.(error ?? { sqlstate: SqlState.connectionFailure, severity: 'ERROR', message: 'server connection closed' });
+    done?.(error ?? new PoolerError('SERVER_CONNECTION_LOST', SqlState.connectionFailure, 'server connection closed', 'ERROR'));
     this.owner.onServerClosed(this, reason, error);
   }
 
   /** the server said it is ending: send the client what came before, then close and let the pool tell it why */
-  private endWith(error: ServerError): Disposition {
+  private endWith(error: PoolerError): Disposition {
     if (this.stream.flushBeforeCurrent() && this.peer !== null) this.answeredPeer = true;
     this.close('server_error', error);
     return Disposition.Skip;
@@ -371,12 +374,12 @@ export class ServerConnection implements PacketHandler {
     if (code === BackendCode.ErrorResponse) this.onErrorDuringCopy();
     if (this.filter?.onReply(code, buffer, offset, total, this.internalDone !== null) === Disposition.Skip) {
       // the filter sent this reply itself (with its own after it): the bookkeeping still happens
-      if (code === BackendCode.ReadyForQuery) this.onReadyForQuery(buffer[offset + 5]!);
+      if (code === BackendCode.ReadyForQuery) this.onReadyForQuery(buffer[offset + HEADER_LENGTH]!);
       return Disposition.Skip;
     }
     switch (code) {
       case BackendCode.ReadyForQuery:
-        return this.onReadyForQuery(buffer[offset + 5]!);
+        return this.onReadyForQuery(buffer[offset + HEADER_LENGTH]!);
       case BackendCode.ParameterStatus: {
         const [name, value] = decodeParameterStatus(slice(buffer, offset, total));
         this.parameters.set(name, value);
@@ -386,27 +389,27 @@ export class ServerConnection implements PacketHandler {
       }
       case BackendCode.ErrorResponse:
         if (this.internalDone !== null && this.internalError === null) {
-          this.internalError = toServerError(decodeFields(slice(buffer, offset, total)));
+          this.internalError = decodeServerError(slice(buffer, offset, total));
         } else if (this.peer === null) {
           // An error nobody asked for, e.g. the server is shutting down: this connection is done.
-          this.close('server_error', toServerError(decodeFields(slice(buffer, offset, total))));
+          this.close('server_error', decodeServerError(slice(buffer, offset, total)));
         } else {
           // A FATAL ends this server (administrator command, crash, shutdown): the pool tells the
           // client itself, so the message can say when a failover is what is happening.
           const message = slice(buffer, offset, total);
-          const severity = decodeField(message, 'V') ?? decodeField(message, 'S');
-          if (severity === 'FATAL' || severity === 'PANIC') return this.endWith(toServerError(decodeFields(message)));
-          if (this.owner.onServerErrorReply !== undefined && suggestsFailover(decodeField(message, 'C') ?? '')) {
-            this.owner.onServerErrorReply(this, toServerError(decodeFields(message)));
+          const severity = decodeField(message, ErrorField.SeverityUnlocalized) ?? decodeField(message, ErrorField.Severity);
+          if (severity === 'FATAL' || severity === 'PANIC') return this.endWith(decodeServerError(message));
+          if (this.owner.onServerErrorReply !== undefined && suggestsFailover(decodeField(message, ErrorField.Code) ?? '')) {
+            this.owner.onServerErrorReply(this, decodeServerError(message));
           }
         }
         return Disposition.Forward;
       case BackendCode.NoticeResponse: {
         // An immediate shutdown or a crash elsewhere: PostgreSQL's last words are a WARNING, then it exits.
         const message = slice(buffer, offset, total);
-        const sqlstate = decodeField(message, 'C');
+        const sqlstate = decodeField(message, ErrorField.Code);
         if (sqlstate !== SqlState.adminShutdown && sqlstate !== SqlState.crashShutdown) return Disposition.Forward;
-        return this.endWith({ ...toServerError(decodeFields(message)), severity: 'FATAL' });
+        return this.endWith(decodeServerError(message).withSeverity('FATAL'));
       }
       case BackendCode.DataRow:
         this.internalRow?.(decodeDataRow(slice(buffer, offset, total)));
@@ -421,7 +424,7 @@ export class ServerConnection implements PacketHandler {
       length < 4
         ? `server sent invalid message length ${length} for message type ${describeCode(code)}`
         : `server sent a message of type ${describeCode(code)} with length ${length}, over ${this.state === 'login' ? 'the limit during login' : 'max_packet_size'} (${this.stream.maxMessageLength} bytes)`;
-    this.close('protocol_error', { sqlstate: SqlState.protocolViolation, severity: 'FATAL', message });
+    this.close('protocol_error', new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, message));
   }
 
   /**
@@ -440,11 +443,11 @@ export class ServerConnection implements PacketHandler {
   private onLongError(length: number): Disposition {
     this.onErrorDuringCopy();
     if (this.internalDone !== null) {
-      this.internalError ??= { sqlstate: SqlState.internalError, severity: 'ERROR', message: `the server answered with an error of ${length} bytes` };
+      this.internalError ??= new PoolerError('SERVER_ERROR', SqlState.internalError, `the server answered with an error of ${length} bytes`, 'ERROR');
       return Disposition.Skip;
     }
     if (this.peer === null) {
-      this.close('server_error', { sqlstate: SqlState.internalError, severity: 'ERROR', message: `unexpected error of ${length} bytes from an idle server` });
+      this.close('server_error', new PoolerError('SERVER_ERROR', SqlState.internalError, `unexpected error of ${length} bytes from an idle server`, 'ERROR'));
       return Disposition.Skip;
     }
     return this.filter?.onReply(BackendCode.ErrorResponse, null, this.stream.currentMessageStart, length + 1, false) ?? Disposition.Forward;
@@ -502,11 +505,10 @@ export class ServerConnection implements PacketHandler {
     if (this.forbidTransactions && status !== TxStatus.Idle) {
       // what came before (the BEGIN's reply) still reaches the client, then the error from the pool
       if (this.stream.flushBeforeCurrent()) this.answeredPeer = true;
-      this.close('statement_mode_transaction', {
-        sqlstate: SqlState.featureNotSupported,
-        severity: 'FATAL',
-        message: 'transaction blocks not allowed in statement pooling mode',
-      });
+      this.close(
+        'statement_mode_transaction',
+        new PoolerError('TRANSACTION_IN_STATEMENT_MODE', SqlState.featureNotSupported, 'transaction blocks not allowed in statement pooling mode'),
+      );
       return Disposition.Skip;
     }
     this.readyPending = true;
@@ -521,7 +523,7 @@ export class ServerConnection implements PacketHandler {
         if (authenticator === null) break;
         // A request the server must wait for our answer to; AuthenticationOk and SASLFinal need
         // none (unprovenLogin judges them, synchronously, at ReadyForQuery)
-        const request = message.readInt32BE(5);
+        const request = message.readInt32BE(HEADER_LENGTH);
         const step = request === AuthCode.Ok || request === AuthCode.SASLFinal ? 0 : 1;
         this.authStepsPending += step;
         authenticator.handle(message).then(
@@ -529,7 +531,7 @@ export class ServerConnection implements PacketHandler {
             this.authStepsPending -= step;
             if (reply !== null && !this.closed) this.socket.write(reply);
           },
-          (error: Error) => this.failLogin({ sqlstate: SqlState.connectionFailure, severity: 'FATAL', message: error.message }),
+          (error: Error) => this.failLogin(new PoolerError('SERVER_LOGIN_FAILED', SqlState.connectionFailure, error.message)),
         );
         break;
       }
@@ -539,11 +541,11 @@ export class ServerConnection implements PacketHandler {
         break;
       }
       case BackendCode.BackendKeyData:
-        this.processId = message.readInt32BE(5);
-        this.secretKey = message.readInt32BE(9);
+        this.processId = message.readInt32BE(HEADER_LENGTH);
+        this.secretKey = message.readInt32BE(HEADER_LENGTH + 4);
         break;
       case BackendCode.ErrorResponse:
-        this.failLogin(toServerError(decodeFields(message)));
+        this.failLogin(decodeServerError(message));
         break;
       case BackendCode.ReadyForQuery: {
         // Checked here, not only when the authenticator's answer comes: a ReadyForQuery in the same
@@ -553,7 +555,7 @@ export class ServerConnection implements PacketHandler {
             ? 'server sent ReadyForQuery before its authentication exchange finished'
             : this.authenticator?.unprovenLogin()?.message;
         if (unproven !== undefined) {
-          this.failLogin({ sqlstate: SqlState.connectionFailure, severity: 'FATAL', message: unproven });
+          this.failLogin(new PoolerError('SERVER_LOGIN_FAILED', SqlState.connectionFailure, unproven));
           break;
         }
         this.authenticator = null;
@@ -570,29 +572,27 @@ export class ServerConnection implements PacketHandler {
   }
 
   /** end a login that failed or took too long; the pool hears of it before the close */
-  failLogin(error: ServerError): void {
+  failLogin(error: PoolerError): void {
     if (this.closed) return;
     this.owner.onServerLogin(this, error);
     this.close('login_failed', error);
   }
 
   private onSocketError(error: NodeJS.ErrnoException): void {
-    const where = this.target.host.startsWith('/')
-      ? `socket ${this.target.host}/.s.PGSQL.${this.target.port}`
-      : `${this.target.host}:${this.target.port}`;
-    const serverError: ServerError = {
-      sqlstate: SqlState.connectionFailure,
-      severity: 'FATAL',
+    const where = describeTarget(this.target);
+    const serverError = new PoolerError(
+      'SERVER_CONNECTION_LOST',
+      SqlState.connectionFailure,
       // a TLS failure's code (UNABLE_TO_VERIFY_LEAF_SIGNATURE) says less than its message
-      message: `could not talk to server at ${where}: ${this.socket instanceof tls.TLSSocket ? `TLS: ${error.message}` : (error.code ?? error.message)}`,
-    };
+      `could not talk to server at ${where}: ${this.socket instanceof tls.TLSSocket ? `TLS: ${error.message}` : (error.code ?? error.message)}`,
+    );
     if (this.state === 'login') this.failLogin(serverError);
     else this.close('server_close', serverError);
   }
 
   private onSocketClose(): void {
     if (this.closed) return;
-    const error: ServerError = { sqlstate: SqlState.connectionFailure, severity: 'FATAL', message: 'server closed the connection unexpectedly' };
+    const error = new PoolerError('SERVER_CONNECTION_LOST', SqlState.connectionFailure, 'server closed the connection unexpectedly');
     if (this.state === 'login') this.failLogin(error);
     else this.close('server_close', error);
   }
@@ -600,15 +600,4 @@ export class ServerConnection implements PacketHandler {
 
 function slice(buffer: Buffer, offset: number, total: number): Buffer {
   return offset === 0 && total === buffer.length ? buffer : buffer.subarray(offset, offset + total);
-}
-
-function toServerError(fields: Record<string, string>): ServerError {
-  const error: ServerError = {
-    sqlstate: fields.C ?? 'XX000',
-    message: fields.M ?? 'unknown server error',
-    severity: fields.V ?? fields.S ?? 'ERROR',
-  };
-  if (fields.D) error.detail = fields.D;
-  if (fields.H) error.hint = fields.H;
-  return error;
 }

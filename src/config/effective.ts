@@ -1,0 +1,37 @@
+// The value a pool works with for a setting that a [databases] or [users] entry may override: the
+// user's own, else the database's, else the global one, as in PgBouncer. One place, so every
+// reader (pools, the janitor, auth_query, SHOW, metrics) falls back the same way.
+import type { Settings } from './types.js';
+
+/** each overridable key and the global setting it falls back to: the same name, but for pool_size */
+const GLOBAL_KEY = {
+  pool_mode: 'pool_mode',
+  pool_size: 'default_pool_size',
+  reserve_pool_size: 'reserve_pool_size',
+  min_pool_size: 'min_pool_size',
+  max_db_connections: 'max_db_connections',
+  max_user_connections: 'max_user_connections',
+  server_lifetime: 'server_lifetime',
+  query_timeout: 'query_timeout',
+  idle_transaction_timeout: 'idle_transaction_timeout',
+  transaction_timeout: 'transaction_timeout',
+  client_idle_timeout: 'client_idle_timeout',
+  auth_user: 'auth_user',
+  auth_query: 'auth_query',
+  auth_dbname: 'auth_dbname',
+} as const satisfies Record<string, keyof Settings>;
+
+export type OverridableSetting = keyof typeof GLOBAL_KEY;
+export type GlobalValue<K extends OverridableSetting> = Settings[(typeof GLOBAL_KEY)[K]];
+
+/** what a DatabaseConfig or UserConfig may set; null or absent means "not here, ask the next" */
+export type SettingOverrides = { readonly [K in OverridableSetting]?: GlobalValue<K> | null };
+
+export function effectiveSetting<K extends OverridableSetting>(
+  settings: Settings,
+  key: K,
+  database: SettingOverrides | null | undefined,
+  user: SettingOverrides | null | undefined = null,
+): GlobalValue<K> {
+  return user?.[key] ?? database?.[key] ?? settings[GLOBAL_KEY[key]];
+}
