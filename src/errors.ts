@@ -33,6 +33,7 @@ export type PoolerErrorCode =
   | 'KILLED'
   | 'TRANSACTION_IN_STATEMENT_MODE'
   | 'DUPLICATE_PREPARED_STATEMENT'
+  | 'IN_FAILED_TRANSACTION'
   | 'UNKNOWN_PREPARED_STATEMENT'
   | 'SHUTTING_DOWN'
   | 'DATABASE_DISABLED'
@@ -81,6 +82,7 @@ export const SqlState = {
   invalidCatalogName: '3D000',
   featureNotSupported: '0A000',
   idleInTransactionTimeout: '25P03',
+  inFailedSqlTransaction: '25P02',
   idleSessionTimeout: '57P05',
   transactionTimeout: '25P04',
   internalError: 'XX000',

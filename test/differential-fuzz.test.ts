@@ -13,7 +13,7 @@ import { startCanary, type Canary } from './support/canary.js';
 import { startPooler, type PoolerProcess } from './support/pooler-process.js';
 import { errorFields, RawClient, type RawMessage } from './support/raw-client.js';
 import { wire } from '../src/testing/wire.js';
-import { bind, execute, parse, sync } from './support/extended-protocol.js';
+import { bind, execute, parse, query, sync } from './support/extended-protocol.js';
 import { cutsArbitrary, END_OF_SESSION, sessionArbitrary, type Block } from './support/session-model.js';
 
 const postgres = getPostgres();
@@ -91,6 +91,20 @@ const REGRESSIONS: { name: string; mode: Mode; sessions: () => Block[][] }[] = [
     mode,
     sessions: () => [[block('[P retry SELEC 1; S]', parse('retry', 'SELEC 1'), sync()), block('[P retry; B retry; E; S]', parse('retry', 'SELECT 1 AS n'), bind('', 'retry'), execute(''), sync())]],
   })),
+  {
+    name: 'a Parse of a statement the server already has, inside a failed transaction, gets 25P02 as direct',
+    mode: 'transaction',
+    sessions: () => [
+      [
+        block('[P fz_a; S]', parse('fz_a', 'SELECT $1::text AS t'), sync()),
+        block('[C S fz_a; S]', wire().bytes('S').cstring('fz_a').message('C'), sync()),
+        block('Q BEGIN', query('BEGIN')),
+        block('Q SELECT 1/0', query('SELECT 1/0')),
+        block('[P fz_a; S]', parse('fz_a', 'SELECT $1::text AS t'), sync()),
+        block('Q ROLLBACK', query('ROLLBACK')),
+      ],
+    ],
+  },
   {
     name: 'a Parse of a name whose earlier Parse failed in the same pipeline, after its Sync, succeeds',
     mode: 'statement',

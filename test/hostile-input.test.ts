@@ -389,6 +389,24 @@ describe('hostile input after login', () => {
     expect(victim.errors).toEqual([]);
   });
 
+  it('an extended-protocol error with no Sync after it leaves the server discarding until one: it is never handed to another client', async () => {
+    const victim = await startCanary(work.url('tx1', 'md5_user', 'md5pass'), 20);
+    try {
+      for (let round = 0; round < 5; round++) {
+        const attacker = await md5Login('tx1');
+        // found by the hostile fuzz: the Bind fails (no unnamed statement), and the Sync became a CopyDone
+        attacker.send(Buffer.concat([query('SELECT 1; SELECT 2'), wire().cstring('').cstring('').int16(0).int16(1).int32(0).int16(0).message('B'), wire().message('c')]));
+        await drain(attacker, 500);
+        attacker.close();
+      }
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    } finally {
+      await victim.stop();
+    }
+    expect(victim.errors).toEqual([]);
+    expect(victim.queries).toBeGreaterThan(5);
+  });
+
   it('session mode: COPY, CopyDone, two Syncs and a FunctionCall do not let the reset finish on a stale ReadyForQuery', async () => {
     for (let round = 0; round < 3; round++) {
       const attacker = await md5Login('sess1');

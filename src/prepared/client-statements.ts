@@ -146,7 +146,15 @@ export class ClientStatements implements StatementClient {
     }
     const name = buffer.toString('utf8', offset + HEADER_LENGTH, nameEnd);
     if (server.nameUndecided(name)) return Disposition.Hold;
+    // a Parse the pooler would answer itself waits until the server's transaction state is known
+    const known = sharedStatements.find(buffer, nameEnd + 1, end);
+    const outcome = known !== undefined && server.generationOf(known) === known.generation ? server.parseOutcome() : 'ok';
+    if (outcome === 'unknown') return Disposition.Hold;
     this.counters.clientParses++;
+    if (outcome === 'fails') {
+      // PostgreSQL's answer in a failed transaction, at this point of the stream, without touching what the server has
+      return this.refuse(offset, new PoolerError('IN_FAILED_TRANSACTION', SqlState.inFailedSqlTransaction, 'current transaction is aborted, commands ignored until end of transaction block', 'ERROR'));
+    }
     if (this.names.has(name)) {
       return this.refuse(offset, new PoolerError('DUPLICATE_PREPARED_STATEMENT', SqlState.duplicatePreparedStatement, `prepared statement "${name}" already exists`, 'ERROR'));
     }

@@ -1,6 +1,7 @@
 // The rewriting logic without a server: names rewritten to shared ones, Parse injected where a
 // server lacks the statement, the pooler's own replies placed in order, and an error undoing what
 // the server skipped up to Sync.
+import { TxStatus } from '../protocol/codes.js';
 import { describe, expect, it } from 'vitest';
 import { Disposition } from '../net/packet-stream.js';
 import { wire } from '../testing/wire.js';
@@ -23,6 +24,7 @@ function rig(capacity = 10) {
     replyFilter: null,
     stream: { inject: (m: Buffer) => void toClient.push(m.toString('latin1', 0, 1)) },
     closeNeeded: false,
+    txStatus: TxStatus.Idle,
   });
   const host = makeHost();
   const counters = { clientParses: 0, serverParses: 0, binds: 0 };

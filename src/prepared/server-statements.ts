@@ -5,7 +5,7 @@
 // undoes what the server skipped up to Sync.
 import { Disposition, Treat } from '../net/packet-stream.js';
 import { SqlState } from '../errors.js';
-import { BackendCode, ErrorField, FrontendCode } from '../protocol/codes.js';
+import { BackendCode, ErrorField, FrontendCode, TxStatus } from '../protocol/codes.js';
 import { decodeField } from '../protocol/decode.js';
 import { forgetsAllStatements, tampersWithStatements } from './messages.js';
 import { Action, Effect, ReplyQueue, Request } from './reply-queue.js';
@@ -15,6 +15,8 @@ import { sharedStatements, type SharedStatement } from './statement-registry.js'
 export interface StatementHost {
   replyFilter: object | null;
   readonly stream: { inject(message: Buffer, upTo: number): void };
+  /** the transaction status of the server's last ReadyForQuery */
+  readonly txStatus: number;
   /** close when next released instead of reusing */
   closeNeeded: boolean;
 }
@@ -119,7 +121,23 @@ export class ServerStatements {
 
   /** nothing is owed: the server may be released */
   get idle(): boolean {
-    return this.queue.size === 0;
+    // after an error with no Sync queued, the server discards everything until one comes: handed
+    // to another client, it would swallow that client's messages
+    return this.queue.size === 0 && !this.discardUntilSync;
+  }
+
+  /**
+   * How the server would answer a Parse of a statement it already has, read now: 'ok' when it
+   * certainly succeeds (the pooler may answer it), 'fails' when its transaction has failed (25P02),
+   * 'unknown' while a ReadyForQuery still to come will say what the transaction is then.
+   */
+  parseOutcome(): 'ok' | 'fails' | 'unknown' {
+    const queue = this.queue;
+    for (let n = 0; n < queue.size; n++) {
+      const request = queue.request(queue.index(n));
+      if (request === Request.Sync || request === Request.Query) return 'unknown';
+    }
+    return this.host.txStatus === TxStatus.Failed || this.discardUntilSync ? 'fails' : 'ok';
   }
 
   /** prepared here, and not since gone stale; marks it recently used */
