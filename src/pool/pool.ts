@@ -346,11 +346,15 @@ export class Pool implements ServerOwner {
         if (queryError !== null) {
           this.context.log.warn({ pool: this.name, sqlstate: queryError.sqlstate }, `connect_query failed: ${queryError.message}`);
         }
-        if (!server.closed) this.releaseToIdle(server);
+        if (server.closed) return;
+        this.releaseToIdle(server);
+        this.dispatch();
       });
       return;
     }
     this.releaseToIdle(server);
+    // a client may be waiting for exactly this server: it gets it now, not at the next tick
+    this.dispatch();
   }
 
   onServerReadyForQuery(server: ServerConnection): void {
