@@ -106,6 +106,18 @@ const REGRESSIONS: { name: string; mode: Mode; sessions: () => Block[][] }[] = [
     ],
   },
   {
+    name: 'a Parse of a name already in use, inside a failed transaction, gets 25P02 as direct (not 42P05)',
+    mode: 'transaction',
+    sessions: () => [
+      [
+        block('Q BEGIN', query('BEGIN')),
+        block('[P fz_b; D P; S]', parse('fz_b', 'SELECT $1::text AS t'), wire().bytes('P').cstring('').message('D'), sync()),
+        block('[P fz_b; S]', parse('fz_b', 'SELECT $1::int AS i'), sync()),
+        block('Q ROLLBACK', query('ROLLBACK')),
+      ],
+    ],
+  },
+  {
     name: 'a Parse of a name whose earlier Parse failed in the same pipeline, after its Sync, succeeds',
     mode: 'statement',
     sessions: () => [[block('[E 0; P fz_a; H; S]', execute(''), parse('fz_a', 'SELECT $1::text AS t'), wire().message('H'), sync()), block('[P fz_a; S]', parse('fz_a', 'SELECT $1::text AS t'), sync())]],

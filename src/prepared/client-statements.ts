@@ -146,9 +146,12 @@ export class ClientStatements implements StatementClient {
     }
     const name = buffer.toString('utf8', offset + HEADER_LENGTH, nameEnd);
     if (server.nameUndecided(name)) return Disposition.Hold;
-    // a Parse the pooler would answer itself waits until the server's transaction state is known
+    // A Parse the pooler answers itself (a duplicate name, or a statement the server already has)
+    // is answered as PostgreSQL would: which checks its transaction first, so this waits until the
+    // server's transaction state is known.
     const known = sharedStatements.find(buffer, nameEnd + 1, end);
-    const outcome = known !== undefined && server.generationOf(known) === known.generation ? server.parseOutcome() : 'ok';
+    const answeredHere = this.names.has(name) || (known !== undefined && server.generationOf(known) === known.generation);
+    const outcome = answeredHere ? server.parseOutcome() : 'ok';
     if (outcome === 'unknown') return Disposition.Hold;
     this.counters.clientParses++;
     if (outcome === 'fails') {

@@ -1,6 +1,6 @@
 // Generated client sessions for differential tests: blocks of simple queries, extended-protocol
 // pipelines, transactions with savepoints and failures, COPY in and out, notices, FunctionCall,
-// and values from empty to 1 MB. Every block ends in exactly one ReadyForQuery, so a reader knows
+// and values from empty to 16 MB. Every block ends in exactly one ReadyForQuery, so a reader knows
 // when a session's replies are complete; `mutate` breaks valid sessions for the hostile tests.
 import fc from 'fast-check';
 import { wire } from '../../src/testing/wire.js';
@@ -14,9 +14,11 @@ export interface Block {
   transaction: boolean;
 }
 
+/** Bind values: mostly short, some up to 1 MB, rarely 4-16 MB (about one in 70) */
 const value = fc.oneof(
-  { weight: 6, arbitrary: fc.string({ maxLength: 40 }) },
-  { weight: 1, arbitrary: fc.integer({ min: 1000, max: 1 << 20 }).map((n) => 'v'.repeat(n)) },
+  { weight: 60, arbitrary: fc.string({ maxLength: 40 }) },
+  { weight: 10, arbitrary: fc.integer({ min: 1000, max: 1 << 20 }).map((n) => 'v'.repeat(n)) },
+  { weight: 1, arbitrary: fc.integer({ min: 4 << 20, max: 16 << 20 }).map((n) => 'w'.repeat(n)) },
 );
 
 const scalarSql = fc.oneof(
