@@ -161,7 +161,9 @@ export class ClientStatements implements StatementClient {
     if (this.names.has(name)) {
       return this.refuse(offset, new PoolerError('DUPLICATE_PREPARED_STATEMENT', SqlState.duplicatePreparedStatement, `prepared statement "${name}" already exists`, 'ERROR'));
     }
-    const statement = sharedStatements.acquire(buffer, nameEnd + 1, end);
+    // the lookup above already found it (one key built per Parse, not two)
+    const statement = known ?? sharedStatements.acquire(buffer, nameEnd + 1, end);
+    if (known !== undefined) sharedStatements.hold(known);
     this.names.set(name, statement);
     if (server.has(statement)) {
       server.push(Request.Parse, Action.Fake, Effect.ClientAdd, statement, name, parseComplete);
