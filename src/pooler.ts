@@ -92,6 +92,7 @@ export class Pooler implements ClientContext {
       isPaused: (database) => this.pause.isPaused(database),
       topologyFor: (database) => this.topologies.topologyFor(database),
       beingCanceled: (server) => this.cancels.beingCanceled(server),
+      cancel: (link) => this.cancels.forwardToServer(link),
     });
     this.clients = new ClientRegistry({
       get settings() {

@@ -10,9 +10,7 @@ import { PoolerError, SqlState, type DisconnectReason } from '../errors.js';
 import type { Logger } from '../log.js';
 import { describeCode, Disposition, PacketStream, Treat, treatTable, type PacketHandler } from '../net/packet-stream.js';
 import { tuneSocket, WriteStall } from '../net/socket-tuning.js';
-import type { ClientState, Pool, PoolClient } from '../pool/pool.js';
-import type { ServerConnection } from '../server/server-connection.js';
-import type { StateList } from '../state-list.js';
+import type { ClientLink, ClientPool } from './pool-port.js';
 import {
   authenticationOk,
   backendKeyData,
@@ -40,8 +38,7 @@ import { tlsServerEndPoint } from '../auth/channel-binding.js';
 import { peerCertificateVerified, tlsRequired, type ClientTls } from '../net/client-tls.js';
 import { ClientAuthenticator } from './client-auth.js';
 import { checkStartupParameters, TRACKED_PARAMETERS, type ClientStartup } from './startup-parameters.js';
-import { parameterSetQuery, parametersKey } from './parameter-sync.js';
-import { ClientStatements } from '../prepared/client-statements.js';
+import { parametersKey } from './parameters-key.js';
 import { isLoneBegin } from './replayable-begin.js';
 
 /** what a client needs from the pooler around it */
@@ -60,7 +57,7 @@ export interface ClientContext {
   findDatabase(name: string, client: ClientConnection): DatabaseConfig | typeof CONSOLE | PoolerError;
   /** a console session for an authenticated user, or the error that refuses them */
   openConsole(client: ClientConnection, user: string): ConsoleChannel | PoolerError;
-  poolFor(database: DatabaseConfig, user: string): Pool;
+  poolFor(database: DatabaseConfig, user: string): ClientPool;
   /** a client finished login and holds a cancel key now */
   registerCancelKey(client: ClientConnection): void;
   /** TLS toward clients, or null when client_tls_sslmode = disable */
@@ -106,6 +103,13 @@ const WORK_TABLE = treatTable({
 const WORK_CODE_LIMITS = new Uint32Array(256);
 for (const code of SMALL_FRONTEND_CODES) WORK_CODE_LIMITS[code] = MAX_SMALL_MESSAGE_LENGTH;
 
+/** the request messages a client may send once logged in (Terminate aside), all handed to its link */
+const REQUEST_CODES = new Uint8Array(256);
+for (const code of [
+  FrontendCode.Query, FrontendCode.Sync, FrontendCode.FunctionCall, FrontendCode.Parse, FrontendCode.Bind, FrontendCode.Describe,
+  FrontendCode.Execute, FrontendCode.Close, FrontendCode.CopyDone, FrontendCode.CopyFail,
+]) REQUEST_CODES[code] = 1;
+
 /** with prepared statements tracked, statement names are read from the messages that carry them */
 const PREPARED_WORK_TABLE = Uint8Array.from(WORK_TABLE);
 for (const code of [FrontendCode.Parse, FrontendCode.Bind, FrontendCode.Describe, FrontendCode.Close]) PREPARED_WORK_TABLE[code] = Treat.Whole;
@@ -127,18 +131,15 @@ function trackedNamesFor(extra: readonly string[]): ReadonlySet<string> {
   return names;
 }
 
-export class ClientConnection implements PacketHandler, PoolClient {
+export class ClientConnection implements PacketHandler {
   readonly id = nextClientId++;
   readonly stream: PacketStream;
   readonly connectTime = clock.refresh();
-  state: ClientState = 'login';
-  list: StateList<PoolClient> | null = null;
-  prev: PoolClient | null = null;
-  next: PoolClient | null = null;
-
-  server: ServerConnection | null = null;
-  pool: Pool | null = null;
-  waitStart = 0;
+  /** the client's pool and its link to it, once logged in */
+  pool: ClientPool | null = null;
+  link: ClientLink | null = null;
+  /** the linked server's socket, once it has the client's parameters; what the client sends goes there */
+  private serverSocket: Socket | null = null;
   lastActivity = clock.now;
   /** the random key this client cancels with; never the server's */
   readonly processId = randomInt(1, 0x7fffffff);
@@ -170,8 +171,6 @@ export class ClientConnection implements PacketHandler, PoolClient {
   private held: Buffer[] = [];
   /** the lone BEGIN that is all this client sent its server so far; null once it sends more */
   private unansweredBegin: Buffer | null = null;
-  /** a SET of session parameters is running on the newly linked server */
-  private syncingParameters = false;
   private pausedForServer = false;
   /** a message waits in `held` for the linked server's replies to what came before it */
   private heldForAnswers = false;
@@ -179,8 +178,6 @@ export class ClientConnection implements PacketHandler, PoolClient {
   readonly writeStall = new WriteStall();
   private pausedForPeer = false;
   private terminating = false;
-  /** named statements rewritten to shared ones (transaction/statement mode, max_prepared_statements > 0) */
-  private prepared: ClientStatements | null = null;
 
   /** the socket the client talks over: the TCP socket, or the TLS socket wrapped around it */
   socket: Socket;
@@ -286,8 +283,13 @@ export class ClientConnection implements PacketHandler, PoolClient {
    */
   get betweenTransactions(): boolean {
     if (this.phase !== 'ready') return this.phase !== 'welcome';
-    if (this.state === 'waiting' || this.held.length > 0 || !this.stream.betweenMessages) return false;
-    return this.server === null || this.server.quiet;
+    if (this.link === null || this.link.state === 'waiting' || this.held.length > 0 || !this.stream.betweenMessages) return false;
+    return this.link.quiet;
+  }
+
+  /** 'login' until the pool has it, then its link's state */
+  get state(): 'login' | ClientLink['state'] {
+    return this.link?.state ?? 'login';
   }
 
   get log(): Logger {
@@ -304,12 +306,13 @@ export class ClientConnection implements PacketHandler, PoolClient {
   }
 
   get preparedStatementCount(): number {
-    return this.prepared?.names.size ?? 0;
+    return this.link?.preparedStatementCount ?? 0;
   }
 
   // --- pool events (PoolClient)
 
-  onWelcome(welcome: Map<string, string>): void {
+  onWelcome(welcome: Map<string, string>, link: ClientLink): void {
+    this.link = link;
     if (this.phase === 'closed') return;
     const messages: Buffer[] = [authenticationOk];
     const tracked = this.startup!.tracked;
@@ -326,11 +329,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
     this.stream.table = WORK_TABLE;
     this.stream.maxMessageLength = this.context.settings.max_packet_size;
     this.stream.codeLimits = WORK_CODE_LIMITS;
-    const maxPrepared = this.context.settings.max_prepared_statements;
-    if (maxPrepared > 0 && this.pool!.mode !== 'session') {
-      this.prepared = new ClientStatements(this, this.pool!.stats, maxPrepared);
-      this.stream.table = PREPARED_WORK_TABLE;
-    }
+    if (this.link?.statements) this.stream.table = PREPARED_WORK_TABLE;
     this.context.registerCancelKey(this);
     if (this.context.settings.log_connections) {
       this.log.info({ db: this.startup!.database, user: this.startup!.user }, 'login attempt: ok');
@@ -343,40 +342,24 @@ export class ClientConnection implements PacketHandler, PoolClient {
     this.updateReading();
   }
 
-  onLinked(server: ServerConnection): void {
-    this.stream.target = server.socket;
-    this.prepared?.link(server);
-    // Most clients of a pool share their settings: compare maps only when this server has not
-    // already been found to match a client with the same ones.
-    if (server.matchesParametersKey === this.parametersKey) return this.sendHeld();
-    const sql = parameterSetQuery(this.parameters, server.parameters);
-    if (sql === null) {
-      server.matchesParametersKey = this.parametersKey;
-      return this.sendHeld();
-    }
-    this.syncingParameters = true;
-    server.runInternal(sql, (error) => {
-      this.syncingParameters = false;
-      if (error === null) server.matchesParametersKey = this.parametersKey;
-      if (error !== null) {
-        this.fail(error.withMessage(`invalid server parameter: ${error.message}`).withSeverity('FATAL'), 'server_error');
-        server.close('server_error', error);
-        return;
-      }
-      if (this.server === server) this.sendHeld();
-    });
+  onLinked(serverSocket: Socket): void {
+    if (this.phase === 'closed') return;
+    this.serverSocket = serverSocket;
+    this.stream.target = serverSocket;
+    this.sendHeld();
   }
 
   onUnlinked(): void {
+    this.serverSocket = null;
     this.stream.target = null;
     this.unansweredBegin = null;
-    this.prepared?.unlink();
     if (this.heldForAnswers) {
       // the server went before answering: what was held goes to the next server, once the pool
       // has finished with this one
       this.heldForAnswers = false;
       setImmediate(() => {
-        if (this.phase === 'ready' && this.server === null && this.held.length > 0 && this.state !== 'waiting') this.pool!.requestServer(this);
+        const link = this.link;
+        if (this.phase === 'ready' && link !== null && this.serverSocket === null && this.held.length > 0 && link.state !== 'waiting') link.requestServer();
       });
     }
     if (this.pausedForPeer) {
@@ -388,7 +371,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
   holdUnansweredBegin(): boolean {
     const begin = this.unansweredBegin;
     this.unansweredBegin = null;
-    if (begin === null || this.phase !== 'ready' || this.held.length > 0 || this.syncingParameters) return false;
+    if (begin === null || this.phase !== 'ready' || this.held.length > 0) return false;
     this.held = [begin];
     this.pausedForServer = true;
     this.updateReading();
@@ -422,8 +405,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
     this.stream.stop();
     this.held = [];
     this.loginHeld = [];
-    this.prepared?.release();
-    if (this.pool !== null) this.pool.removeClient(this);
+    this.link?.close();
     if (!this.socket.destroyed) this.socket.destroySoon();
     this.context.onClientClosed(this);
     if (wasLoggedIn && this.context.settings.log_disconnections) {
@@ -435,73 +417,19 @@ export class ClientConnection implements PacketHandler, PoolClient {
   // --- PacketHandler
 
   onHeader(code: number): Disposition {
-    const server = this.server!;
-    // A Sync that reaches a server in COPY FROM STDIN is ignored there: nothing is owed for it.
-    if (code === FrontendCode.Sync && server.copyIn && server.copyMayBeOpen) return Disposition.Forward;
-    if (this.prepared !== null) {
-      if (this.prepared.onHeader(code) === Disposition.Skip) return Disposition.Skip;
-    } else if (code !== FrontendCode.Terminate) {
-      server.replyFilter!.recordRequest(code);
+    if (code === FrontendCode.Terminate) {
+      this.terminating = true;
+      return Disposition.Skip;
     }
-    switch (code) {
-      case FrontendCode.Query:
-        server.copyMayBeOpen = true;
-        this.beginRequest(server);
-        return Disposition.Forward;
-      case FrontendCode.Sync:
-      case FrontendCode.FunctionCall:
-        if (code === FrontendCode.FunctionCall) server.copyMayBeOpen = false;
-        server.unsynced = false;
-        if (server.requestStart === 0) this.beginRequest(server);
-        return Disposition.Forward;
-      case FrontendCode.CopyDone:
-      case FrontendCode.CopyFail:
-        server.copyIn = false;
-        server.copyMayBeOpen = false;
-        return Disposition.Forward;
-      case FrontendCode.Terminate:
-        this.terminating = true;
-        return Disposition.Skip;
-      case FrontendCode.Execute:
-        this.beginExtended(server);
-        server.copyMayBeOpen = true;
-        return Disposition.Forward;
-      case FrontendCode.Parse:
-      case FrontendCode.Bind:
-      case FrontendCode.Describe:
-      case FrontendCode.Close:
-        this.beginExtended(server);
-        return Disposition.Forward;
-      default:
-        this.fail(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, `invalid frontend message type ${code}`), 'protocol_error');
-        return Disposition.Skip;
+    if (!REQUEST_CODES[code]) {
+      this.fail(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, `invalid frontend message type ${code}`), 'protocol_error');
+      return Disposition.Skip;
     }
-  }
-
-  /** Parse, Bind, Describe, Execute, Close: the first one since a Sync starts a request for the stats */
-  private beginExtended(server: ServerConnection): void {
-    // Parse, Bind, Describe and Close sent during a COPY end it with an error: later Syncs are answered
-    server.copyMayBeOpen = false;
-    if (!server.unsynced) {
-      server.unsynced = true;
-      this.beginRequest(server);
-    }
-  }
-
-  /** a query (simple, or an extended batch up to Sync) starts: it counts, and its times start */
-  private beginRequest(server: ServerConnection): void {
-    const now = clock.now;
-    server.requestStart = now;
-    if (server.xactStart === 0) server.xactStart = now;
-    this.pool!.stats.countQuery();
+    return this.link!.onHeader(code);
   }
 
   onMessage(code: number, buffer: Buffer, offset: number, total: number): Disposition {
-    if (this.phase === 'ready' && this.prepared !== null) {
-      const disposition = this.prepared.onMessage(code, buffer, offset, total);
-      if (disposition !== Disposition.Hold) this.beginExtended(this.server!);
-      return disposition;
-    }
+    if (this.phase === 'ready' && this.link !== null) return this.link.onMessage(code, buffer, offset, total);
     if (this.phase === 'console') {
       this.console!.receive(buffer.subarray(offset, offset + total));
       return Disposition.Skip;
@@ -604,23 +532,24 @@ export class ClientConnection implements PacketHandler, PoolClient {
 
   private onWorkData(chunk: Buffer): void {
     this.unansweredBegin = null;
-    if (this.server !== null && !this.syncingParameters && this.held.length === 0) {
+    if (this.serverSocket !== null && this.held.length === 0) {
       this.feedWork(chunk, null);
       return;
     }
     this.held.push(chunk);
-    if (this.server !== null || this.state === 'waiting') return;
+    const link = this.link!;
+    if (link.serverId !== null || link.state === 'waiting') return;
     // A Terminate from a client with no server needs no server.
     if (this.stream.betweenMessages && this.held.length === 1 && chunk[0] === FrontendCode.Terminate) {
       return this.close('client_terminate');
     }
-    if (this.prepared !== null && this.held.length === 1 && this.stream.betweenMessages && this.prepared.answerWithoutServer(chunk)) {
+    if (this.held.length === 1 && this.stream.betweenMessages && link.answerWithoutServer(chunk)) {
       this.held = [];
       return;
     }
     this.pausedForServer = true;
     this.updateReading();
-    this.pool!.requestServer(this);
+    link.requestServer();
   }
 
   private sendHeld(): void {
@@ -656,16 +585,13 @@ export class ClientConnection implements PacketHandler, PoolClient {
   }
 
   onServerAnswered(): void {
-    if (!this.heldForAnswers || this.server === null) return;
+    if (!this.heldForAnswers || this.serverSocket === null) return;
     this.heldForAnswers = false;
     this.sendHeld();
   }
 
   private onDrain(): void {
-    const server = this.server;
-    if (server === null) return;
-    server.resumeReading();
-    this.pool?.onClientDrained(this);
+    this.link?.onClientDrained();
   }
 
   private updateReading(): void {
@@ -845,7 +771,7 @@ export class ClientConnection implements PacketHandler, PoolClient {
     this.pool = pool;
     if (this.scramKeys !== null) pool.rememberScramKeys(this.scramKeys);
     this.scramKeys = null;
-    pool.addClient(this);
+    this.link = pool.addClient(this);
   }
 
 }

@@ -3,10 +3,11 @@
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { CancelForwarder, type CancellingClient } from './cancel-forwarder.js';
+import { CancelForwarder } from './cancel-forwarder.js';
 import { defaultSettings } from '../config/settings.js';
 import type { Logger } from '../log.js';
-import type { ServerConnection } from '../server/server-connection.js';
+import type { Link } from '../pool/link.js';
+import type { PoolServer } from '../pool/pool-server.js';
 
 class FakeSocket extends EventEmitter {
   sent: Buffer | null = null;
@@ -31,11 +32,9 @@ function setup() {
     sockets.push(socket);
     return socket as unknown as net.Socket;
   });
-  const server = { target: { host: '127.0.0.1', port: 5432 }, processId: 42, secretKey: 7, closed: false } as unknown as ServerConnection;
-  const drained: CancellingClient[] = [];
-  const client = { server, pool: { onClientDrained: (c: CancellingClient) => drained.push(c) } } as unknown as CancellingClient & {
-    server: ServerConnection | null;
-  };
+  const server = { target: { host: '127.0.0.1', port: 5432 }, processId: 42, secretKey: 7, closed: false } as unknown as PoolServer;
+  const drained: Link[] = [];
+  const client = { server, pool: { onClientDrained: (c: Link) => drained.push(c) } } as unknown as Link & { server: PoolServer | null };
   return { forwarder, sockets, server, client, drained };
 }
 

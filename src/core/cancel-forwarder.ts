@@ -5,14 +5,9 @@ import type net from 'node:net';
 import type { Settings } from '../config/types.js';
 import type { Logger } from '../log.js';
 import { connect as connectToServer, type ConnectTarget } from '../net/connect.js';
-import type { Pool, PoolClient } from '../pool/pool.js';
+import type { Link } from '../pool/link.js';
+import type { PoolServer } from '../pool/pool-server.js';
 import { cancelRequest } from '../protocol/frontend-messages.js';
-import type { ServerConnection } from '../server/server-connection.js';
-
-/** the client whose key the cancel carried, and the pool it is in */
-export interface CancellingClient extends PoolClient {
-  readonly pool: Pool | null;
-}
 
 export interface CancelForwarderContext {
   readonly log: Logger;
@@ -23,7 +18,7 @@ export interface CancelForwarderContext {
 export type ConnectForCancel = (target: ConnectTarget) => net.Socket;
 
 export class CancelForwarder {
-  private readonly inFlight = new Set<ServerConnection>();
+  private readonly inFlight = new Set<PoolServer>();
 
   constructor(
     private readonly context: CancelForwarderContext,
@@ -31,12 +26,12 @@ export class CancelForwarder {
   ) {}
 
   /** a cancel for this server is on its way: the pool must not give the server to another client */
-  beingCanceled(server: ServerConnection): boolean {
+  beingCanceled(server: PoolServer): boolean {
     return this.inFlight.size > 0 && this.inFlight.has(server);
   }
 
-  forward(client: CancellingClient): void {
-    const server = client.server;
+  forward(link: Link): void {
+    const server = link.server;
     if (server === null) {
       this.context.log.debug('cancel request for an idle client: nothing to cancel');
       return;
@@ -47,7 +42,7 @@ export class CancelForwarder {
     const socket = this.connect(server.target);
     socket.on('connect', () => {
       // The link is held while the cancel is in flight, but the client or the server may be gone.
-      if (client.server !== server || server.closed) return void socket.destroy();
+      if (link.server !== server || server.closed) return void socket.destroy();
       socket.end(cancelRequest(server.processId, server.secretKey));
     });
     socket.on('error', (error) => this.context.log.warn({ err: error.message }, 'could not forward a cancel request'));
@@ -56,7 +51,7 @@ export class CancelForwarder {
     // go to another client, and a release that waited for this may go ahead.
     socket.on('close', () => {
       this.inFlight.delete(server);
-      if (client.server === server) client.pool?.onClientDrained(client);
+      if (link.server === server) link.pool.onClientDrained(link);
     });
   }
 }

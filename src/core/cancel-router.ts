@@ -1,13 +1,16 @@
 // Cancel keys: which client a CancelRequest's key names, and what the cancel does — it goes on to
 // the client's server (CancelForwarder), or, for a console session waiting in PAUSE, it resumes.
-import type { ServerConnection } from '../server/server-connection.js';
-import { CancelForwarder, type CancelForwarderContext, type CancellingClient } from './cancel-forwarder.js';
+import type { Link } from '../pool/link.js';
+import type { PoolServer } from '../pool/pool-server.js';
+import { CancelForwarder, type CancelForwarderContext } from './cancel-forwarder.js';
 
 /** a logged-in client, with the key it was given */
-export interface KeyedClient extends CancellingClient {
+export interface KeyedClient {
   readonly processId: number;
   readonly secretKey: number;
   readonly isConsole: boolean;
+  /** its link to a pool, which takes the cancel on to the server */
+  readonly link: { cancel(): void } | null;
 }
 
 export interface CancelRouterContext extends CancelForwarderContext {
@@ -51,11 +54,16 @@ export class CancelRouter {
       }
       return;
     }
-    this.forwarder.forward(client);
+    client.link?.cancel();
+  }
+
+  /** a pool asks for a cancel of what the link's server runs */
+  forwardToServer(link: Link): void {
+    this.forwarder.forward(link);
   }
 
   /** a cancel for this server is in flight: the pool keeps it with its client until that is done */
-  beingCanceled(server: ServerConnection): boolean {
+  beingCanceled(server: PoolServer): boolean {
     return this.forwarder.beingCanceled(server);
   }
 }

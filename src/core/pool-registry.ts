@@ -8,7 +8,8 @@ import type { ServerTls } from '../net/server-tls.js';
 import type { Topology } from '../failover/topology.js';
 import { maintainPool } from '../pool/maintenance.js';
 import { Pool, type PoolContext } from '../pool/pool.js';
-import type { ServerConnection } from '../server/server-connection.js';
+import type { Link } from '../pool/link.js';
+import type { PoolServer } from '../pool/pool-server.js';
 import { DatabaseStats } from '../stats/database-stats.js';
 import { logStats } from '../stats/log-stats.js';
 
@@ -47,8 +48,11 @@ export class PoolRegistry implements PoolContext {
   topologyFor(database: DatabaseConfig): Topology {
     return this.surroundings.topologyFor(database);
   }
-  beingCanceled(server: ServerConnection): boolean {
+  beingCanceled(server: PoolServer): boolean {
     return this.surroundings.beingCanceled(server);
+  }
+  cancel(link: Link): void {
+    this.surroundings.cancel(link);
   }
 
   // --- the registry
@@ -119,7 +123,7 @@ export class PoolRegistry implements PoolContext {
   }
 
   evictIdleServer(pool: Pool, shares: (other: Pool) => boolean): boolean {
-    let oldest: ServerConnection | null = null;
+    let oldest: PoolServer | null = null;
     for (const other of this.byKey.values()) {
       if (other === pool || !shares(other)) continue;
       for (const server of other.idleServers.toArray()) if (oldest === null || server.lastUsed < oldest.lastUsed) oldest = server;

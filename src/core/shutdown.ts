@@ -92,7 +92,7 @@ export class Shutdown {
       case 'wait_for_servers': {
         let active = 0;
         for (const pool of this.context.pools()) {
-          for (const client of pool.waitingClients.toArray()) client.fail(shuttingDown('server shutting down'), 'shutdown');
+          for (const link of pool.waitingClients.toArray()) link.client.fail(shuttingDown('server shutting down'), 'shutdown');
           active += pool.activeServers.size + pool.loginServers.size;
         }
         if (active === 0) this.finish();

@@ -5,8 +5,8 @@ import type { ClientConnection } from '../client/client-connection.js';
 import { clock } from '../clock.js';
 import type { Config } from '../config/types.js';
 import type { Topology } from '../failover/topology.js';
-import type { Pool, PoolClient } from '../pool/pool.js';
-import type { ServerConnection } from '../server/server-connection.js';
+import type { Pool } from '../pool/pool.js';
+import type { PoolServer } from '../pool/pool-server.js';
 
 function addresses(socket: SocketAddresses): SocketAddresses {
   return { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, localAddress: socket.localAddress, localPort: socket.localPort };
@@ -49,11 +49,11 @@ export function clientSnapshot(client: ClientConnection): ClientSnapshot {
     database: client.startup?.database ?? null,
     state: client.isConsole ? 'console' : client.state,
     inLogin: client.inLogin,
-    server: client.server?.id ?? null,
+    server: client.link?.serverId ?? null,
     ...addresses(client.socket),
     connectTime: client.connectTime,
     lastActivity: client.lastActivity,
-    wait: waiting ? clock.refresh() - client.waitStart : 0,
+    wait: waiting ? clock.refresh() - (client.link?.waitStart ?? 0) : 0,
     tls: client.tlsDescription,
     applicationName: client.parameters.get('application_name') ?? '',
     preparedStatements: client.preparedStatementCount,
@@ -69,9 +69,8 @@ export function serverSnapshots(pool: Pool): ServerSnapshot[] {
   return rows;
 }
 
-function serverSnapshot(pool: Pool, server: ServerConnection): ServerSnapshot {
-  // the peer of a pooled server is always one of the pool's clients
-  const client = server.peer as PoolClient | null;
+function serverSnapshot(pool: Pool, server: PoolServer): ServerSnapshot {
+  const client = server.link?.client ?? null;
   return {
     id: server.id,
     database: pool.database.name,
@@ -84,7 +83,7 @@ function serverSnapshot(pool: Pool, server: ServerConnection): ServerSnapshot {
     closeNeeded: server.closeNeeded,
     processId: server.processId,
     applicationName: server.parameters.get('application_name') ?? '',
-    preparedStatements: server.replyFilter?.statementCount ?? 0,
+    preparedStatements: server.statements?.statementCount ?? 0,
   };
 }
 

@@ -75,6 +75,22 @@ describe('PacketStream', () => {
     }
   });
 
+  it('hands over a read message with no body as soon as its header completes, when that is the end of a chunk', () => {
+    // a PortalSuspended (or ParseComplete, NoData) last in the reply, its header cut by the chunk
+    // boundary: the client waits for it, and no further byte will come to push it through
+    const suspended = wire().message('s');
+    for (let at = 1; at < suspended.length; at++) {
+      const handler = new Recorder();
+      const sink = new Sink();
+      const framer = new PacketStream(handler, treatTable({ [suspended[0]!]: Treat.Whole }), 1 << 20);
+      framer.target = sink as unknown as Socket;
+      framer.feed(suspended.subarray(0, at));
+      framer.feed(suspended.subarray(at));
+      expect(handler.events, `split at ${at}`).toEqual(['whole s ']);
+      expect(sink.bytes.equals(suspended), `split at ${at}`).toBe(true);
+    }
+  });
+
   it('survives being fed one byte at a time', () => {
     const chunks = [...stream].map((byte) => Buffer.from([byte]));
     const bytewise = run(chunks);

@@ -253,7 +253,8 @@ export class PacketStream {
       this.parts = [head];
       this.partsLength = HEADER_LENGTH;
       this.partsTotal = total;
-      return pos;
+      // a message with no body is complete now, even when this chunk ends with its header
+      return total === HEADER_LENGTH ? this.gather(chunk, pos) : pos;
     }
     const disposition = this.table[code] === Treat.Pass ? Disposition.Forward : this.handler.onHeader(code, length);
     if (this.stopped) return end;

@@ -7,7 +7,8 @@ import { effectiveSetting } from '../config/effective.js';
 import type { Settings, UserConfig } from '../config/types.js';
 import { PoolerError, SqlState } from '../errors.js';
 import { TxStatus } from '../protocol/codes.js';
-import type { Pool, PoolClient } from './pool.js';
+import type { Link } from './link.js';
+import type { Pool } from './pool.js';
 
 function seconds(ms: number): string {
   return `${+(ms / 1000).toFixed(3)} s`;
@@ -18,9 +19,9 @@ export function maintainPool(pool: Pool, now: number, settings: Settings, user: 
   const failoverWait = settings.failover_wait_timeout;
   if (topology.holding && failoverWait > 0) {
     // held for a failover: long enough is long enough, and the client should hear why
-    for (const client of [...pool.waitingLoginClients.toArray(), ...pool.waitingClients.toArray()]) {
-      if (now - client.waitStart < failoverWait) continue;
-      client.fail(
+    for (const link of [...pool.waitingLoginClients.toArray(), ...pool.waitingClients.toArray()]) {
+      if (now - link.waitStart < failoverWait) continue;
+      link.client.fail(
         new PoolerError(
           'NO_PRIMARY',
           SqlState.connectionFailure,
@@ -35,9 +36,9 @@ export function maintainPool(pool: Pool, now: number, settings: Settings, user: 
   const queryWaitTimeout = settings.query_wait_timeout;
   if (queryWaitTimeout > 0) {
     // A client still waiting for its first server (the welcome) counts from when it connected.
-    for (const client of [...pool.waitingLoginClients.toArray(), ...pool.waitingClients.toArray()]) {
-      if (now - client.waitStart < queryWaitTimeout) continue;
-      client.fail(
+    for (const link of [...pool.waitingLoginClients.toArray(), ...pool.waitingClients.toArray()]) {
+      if (now - link.waitStart < queryWaitTimeout) continue;
+      link.client.fail(
         new PoolerError(
           'QUERY_WAIT_TIMEOUT',
           SqlState.protocolViolation,
@@ -55,8 +56,8 @@ export function maintainPool(pool: Pool, now: number, settings: Settings, user: 
   const queryTimeout = effectiveSetting(settings, 'query_timeout', pool.database, user);
   const transactionTimeout = effectiveSetting(settings, 'transaction_timeout', pool.database, user);
   if (clientIdleTimeout > 0 || idleTransactionTimeout > 0 || queryTimeout > 0 || transactionTimeout > 0) {
-    for (const client of pool.activeClients.toArray()) {
-      checkActiveClient(client, now, clientIdleTimeout, idleTransactionTimeout, queryTimeout, transactionTimeout);
+    for (const link of pool.activeClients.toArray()) {
+      checkActiveClient(link, now, clientIdleTimeout, idleTransactionTimeout, queryTimeout, transactionTimeout);
     }
   }
   if (settings.tcp_user_timeout > 0) checkWriteStalls(pool, now, settings.tcp_user_timeout);
@@ -98,14 +99,15 @@ export function maintainPool(pool: Pool, now: number, settings: Settings, user: 
 }
 
 function checkActiveClient(
-  client: PoolClient,
+  link: Link,
   now: number,
   clientIdleTimeout: number,
   idleTransactionTimeout: number,
   queryTimeout: number,
   transactionTimeout: number,
 ): void {
-  const server = client.server;
+  const server = link.server;
+  const client = link.client;
   if (server === null) {
     if (clientIdleTimeout > 0 && now - client.lastActivity >= clientIdleTimeout) {
       client.fail(
@@ -115,8 +117,8 @@ function checkActiveClient(
     }
     return;
   }
-  const waitingForServer = server.owesReplies;
-  if (queryTimeout > 0 && waitingForServer && now - server.requestStart >= queryTimeout) {
+  const waitingForServer = link.owesReplies;
+  if (queryTimeout > 0 && waitingForServer && now - link.requestStart >= queryTimeout) {
     // PgBouncer closes the server (and with it the client) rather than cancelling.
     server.close('query_timeout', new PoolerError(
       'QUERY_TIMEOUT',
@@ -139,7 +141,7 @@ function checkActiveClient(
     return;
   }
   // PgBouncer counts from the transaction's first request, running or idle, and ends server and client
-  if (transactionTimeout > 0 && server.xactStart > 0 && now - server.xactStart >= transactionTimeout) {
+  if (transactionTimeout > 0 && link.xactStart > 0 && now - link.xactStart >= transactionTimeout) {
     server.close('transaction_timeout', new PoolerError(
       'TRANSACTION_TIMEOUT',
       SqlState.transactionTimeout,
@@ -167,7 +169,7 @@ function checkWriteStalls(pool: Pool, now: number, userTimeout: number): void {
       server.socket.destroy();
     }
   }
-  for (const client of pool.activeClients.toArray()) {
+  for (const { client } of pool.activeClients.toArray()) {
     const stalled = client.writeStall.stalledFor(client.socket, now);
     if (stalled < userTimeout) continue;
     const queued = client.socket.writableLength;

@@ -2,6 +2,7 @@
 // to waiting clients (FIFO), releasing them by the pool mode's rules, and launching new server
 // connections one at a time within the pool's limits. Every state change goes through
 // setClientState/setServerState, so the lists are the truth SHOW POOLS reports.
+import type { Socket } from 'node:net';
 import type { ScramClientKeys } from '../auth/scram-client.js';
 import { parseScramSecret } from '../auth/secrets.js';
 import type { ServerTls } from '../net/server-tls.js';
@@ -11,43 +12,39 @@ import { effectiveSetting, type GlobalValue, type OverridableSetting } from '../
 import type { Config, DatabaseConfig, PoolMode } from '../config/types.js';
 import { PoolerError, SqlState, shuttingDown, suggestsFailover, type DisconnectReason } from '../errors.js';
 import type { Logger } from '../log.js';
-import {
-  ServerConnection,
-  type ServerOwner,
-  type ServerPeer,
-  type ServerState,
-} from '../server/server-connection.js';
+import type { ServerOwner, ServerPeer, ServerState, ServerTarget } from '../server/server-connection.js';
+import { parameterSetQuery } from '../server/parameter-sync.js';
 import { TxStatus } from '../protocol/codes.js';
 import type { Topology } from '../failover/topology.js';
 import { checkServerRole } from './server-role.js';
-import { ServerStatements } from '../prepared/server-statements.js';
-import { StateList, type Listed } from '../state-list.js';
+import { Link } from './link.js';
+import { PoolServer } from './pool-server.js';
+import { StateList } from '../state-list.js';
 import type { DatabaseStats } from '../stats/database-stats.js';
 
 /** after a failed login to a database with failover, try again this soon (or server_login_retry, if shorter) */
 const FAILOVER_LOGIN_RETRY_MS = 250;
 
-export type ClientState = 'login' | 'waiting_login' | 'waiting' | 'active';
+export type ClientState = 'waiting_login' | 'waiting' | 'active';
 
-/** a client as the pool sees it */
-export interface PoolClient extends Listed<PoolClient>, ServerPeer {
+/** a client as the pool sees it (client/ implements it; the pool reaches it through its Link) */
+export interface PoolClient extends ServerPeer {
   readonly id: number;
-  state: ClientState;
-  server: ServerConnection | null;
-  /** when the client started waiting for a server */
-  waitStart: number;
   /** when the client last sent anything */
   lastActivity: number;
   /** tcp_user_timeout, as far as the pooler can see it (the janitor samples it) */
   readonly writeStall: WriteStall;
-  /** its byte count feeds the database's `received` total */
-  readonly stream: { takeBytes(): number };
+  /** its byte count feeds the database's `received` total; prepared statements inject rewritten messages into it */
+  readonly stream: { takeBytes(): number; inject(message: Buffer, upTo: number): void };
   /** no client message is half-received, so the link may change */
   readonly betweenMessages: boolean;
-  /** the pool has the welcome parameters now */
-  onWelcome(parameters: Map<string, string>): void;
-  /** a server is linked: send what was held */
-  onLinked(server: ServerConnection): void;
+  /** the client's view of its session parameters, and that view as one comparable key */
+  readonly parameters: Map<string, string>;
+  readonly parametersKey: string;
+  /** the pool has the welcome parameters now; the client works through `link` from here on */
+  onWelcome(parameters: Map<string, string>, link: Link): void;
+  /** a server is linked and has the client's parameters: send what was held, to `serverSocket` */
+  onLinked(serverSocket: Socket): void;
   onUnlinked(): void;
   /**
    * The linked server is gone without a byte of answer: when all the client had sent it was a lone
@@ -82,18 +79,22 @@ export interface PoolContext {
   /** where the database's servers are (static, multi-host, Patroni) */
   topologyFor(database: DatabaseConfig): Topology;
   /** a cancel for this server is in flight: it stays with its client until that is done */
-  beingCanceled(server: ServerConnection): boolean;
+  beingCanceled(server: PoolServer): boolean;
+  /** the client of `link` sent a CancelRequest: forward it to the link's server */
+  cancel(link: Link): void;
+  /** opens server sockets in place of net/connect.ts (unit tests hand in fake sockets) */
+  readonly connectServer?: (target: ServerTarget) => Socket;
 }
 
 export class Pool implements ServerOwner {
-  readonly activeClients = new StateList<PoolClient>('cl_active');
-  readonly waitingClients = new StateList<PoolClient>('cl_waiting');
-  readonly waitingLoginClients = new StateList<PoolClient>('cl_waiting_login');
-  readonly loginServers = new StateList<ServerConnection>('sv_login');
-  readonly idleServers = new StateList<ServerConnection>('sv_idle');
-  readonly activeServers = new StateList<ServerConnection>('sv_active');
-  readonly usedServers = new StateList<ServerConnection>('sv_used');
-  readonly testedServers = new StateList<ServerConnection>('sv_tested');
+  readonly activeClients = new StateList<Link>('cl_active');
+  readonly waitingClients = new StateList<Link>('cl_waiting');
+  readonly waitingLoginClients = new StateList<Link>('cl_waiting_login');
+  readonly loginServers = new StateList<PoolServer>('sv_login');
+  readonly idleServers = new StateList<PoolServer>('sv_idle');
+  readonly activeServers = new StateList<PoolServer>('sv_active');
+  readonly usedServers = new StateList<PoolServer>('sv_used');
+  readonly testedServers = new StateList<PoolServer>('sv_tested');
 
   /** ParameterStatus set from the first server login, sent to every client at login */
   welcome: Map<string, string> | null = null;
@@ -106,7 +107,7 @@ export class Pool implements ServerOwner {
   /** how far the pool has reached: the most servers linked at once */
   peakActive = 0;
   /** why markAllCloseNeeded marked a server, for the close at its release */
-  private readonly closeReasons = new WeakMap<ServerConnection, DisconnectReason>();
+  private readonly closeReasons = new WeakMap<PoolServer, DisconnectReason>();
 
   constructor(
     readonly database: DatabaseConfig,
@@ -158,7 +159,7 @@ export class Pool implements ServerOwner {
   /** every server closes now and every client is dropped (KILL) */
   closeEverything(reason: DisconnectReason, error: PoolerError): void {
     for (const list of [this.activeClients, this.waitingClients, this.waitingLoginClients]) {
-      for (const client of list.toArray()) client.fail(error, reason);
+      for (const link of list.toArray()) link.client.fail(error, reason);
     }
     for (const list of [this.loginServers, this.idleServers, this.activeServers, this.usedServers, this.testedServers]) {
       for (const server of list.toArray()) server.close(reason);
@@ -235,42 +236,51 @@ export class Pool implements ServerOwner {
 
   // --- client side
 
-  /** a client finished authenticating: welcome it now, or once the first server has logged in */
-  addClient(client: PoolClient): void {
+  /**
+   * A client finished authenticating: its Link to this pool, through which it works from now on.
+   * It is welcomed (and given the link) now, or once the first server has logged in.
+   */
+  addClient(client: PoolClient): Link {
     this.lastActivity = clock.now;
+    const link = new Link(client, this, this.context.config.settings.max_prepared_statements);
     if (this.welcome !== null) {
-      this.setClientState(client, 'active');
-      client.onWelcome(this.welcome);
-      return;
+      this.setClientState(link, 'active');
+      client.onWelcome(this.welcome, link);
+      return link;
     }
     const failFast = this.failFastError();
-    if (failFast !== null) return client.fail(failFast, 'login_failed');
-    this.setClientState(client, 'waiting_login');
-    client.waitStart = clock.now;
+    if (failFast !== null) {
+      client.fail(failFast, 'login_failed');
+      return link;
+    }
+    this.setClientState(link, 'waiting_login');
+    link.waitStart = clock.now;
     this.launchIfNeeded();
+    return link;
   }
 
   /** the client has something to send and no server */
-  requestServer(client: PoolClient): void {
+  requestServer(link: Link): void {
     this.lastActivity = clock.now;
     // draining: a new transaction would start now; the client is told to go elsewhere instead
-    if (this.context.draining) return client.fail(shuttingDown(), 'shutdown');
+    if (this.context.draining) return link.client.fail(shuttingDown(), 'shutdown');
     const failFast = this.failFastError();
-    if (failFast !== null) return client.fail(failFast, 'login_failed');
-    client.waitStart = clock.refresh();
-    this.setClientState(client, 'waiting');
+    if (failFast !== null) return link.client.fail(failFast, 'login_failed');
+    link.waitStart = clock.refresh();
+    this.setClientState(link, 'waiting');
     this.dispatch();
   }
 
   /** the client is gone: give its server back, or close the server if it is mid-work */
-  removeClient(client: PoolClient): void {
-    const server = client.server;
+  removeClient(link: Link): void {
+    const server = link.server;
     if (server !== null) {
       // Part of a message already went to the server: it waits for the rest and would read the
       // next client's messages as that rest, so it is never reused.
-      const midMessage = !client.betweenMessages;
-      this.unlink(client, server);
-      if (server.quiet && !server.busyInternally && !midMessage && !this.context.beingCanceled(server)) {
+      const midMessage = !link.client.betweenMessages;
+      const quiet = link.quiet;
+      this.unlink(link, server);
+      if (quiet && !server.busyInternally && !midMessage && !this.context.beingCanceled(server)) {
         const settings = this.context.config.settings;
         if (this.mode === 'session' && settings.server_reset_query !== '') this.resetThenIdle(server);
         else this.releaseToIdle(server);
@@ -278,22 +288,24 @@ export class Pool implements ServerOwner {
         server.close('client_gone');
       }
     }
-    this.setClientState(client, null);
+    this.setClientState(link, null);
     this.dispatch();
   }
 
-  /** a linked client's socket drained; a release that was waiting for that may go ahead */
-  onClientDrained(client: PoolClient): void {
-    const server = client.server;
-    if (server !== null && server.quiet && this.mode !== 'session') this.tryRelease(client, server);
+  /** the link's client asked to cancel what its server is running */
+  cancel(link: Link): void {
+    this.context.cancel(link);
+  }
+
+  /** a linked client's socket drained (or a cancel finished); a release that was waiting for that may go ahead */
+  onClientDrained(link: Link): void {
+    if (link.server !== null && link.quiet && this.mode !== 'session') this.tryRelease(link);
   }
 
   // --- server events (ServerOwner)
 
-  onServerLogin(server: ServerConnection, error: PoolerError | null): void {
+  onServerLogin(server: PoolServer, error: PoolerError | null): void {
     const topology = this.context.topologyFor(this.database);
-    // every request a client sends through this server is queued for its reply from now on
-    if (error === null) ServerStatements.of(server);
     if (error !== null) {
       this.loginError = error;
       this.context.log.warn(
@@ -329,14 +341,14 @@ export class Pool implements ServerOwner {
   }
 
   /** a new server logged in (and has the role we want): welcome waiting clients, then pool it */
-  private onServerReady(server: ServerConnection): void {
+  private onServerReady(server: PoolServer): void {
     this.loginError = null;
     this.loginRetryAt = 0;
     if (this.welcome === null) {
       this.welcome = new Map(server.parameters);
-      for (const client of this.waitingLoginClients.toArray()) {
-        this.setClientState(client, 'active');
-        client.onWelcome(this.welcome);
+      for (const link of this.waitingLoginClients.toArray()) {
+        this.setClientState(link, 'active');
+        link.client.onWelcome(this.welcome, link);
       }
     }
     const connectQuery = this.database.connect_query;
@@ -357,36 +369,28 @@ export class Pool implements ServerOwner {
     this.dispatch();
   }
 
-  onServerReadyForQuery(server: ServerConnection): void {
-    const client = server.peer as PoolClient | null;
-    if (client === null) return;
-    if (!server.owesReplies) {
-      const idle = server.txStatus === TxStatus.Idle;
-      this.stats.countRequestEnd(server, idle);
-      server.requestStart = 0;
-      if (idle) server.xactStart = 0;
-    }
-    client.onServerAnswered();
-    if (client.server === server && server.quiet && this.mode !== 'session') this.tryRelease(client, server);
+  onServerReadyForQuery(server: PoolServer): void {
+    server.link?.onReadyForQuery();
   }
 
-  onServerClosed(server: ServerConnection, reason: DisconnectReason, error: PoolerError | null): void {
-    const client = server.peer as PoolClient | null;
+  onServerClosed(server: PoolServer, reason: DisconnectReason, error: PoolerError | null): void {
+    const link = server.link;
     this.setServerState(server, null);
     this.context.log.debug({ pool: this.name, server: server.id, reason }, 'server connection closed');
     const topology = this.context.topologyFor(this.database);
     const failover = topology.kind !== 'static' && (reason === 'server_close' || (error !== null && suggestsFailover(error.sqlstate)));
     if (failover) topology.recheck(`server ${server.target.host}:${server.target.port} went away: ${error?.message ?? reason}`);
-    if (client !== null) {
+    if (link !== null) {
+      const client = link.client;
       // The transaction had ended (its last reply and the server's goodbye came together, before
       // the release), so nothing is lost; or all the client sent was a BEGIN, which has no effects
       // and can go to another server. Either way the client never learns its server changed.
-      const finished = this.mode !== 'session' && server.quiet;
+      const finished = this.mode !== 'session' && link.quiet;
       const retry = !finished && failover && !server.answeredPeer && client.holdUnansweredBegin();
-      this.unlink(client, server);
+      this.unlink(link, server);
       if (retry) {
         this.context.log.info({ pool: this.name, client: client.id, server: server.id }, 'server went away before answering a BEGIN: sending it to another server');
-        this.requestServer(client);
+        this.requestServer(link);
       } else if (!finished && !server.stream.betweenMessages) {
         // the client has half a message: an ErrorResponse now would be read as the rest of it
         client.close('server_close');
@@ -404,11 +408,11 @@ export class Pool implements ServerOwner {
     this.dispatch();
   }
 
-  onServerFault(server: ServerConnection, error: unknown): void {
+  onServerFault(server: PoolServer, error: unknown): void {
     this.context.log.error({ pool: this.name, server: server.id, err: error }, 'internal error while handling a server connection; closing it');
   }
 
-  onServerErrorReply(server: ServerConnection, error: PoolerError): void {
+  onServerErrorReply(server: PoolServer, error: PoolerError): void {
     // 25006 on a live connection: a write reached a server that may have been demoted meanwhile
     const topology = this.context.topologyFor(this.database);
     if (topology.kind !== 'static') topology.recheck(`server ${server.target.host}:${server.target.port} answered ${error.sqlstate}: ${error.message}`);
@@ -420,40 +424,68 @@ export class Pool implements ServerOwner {
   dispatch(): void {
     // PAUSE: clients queue, and released servers close, until RESUME
     if (this.paused) return;
-    for (let client = this.waitingClients.first(); client !== null; client = this.waitingClients.first()) {
+    for (let link = this.waitingClients.first(); link !== null; link = this.waitingClients.first()) {
       const server = this.takeIdleServer();
       if (server === null) break;
-      this.link(client, server);
+      this.link(link, server);
     }
     this.launchIfNeeded();
   }
 
-  private link(client: PoolClient, server: ServerConnection): void {
+  private link(link: Link, server: PoolServer): void {
     const now = clock.refresh();
+    const client = link.client;
     this.setServerState(server, 'active');
-    this.setClientState(client, 'active');
-    client.server = server;
+    this.setClientState(link, 'active');
+    link.attach(server);
     server.peer = client;
     server.forbidTransactions = this.mode === 'statement';
     server.stream.target = client.socket;
     server.lastUsed = now;
-    this.stats.countAssignment(now - client.waitStart);
+    this.stats.countAssignment(now - link.waitStart);
     if (this.activeServers.size > this.peakActive) this.peakActive = this.activeServers.size;
-    client.onLinked(server);
+    this.syncParameters(link, server);
   }
 
-  private unlink(client: PoolClient, server: ServerConnection): void {
-    this.stats.countBytes(client.stream.takeBytes(), server.stream.takeBytes());
-    server.xactStart = 0;
-    client.server = null;
+  /**
+   * Make the server's session parameters the client's, then let the client send. Most clients of
+   * a pool share their settings: maps are compared only when this server has not already been found
+   * to match a client with the same ones.
+   */
+  private syncParameters(link: Link, server: PoolServer): void {
+    const client = link.client;
+    const key = client.parametersKey;
+    if (server.matchesParametersKey === key) return client.onLinked(server.socket);
+    const sql = parameterSetQuery(client.parameters, server.parameters);
+    if (sql === null) {
+      server.matchesParametersKey = key;
+      return client.onLinked(server.socket);
+    }
+    server.runInternal(sql, (error) => {
+      if (error !== null) {
+        client.fail(error.withMessage(`invalid server parameter: ${error.message}`).withSeverity('FATAL'), 'server_error');
+        server.close('server_error', error);
+        return;
+      }
+      server.matchesParametersKey = key;
+      if (link.server === server) client.onLinked(server.socket);
+    });
+  }
+
+  private unlink(link: Link, server: PoolServer): void {
+    this.stats.countBytes(link.client.stream.takeBytes(), server.stream.takeBytes());
+    link.detach();
     server.unlink();
-    client.onUnlinked();
+    link.client.onUnlinked();
   }
 
-  private tryRelease(client: PoolClient, server: ServerConnection): void {
+  /** the link's server is quiet: back to the pool, unless the client still has bytes to take or a cancel is on its way */
+  tryRelease(link: Link): void {
+    const client = link.client;
+    const server = link.server;
     // PgBouncer's rule: also wait until the client has taken everything, and never split a message.
-    if (!client.betweenMessages || client.socket.writableNeedDrain || this.context.beingCanceled(server)) return;
-    this.unlink(client, server);
+    if (server === null || !client.betweenMessages || client.socket.writableNeedDrain || this.context.beingCanceled(server)) return;
+    this.unlink(link, server);
     const settings = this.context.config.settings;
     if (settings.server_reset_query_always && settings.server_reset_query !== '') this.resetThenIdle(server);
     else this.releaseToIdle(server);
@@ -462,7 +494,7 @@ export class Pool implements ServerOwner {
     this.dispatch();
   }
 
-  private resetThenIdle(server: ServerConnection): void {
+  private resetThenIdle(server: PoolServer): void {
     this.setServerState(server, 'tested');
     server.runInternal(this.context.config.settings.server_reset_query, (error) => {
       if (error !== null) return server.close('server_reset_failed', error);
@@ -471,7 +503,7 @@ export class Pool implements ServerOwner {
     });
   }
 
-  private releaseToIdle(server: ServerConnection): void {
+  private releaseToIdle(server: PoolServer): void {
     if (server.closed) return;
     const now = clock.now;
     const lifetime = this.setting('server_lifetime');
@@ -479,8 +511,10 @@ export class Pool implements ServerOwner {
       server.close('paused');
       return;
     }
-    if (server.closeNeeded || (lifetime > 0 && now - server.connectTime >= lifetime) || !server.quiet) {
-      server.close(server.quiet ? (this.closeReasons.get(server) ?? 'server_lifetime') : 'dirty_release');
+    // released servers owe nothing (the Link judged that); only the transaction status is left to check
+    const quiet = server.txStatus === TxStatus.Idle;
+    if (server.closeNeeded || (lifetime > 0 && now - server.connectTime >= lifetime) || !quiet) {
+      server.close(quiet ? (this.closeReasons.get(server) ?? 'server_lifetime') : 'dirty_release');
       return;
     }
     server.lastUsed = now;
@@ -488,7 +522,7 @@ export class Pool implements ServerOwner {
   }
 
   /** an idle server ready for use, checking it first when it has idled longer than server_check_delay */
-  private takeIdleServer(): ServerConnection | null {
+  private takeIdleServer(): PoolServer | null {
     const settings = this.context.config.settings;
     for (;;) {
       const server = settings.server_round_robin ? this.idleServers.first() : this.idleServers.last();
@@ -556,7 +590,7 @@ export class Pool implements ServerOwner {
     // no writable primary right now (a failover): clients wait until one appears
     const address = this.context.topologyFor(this.database).current;
     if (address === null) return;
-    const server = new ServerConnection(
+    const server = new PoolServer(
       {
         host: address.host || settings.unix_socket_dir,
         port: address.port,
@@ -568,7 +602,7 @@ export class Pool implements ServerOwner {
         startupParameters: this.database.startup_parameters,
       },
       this,
-      { maxMessageLength: settings.max_packet_size, tuning: settings },
+      { maxMessageLength: settings.max_packet_size, tuning: settings, ...(this.context.connectServer ? { connect: this.context.connectServer } : {}) },
     );
     this.setServerState(server, 'login');
   }
@@ -581,41 +615,39 @@ export class Pool implements ServerOwner {
   }
 
   private failWaiters(error: PoolerError): void {
-    for (const client of this.waitingLoginClients.toArray()) client.fail(error, 'login_failed');
-    for (const client of this.waitingClients.toArray()) client.fail(error, 'login_failed');
+    for (const link of this.waitingLoginClients.toArray()) link.client.fail(error, 'login_failed');
+    for (const link of this.waitingClients.toArray()) link.client.fail(error, 'login_failed');
   }
 
   // --- the one place lists change
 
-  setClientState(client: PoolClient, state: ClientState | null): void {
-    client.list?.remove(client);
+  setClientState(link: Link, state: ClientState | null): void {
+    link.list?.remove(link);
     if (state === null) return;
-    client.state = state;
+    link.state = state;
     switch (state) {
       case 'active':
-        this.activeClients.push(client);
+        this.activeClients.push(link);
         break;
       case 'waiting':
-        this.waitingClients.push(client);
+        this.waitingClients.push(link);
         break;
       case 'waiting_login':
-        this.waitingLoginClients.push(client);
+        this.waitingLoginClients.push(link);
         break;
-      case 'login':
-        throw new Error('clients in login belong to no pool');
       default:
         assertNever(state);
     }
   }
 
-  setServerState(server: ServerConnection, state: ServerState | null): void {
+  setServerState(server: PoolServer, state: ServerState | null): void {
     server.list?.remove(server);
     if (state === null) return;
     server.state = state;
     this.serverList(state).push(server);
   }
 
-  private serverList(state: ServerState): StateList<ServerConnection> {
+  private serverList(state: ServerState): StateList<PoolServer> {
     switch (state) {
       case 'login':
         return this.loginServers;

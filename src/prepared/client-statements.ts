@@ -15,8 +15,8 @@ import {
   replaceName,
   statementMessage,
 } from './messages.js';
-import { Action, Effect, Request } from './reply-queue.js';
-import { ServerStatements, type StatementClient, type StatementHost } from './server-statements.js';
+import { Action, Request } from '../protocol/reply-queue.js';
+import { Effect, type ServerStatements, type StatementClient } from './server-statements.js';
 import { sharedStatements, type SharedStatement } from './statement-registry.js';
 
 /** the counters SHOW STATS reports (DatabaseStats has them) */
@@ -32,12 +32,22 @@ export interface StatementOwner {
   readonly socket: { write(data: Buffer): boolean };
 }
 
+/** where rewritten requests are queued for their replies: the client's Link (pool/link.ts) */
+export interface StatementQueue {
+  push(request: Request, action: Action, effects?: number, statement?: SharedStatement | null, name?: string | null, reply?: Buffer | null, generation?: number): void;
+  /** see Link.nameUndecided */
+  nameUndecided(name: string): boolean;
+  /** see Link.parseOutcome */
+  parseOutcome(): 'ok' | 'fails' | 'unknown';
+  /** the linked server's prepared statements */
+  readonly serverStatements: ServerStatements;
+}
+
 /** ParseComplete, then ReadyForQuery 'I': a client with no server is outside any transaction */
 const parsedAndIdle = Buffer.concat([parseComplete, readyForQueryIdle]);
 
 export class ClientStatements implements StatementClient {
   readonly names = new Map<string, SharedStatement>();
-  private server: ServerStatements | null = null;
   /** the statement of the last named Bind: a stale-plan error at Execute is about it */
   private lastBound: SharedStatement | null = null;
   /** a message was refused: the rest of the pipeline up to Sync is skipped, as PostgreSQL does after an error */
@@ -45,27 +55,35 @@ export class ClientStatements implements StatementClient {
 
   constructor(
     private readonly owner: StatementOwner,
+    private readonly queue: StatementQueue,
     private readonly counters: PreparedCounters,
     /** max_prepared_statements: the size of each server's cache */
     private readonly capacity: number,
   ) {}
 
-  link(host: StatementHost): void {
-    const server = ServerStatements.of(host);
-    server.client = this;
-    this.server = server;
-  }
-
-  unlink(): void {
-    if (this.server !== null && this.server.client === this) this.server.client = null;
-    this.server = null;
-  }
-
   /** the client is gone: its names let go of their statements */
   release(): void {
     for (const statement of this.names.values()) sharedStatements.release(statement);
     this.names.clear();
-    this.unlink();
+  }
+
+  /** whether a queued entry with these effects adds or removes one of the client's names */
+  changesName(effects: number): boolean {
+    return (effects & (Effect.ClientAdd | Effect.ClientRemove)) !== 0;
+  }
+
+  /**
+   * An error that names the server-side statement ("bind message supplies 2 parameters, but
+   * prepared statement "POOLER_3" requires 1") rebuilt with the client's name for it, or null if it
+   * names none.
+   */
+  static errorWithClientName(buffer: Buffer, offset: number, total: number, statement: SharedStatement, clientName: string): Buffer | null {
+    const text = buffer.toString('latin1', offset, offset + total);
+    const quoted = `"${statement.serverName.toString('latin1')}"`;
+    if (!text.includes(quoted)) return null;
+    const own = Buffer.from(text.replaceAll(quoted, `"${Buffer.from(clientName).toString('latin1')}"`), 'latin1');
+    own.writeUInt32BE(own.length - 1, 1);
+    return own;
   }
 
   /**
@@ -88,31 +106,27 @@ export class ClientStatements implements StatementClient {
     return true;
   }
 
-  reply(message: Buffer): void {
-    this.owner.socket.write(message);
-  }
-
   /** a message whose header was read (Query, Sync, FunctionCall, Execute, Copy*, Terminate) */
   onHeader(code: number): Disposition {
     if (this.skipping) {
       if (code !== FrontendCode.Sync && code !== FrontendCode.Terminate) return Disposition.Skip;
       this.skipping = false;
     }
-    const server = this.server!;
+    const queue = this.queue;
     switch (code) {
       case FrontendCode.Sync:
-        server.push(Request.Sync, Action.Forward);
+        queue.push(Request.Sync, Action.Forward);
         break;
       case FrontendCode.Query:
       case FrontendCode.FunctionCall:
-        server.push(Request.Query, Action.Forward);
+        queue.push(Request.Query, Action.Forward);
         break;
       case FrontendCode.Execute:
-        server.push(Request.Execute, Action.Forward, Effect.None, this.lastBound);
+        queue.push(Request.Execute, Action.Forward, Effect.None, this.lastBound);
         break;
       case FrontendCode.CopyDone:
       case FrontendCode.CopyFail:
-        server.push(Request.CopyEnd, Action.Forward);
+        queue.push(Request.CopyEnd, Action.Forward);
         break;
     }
     return Disposition.Forward;
@@ -137,21 +151,21 @@ export class ClientStatements implements StatementClient {
   }
 
   private parse(buffer: Buffer, offset: number, end: number): Disposition {
-    const server = this.server!;
+    const queue = this.queue;
     const nameEnd = cstringEnd(buffer, offset + HEADER_LENGTH, end);
     if (nameEnd <= offset + HEADER_LENGTH) {
       // unnamed (or malformed, for the server to reject): passes through
-      server.push(Request.Parse, Action.Forward);
+      queue.push(Request.Parse, Action.Forward);
       return Disposition.Forward;
     }
     const name = buffer.toString('utf8', offset + HEADER_LENGTH, nameEnd);
-    if (server.nameUndecided(name)) return Disposition.Hold;
+    if (queue.nameUndecided(name)) return Disposition.Hold;
     // A Parse the pooler answers itself (a duplicate name, or a statement the server already has)
     // is answered as PostgreSQL would: which checks its transaction first, so this waits until the
     // server's transaction state is known.
     const known = sharedStatements.find(buffer, nameEnd + 1, end);
-    const answeredHere = this.names.has(name) || (known !== undefined && server.generationOf(known) === known.generation);
-    const outcome = answeredHere ? server.parseOutcome() : 'ok';
+    const answeredHere = this.names.has(name) || (known !== undefined && queue.serverStatements.generationOf(known) === known.generation);
+    const outcome = answeredHere ? queue.parseOutcome() : 'ok';
     if (outcome === 'unknown') return Disposition.Hold;
     this.counters.clientParses++;
     if (outcome === 'fails') {
@@ -165,93 +179,94 @@ export class ClientStatements implements StatementClient {
     const statement = known ?? sharedStatements.acquire(buffer, nameEnd + 1, end);
     if (known !== undefined) sharedStatements.hold(known);
     this.names.set(name, statement);
-    if (server.has(statement)) {
-      server.push(Request.Parse, Action.Fake, Effect.ClientAdd, statement, name, parseComplete);
+    if (queue.serverStatements.has(statement)) {
+      queue.push(Request.Parse, Action.Fake, Effect.ClientAdd, statement, name, parseComplete);
     } else {
-      this.prepare(server, statement, offset, Action.Forward, Effect.ClientAdd, name);
+      this.prepare(queue, statement, offset, Action.Forward, Effect.ClientAdd, name);
     }
     return Disposition.Skip;
   }
 
   private bind(buffer: Buffer, offset: number, total: number): Disposition {
-    const server = this.server!;
+    const queue = this.queue;
     const end = offset + total;
     const portalEnd = cstringEnd(buffer, offset + HEADER_LENGTH, end);
     const nameStart = portalEnd + 1;
     const nameEnd = portalEnd < 0 ? -1 : cstringEnd(buffer, nameStart, end);
     if (nameEnd <= nameStart) {
       this.lastBound = null;
-      server.push(Request.Bind, Action.Forward);
+      queue.push(Request.Bind, Action.Forward);
       return Disposition.Forward;
     }
     const name = buffer.toString('utf8', nameStart, nameEnd);
-    if (server.nameUndecided(name)) return Disposition.Hold;
+    if (queue.nameUndecided(name)) return Disposition.Hold;
     this.counters.binds++;
     const statement = this.names.get(name);
     if (statement === undefined) return this.refuseUnknown(name, offset);
-    this.ensurePrepared(server, statement, offset);
+    this.ensurePrepared(queue, statement, offset);
     this.owner.stream.inject(replaceName(buffer, offset, total, nameStart, nameEnd, statement.serverName), offset);
-    server.push(Request.Bind, Action.Forward, Effect.None, statement, name);
+    queue.push(Request.Bind, Action.Forward, Effect.None, statement, name);
     this.lastBound = statement;
     return Disposition.Skip;
   }
 
   /** Describe and Close look alike: a kind byte ('S' statement, 'P' portal), then a name */
   private describeOrClose(request: Request, buffer: Buffer, offset: number, total: number): Disposition {
-    const server = this.server!;
+    const queue = this.queue;
     const nameStart = offset + HEADER_LENGTH + 1;
     const nameEnd = cstringEnd(buffer, nameStart, offset + total);
     if (buffer[offset + HEADER_LENGTH] !== DescribeTarget.Statement || nameEnd <= nameStart) {
       const portal = request === Request.DescribeStatement && buffer[offset + HEADER_LENGTH] !== DescribeTarget.Statement;
-      server.push(portal ? Request.DescribePortal : request, Action.Forward);
+      queue.push(portal ? Request.DescribePortal : request, Action.Forward);
       return Disposition.Forward;
     }
     const name = buffer.toString('utf8', nameStart, nameEnd);
-    if (server.nameUndecided(name)) return Disposition.Hold;
+    if (queue.nameUndecided(name)) return Disposition.Hold;
     const statement = this.names.get(name);
     if (request === Request.Close) {
       // Closing is answered here: the server keeps its copy for other clients. Closing an
       // unknown name is no error, as in PostgreSQL.
       if (statement === undefined) {
-        server.push(Request.Close, Action.Fake, Effect.None, null, null, closeComplete);
+        queue.push(Request.Close, Action.Fake, Effect.None, null, null, closeComplete);
       } else {
         this.names.delete(name);
         sharedStatements.release(statement);
-        server.push(Request.Close, Action.Fake, Effect.ClientRemove, statement, name, closeComplete);
+        queue.push(Request.Close, Action.Fake, Effect.ClientRemove, statement, name, closeComplete);
       }
       return Disposition.Skip;
     }
     if (statement === undefined) return this.refuseUnknown(name, offset);
-    this.ensurePrepared(server, statement, offset);
+    this.ensurePrepared(queue, statement, offset);
     this.owner.stream.inject(replaceName(buffer, offset, total, nameStart, nameEnd, statement.serverName), offset);
-    server.push(Request.DescribeStatement, Action.Forward, Effect.None, statement, name);
+    queue.push(Request.DescribeStatement, Action.Forward, Effect.None, statement, name);
     return Disposition.Skip;
   }
 
   /** before a Bind or Describe: a Parse the client never sees the reply to, if the server lacks it */
-  private ensurePrepared(server: ServerStatements, statement: SharedStatement, upTo: number): void {
-    if (!server.has(statement)) this.prepare(server, statement, upTo, Action.Swallow, Effect.None, null);
+  private ensurePrepared(queue: StatementQueue, statement: SharedStatement, upTo: number): void {
+    if (!queue.serverStatements.has(statement)) this.prepare(queue, statement, upTo, Action.Swallow, Effect.None, null);
   }
 
   /** send a Parse of `statement` to the server, making room in its cache (or dropping a stale copy) first */
-  private prepare(server: ServerStatements, statement: SharedStatement, upTo: number, action: Action, effects: number, name: string | null): void {
+  private prepare(queue: StatementQueue, statement: SharedStatement, upTo: number, action: Action, effects: number, name: string | null): void {
     const stream = this.owner.stream;
+    const server = queue.serverStatements;
     const before = server.generationOf(statement);
     if (before !== 0) {
       // a stale copy (the plan's result type changed): it goes before the fresh Parse
       stream.inject(statementMessage(FrontendCode.Close, statement.serverName), upTo);
-      server.push(Request.Close, Action.Swallow);
+      queue.push(Request.Close, Action.Swallow);
     } else {
       for (let victim = server.victim(this.capacity); victim !== null; victim = server.victim(this.capacity)) {
         stream.inject(statementMessage(FrontendCode.Close, victim.serverName), upTo);
         const generation = server.generationOf(victim);
         server.evict(victim);
-        server.push(Request.Close, Action.Swallow, Effect.ServerRemove, victim, null, null, generation);
+        queue.push(Request.Close, Action.Swallow, Effect.ServerRemove, victim, null, null, generation);
       }
     }
     stream.inject(parseMessage(statement.serverName, statement.body), upTo);
     server.add(statement);
-    server.push(Request.Parse, action, Effect.ServerAdd | effects, statement, name, null, before);
+    queue.push(Request.Parse, action, Effect.ServerAdd | effects, statement, name, null, before);
     this.counters.serverParses++;
   }
 
@@ -267,7 +282,7 @@ export class ClientStatements implements StatementClient {
   private refuse(upTo: number, error: PoolerError): Disposition {
     this.owner.stream.inject(refusedProbe, upTo);
     const reply = errorResponseFor(error);
-    this.server!.push(Request.DescribeStatement, Action.ReplaceError, Effect.None, null, null, reply);
+    this.queue.push(Request.DescribeStatement, Action.ReplaceError, Effect.None, null, null, reply);
     this.skipping = true;
     return Disposition.Skip;
   }

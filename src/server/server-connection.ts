@@ -1,6 +1,6 @@
 // One connection to PostgreSQL: connect, log in, remember its ParameterStatus values and cancel
-// key, run the pooler's own queries (reset, check, SET), and track what the server still owes the
-// client so the pool knows when it may be released.
+// key, run the pooler's own queries (reset, check, SET), and forward replies to the linked client,
+// showing each reply it reads to onReply first (the pool's Link judges what the server still owes).
 import net, { type Socket } from 'node:net';
 import tls from 'node:tls';
 import { clock } from '../clock.js';
@@ -57,28 +57,6 @@ export interface ServerOwner {
 type InternalDone = (error: PoolerError | null) => void;
 type InternalRow = (columns: (string | null)[]) => void;
 
-/**
- * reads replies before they are forwarded, with its own codes to read: the reply queue every
- * logged-in server gets from its pool, with prepared-statement rewriting (src/prepared/)
- */
-export interface ServerReplyFilter {
-  /** how the filter wants replies treated, on top of what the server reads itself (WORK_TREATS); one object for the filter's lifetime */
-  readonly treats: Readonly<Record<number, number>>;
-  /** nothing is owed to the client */
-  readonly idle: boolean;
-  readonly statementCount: number;
-  /**
-   * `internal` while the pooler runs its own query; Skip drops the reply. `buffer` is null for an
-   * ErrorResponse too long to read (MAX_INSPECTED_REPLY_LENGTH): only that it is one is known.
-   */
-  onReply(code: number, buffer: Buffer | null, offset: number, total: number, internal: boolean): Disposition;
-  /** a client message forwarded as it is, queued for its reply (Flush and CopyData have none) */
-  recordRequest(code: number): void;
-  /** the server entered COPY FROM STDIN for the request at the head of its queue; returns the Syncs now counted as ignored */
-  onCopyIn(): number;
-  close(): void;
-}
-
 const LOGIN_TABLE = treatTable({
   [BackendCode.Authentication]: Treat.Whole,
   [BackendCode.ParameterStatus]: Treat.Whole,
@@ -104,19 +82,13 @@ const WORK_TREATS = {
 };
 const WORK_TABLE = treatTable(WORK_TREATS);
 
+/** a work-phase table that also reads `treats` (a subclass's onReply wants them), over what the server must read itself */
+export function workTableWith(treats: Readonly<Record<number, number>>): Uint8Array {
+  return treatTable({ ...WORK_TREATS, ...treats });
+}
+
 /** while the pooler's own query wants its rows (auth_query): DataRow is read too */
 const ROWS_TABLE = treatTable({ ...READ_TREATS, [BackendCode.DataRow]: Treat.Capped });
-
-/** a filter's table: its treats over WORK_TREATS, so no filter can miss what the server must see; built once per treats object */
-const filterTables = new WeakMap<object, Uint8Array>();
-function filterTable(treats: Readonly<Record<number, number>>): Uint8Array {
-  let table = filterTables.get(treats);
-  if (table === undefined) {
-    table = treatTable({ ...WORK_TREATS, ...treats });
-    filterTables.set(treats, table);
-  }
-  return table;
-}
 
 let nextServerId = 1;
 
@@ -145,10 +117,6 @@ export class ServerConnection implements PacketHandler {
   readonly connectTime = clock.now;
   /** when the server was last linked or released (SHOW SERVERS request_time) */
   lastUsed = clock.now;
-  /** when the client's current request was sent (query_timeout, query_time); 0 when none is outstanding */
-  requestStart = 0;
-  /** when the current transaction's first request was sent (xact_time); 0 outside a transaction */
-  xactStart = 0;
   /** when the last ReadyForQuery arrived (idle_transaction_timeout) */
   readyAt = 0;
   /** close when next released instead of reusing (RECONNECT, reload, lifetime) */
@@ -166,25 +134,8 @@ export class ServerConnection implements PacketHandler {
 
   /** the transaction status of the last ReadyForQuery */
   txStatus: number = TxStatus.Idle;
-  /**
-   * An extended-protocol batch is open (a message since the last Sync): the next message of it
-   * does not start a new request for the stats. What the server still owes is the reply queue's.
-   */
-  unsynced = false;
   /** some of this server's replies reached the linked client: a BEGIN it sent may have been answered, so is not sent elsewhere */
   answeredPeer = false;
-  /** the server is waiting for CopyData from the client */
-  copyIn = false;
-  /**
-   * The client's last Query or Execute may start a COPY FROM STDIN, and the client has sent no
-   * CopyDone, CopyFail or other message since: a Sync it sends while the server is in that COPY is
-   * ignored there, so it is not queued.
-   */
-  copyMayBeOpen = false;
-  /** Syncs the current COPY FROM STDIN was counted to ignore */
-  private syncsIgnoredByCopy = 0;
-
-  private filter: ServerReplyFilter | null = null;
   private authenticator: ServerAuthenticator | null;
   private internalDone: InternalDone | null = null;
   private internalError: PoolerError | null = null;
@@ -200,13 +151,13 @@ export class ServerConnection implements PacketHandler {
   constructor(
     readonly target: ServerTarget,
     private readonly owner: ServerOwner,
-    options: { maxMessageLength: number; tuning: TcpTuning },
+    options: { maxMessageLength: number; tuning: TcpTuning; connect?: (target: ServerTarget) => Socket },
   ) {
     this.maxMessageLength = options.maxMessageLength;
     this.stream = new PacketStream(this, LOGIN_TABLE, Math.min(MAX_SERVER_LOGIN_MESSAGE_LENGTH, options.maxMessageLength), MAX_INSPECTED_REPLY_LENGTH);
     this.authenticator = new ServerAuthenticator(target.user, target.password, target.scramKeys);
     const unix = isUnixHost(target.host);
-    const socket = connect(target);
+    const socket = (options.connect ?? connect)(target);
     if (!unix) tuneSocket(socket, options.tuning);
     this.socket = socket;
     socket.on('connect', () => (target.tls !== null && !unix ? this.requestTls() : this.sendStartup()));
@@ -273,25 +224,25 @@ export class ServerConnection implements PacketHandler {
     return isUnixHost(this.target.host) ? 'unix' : this.target.host;
   }
 
-  /** nothing owed to the client and no transaction open: the server may go back to the pool */
-  get quiet(): boolean {
-    return this.txStatus === TxStatus.Idle && !this.copyIn && !this.owesReplies;
+  /** the table replies are read with once logged in: a subclass that reads more in onReply says so here */
+  protected workTable(): Uint8Array {
+    return WORK_TABLE;
   }
 
-  /** a request sent is not answered yet (the reply queue is not empty) */
-  get owesReplies(): boolean {
-    return this.filter !== null && !this.filter.idle;
+  /**
+   * Every reply read (the work table's codes), before it is forwarded; `internal` while the
+   * pooler runs its own query. Skip: the reply was handled here (dropped, or sent some other way).
+   * `buffer` is null for an ErrorResponse too long to read (MAX_INSPECTED_REPLY_LENGTH).
+   */
+  protected onReply(_code: number, _buffer: Buffer | null, _offset: number, _total: number, _internal: boolean): Disposition {
+    return Disposition.Forward;
   }
 
-  get replyFilter(): ServerReplyFilter | null {
-    return this.filter;
-  }
+  /** the server started COPY FROM STDIN (or COPY BOTH) for the linked client */
+  protected onCopyInStart(): void {}
 
-  /** installed once logged in, for the rest of the connection's life */
-  set replyFilter(filter: ServerReplyFilter | null) {
-    this.filter = filter;
-    this.stream.table = filter === null ? WORK_TABLE : filterTable(filter.treats);
-  }
+  /** the server is closing: let go of what hangs off it */
+  protected onClose(): void {}
 
   /** when the pooler's own query started (busyInternally) */
   internalSince = 0;
@@ -338,7 +289,7 @@ export class ServerConnection implements PacketHandler {
     if (this.closed) return;
     this.closed = true;
     this.stream.stop();
-    this.filter?.close();
+    this.onClose();
     if (!this.socket.destroyed) {
       if (this.state !== 'login' && this.socket.writable) this.socket.end(terminateMessage);
       this.socket.destroySoon();
@@ -360,20 +311,14 @@ export class ServerConnection implements PacketHandler {
 
   onHeader(code: number, length: number): Disposition {
     if (code === BackendCode.ErrorResponse) return this.onLongError(length);
-    if (code === BackendCode.CopyInResponse || code === BackendCode.CopyBothResponse) {
-      this.copyIn = true;
-      // PostgreSQL ignores Sync during COPY FROM STDIN (libpq sends one before the data and one
-      // after): the ones sent before the client ended the COPY get no ReadyForQuery.
-      this.syncsIgnoredByCopy = this.filter?.onCopyIn() ?? 0;
-    }
+    if ((code === BackendCode.CopyInResponse || code === BackendCode.CopyBothResponse) && this.internalDone === null) this.onCopyInStart();
     return Disposition.Forward;
   }
 
   onMessage(code: number, buffer: Buffer, offset: number, total: number): Disposition {
     if (this.state === 'login') return this.onLoginMessage(code, buffer, offset, total);
-    if (code === BackendCode.ErrorResponse) this.onErrorDuringCopy();
-    if (this.filter?.onReply(code, buffer, offset, total, this.internalDone !== null) === Disposition.Skip) {
-      // the filter sent this reply itself (with its own after it): the bookkeeping still happens
+    if (this.onReply(code, buffer, offset, total, this.internalDone !== null) === Disposition.Skip) {
+      // onReply sent this reply itself (with the pooler's own after it): the bookkeeping still happens
       if (code === BackendCode.ReadyForQuery) this.onReadyForQuery(buffer[offset + HEADER_LENGTH]!);
       return Disposition.Skip;
     }
@@ -428,20 +373,10 @@ export class ServerConnection implements PacketHandler {
   }
 
   /**
-   * A COPY FROM STDIN that fails stops ignoring Syncs at a point the pooler cannot see: a Sync
-   * counted as ignored may be answered after all. Such a server is never reused: a ReadyForQuery
-   * it still owes must not reach another client.
-   */
-  private onErrorDuringCopy(): void {
-    if (this.copyIn && this.syncsIgnoredByCopy > 0) this.closeNeeded = true;
-  }
-
-  /**
    * An ErrorResponse too long to read (it quotes a huge value): it is still an error, for the
    * pooler's own query, for a server nobody is using, and for the prepared-statement bookkeeping.
    */
   private onLongError(length: number): Disposition {
-    this.onErrorDuringCopy();
     if (this.internalDone !== null) {
       this.internalError ??= new PoolerError('SERVER_ERROR', SqlState.internalError, `the server answered with an error of ${length} bytes`, 'ERROR');
       return Disposition.Skip;
@@ -450,7 +385,7 @@ export class ServerConnection implements PacketHandler {
       this.close('server_error', new PoolerError('SERVER_ERROR', SqlState.internalError, `unexpected error of ${length} bytes from an idle server`, 'ERROR'));
       return Disposition.Skip;
     }
-    return this.filter?.onReply(BackendCode.ErrorResponse, null, this.stream.currentMessageStart, length + 1, false) ?? Disposition.Forward;
+    return this.onReply(BackendCode.ErrorResponse, null, this.stream.currentMessageStart, length + 1, false);
   }
 
   onTargetFull(): void {
@@ -488,14 +423,12 @@ export class ServerConnection implements PacketHandler {
   private onReadyForQuery(status: number): Disposition {
     this.txStatus = status;
     this.readyAt = clock.now;
-    this.copyIn = false;
-    this.syncsIgnoredByCopy = 0;
     const done = this.internalDone;
     if (done !== null) {
       this.internalDone = null;
       if (this.internalRow !== null) {
         this.internalRow = null;
-        this.stream.table = WORK_TABLE;
+        this.stream.table = this.workTable();
       }
       this.stream.target = this.peer?.socket ?? null;
       done(this.internalError);
@@ -560,7 +493,7 @@ export class ServerConnection implements PacketHandler {
         }
         this.authenticator = null;
         this.txStatus = message[5]!;
-        this.stream.table = WORK_TABLE;
+        this.stream.table = this.workTable();
         this.stream.maxMessageLength = this.maxMessageLength;
         this.owner.onServerLogin(this, null);
         break;

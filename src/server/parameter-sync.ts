@@ -24,10 +24,3 @@ export function parameterSetQuery(wanted: Map<string, string>, current: Map<stri
 function escapeStringLiteral(value: string): string {
   return `E'${value.replace(/\\/g, '\\\\').replace(/'/g, "''")}'`;
 }
-
-/** the parameters as one comparable string, case-insensitive in values as the comparison above is */
-export function parametersKey(parameters: Map<string, string>): string {
-  let key = '';
-  for (const [name, value] of parameters) key += `${name}\0${value.toLowerCase()}\0`;
-  return key;
-}

@@ -1,7 +1,7 @@
-// The outstanding-request queue of one server connection while prepared statements are tracked:
-// one entry per message the server (or the pooler in its place) still owes a reply to, in order,
-// with what to do with that reply. A ring of parallel arrays, so queuing allocates nothing.
-import type { SharedStatement } from './statement-registry.js';
+// The outstanding-request queue of one server connection: one entry per message the server (or the
+// pooler in its place) still owes a reply to, in order, with what to do with that reply, and which
+// reply ends which request. A ring of parallel arrays, so queuing allocates nothing.
+import { BackendCode, FrontendCode } from './codes.js';
 
 /** which request an entry stands for; its reply ends with the message noted */
 export const Request = {
@@ -34,20 +34,47 @@ export const Action = {
 } as const;
 export type Action = (typeof Action)[keyof typeof Action];
 
-/** what an entry changed when it was queued, undone if the server skips it after an error */
-export const Effect = {
-  None: 0,
-  /** the statement went into the server's cache (`generation` holds the one it replaced, 0 = none) */
-  ServerAdd: 1,
-  /** an eviction took the statement out of the server's cache at `generation` */
-  ServerRemove: 2,
-  /** the client's name now maps to the statement */
-  ClientAdd: 4,
-  /** the client's name no longer maps to the statement (Close) */
-  ClientRemove: 8,
-} as const;
+export const NOT_A_REQUEST = 255;
+/** the request a client message stands for when sent as it is; NOT_A_REQUEST for those without a reply of their own (Flush, CopyData, Terminate) */
+export const PLAIN_REQUESTS = new Uint8Array(256).fill(NOT_A_REQUEST);
+PLAIN_REQUESTS[FrontendCode.Parse] = Request.Parse;
+PLAIN_REQUESTS[FrontendCode.Bind] = Request.Bind;
+PLAIN_REQUESTS[FrontendCode.Describe] = Request.DescribePortal;
+PLAIN_REQUESTS[FrontendCode.Close] = Request.Close;
+PLAIN_REQUESTS[FrontendCode.Execute] = Request.Execute;
+PLAIN_REQUESTS[FrontendCode.Sync] = Request.Sync;
+PLAIN_REQUESTS[FrontendCode.Query] = Request.Query;
+PLAIN_REQUESTS[FrontendCode.FunctionCall] = Request.Query;
+PLAIN_REQUESTS[FrontendCode.CopyDone] = Request.CopyEnd;
+PLAIN_REQUESTS[FrontendCode.CopyFail] = Request.CopyEnd;
 
-export class ReplyQueue {
+/** does reply `code` end the reply to `request`? */
+export function endsRequest(request: Request, code: number): boolean {
+  switch (request) {
+    case Request.Parse:
+      return code === BackendCode.ParseComplete;
+    case Request.Bind:
+      return code === BackendCode.BindComplete;
+    case Request.Close:
+      return code === BackendCode.CloseComplete;
+    case Request.DescribeStatement:
+    case Request.DescribePortal:
+      return code === BackendCode.RowDescription || code === BackendCode.NoData;
+    case Request.Execute:
+      return code === BackendCode.CommandComplete || code === BackendCode.EmptyQueryResponse || code === BackendCode.PortalSuspended;
+    case Request.Sync:
+    case Request.Query:
+      return code === BackendCode.ReadyForQuery;
+    case Request.CopyEnd:
+      return false;
+  }
+}
+
+/**
+ * `S` is what an entry carries for whoever queued it (the prepared statement it concerns), with
+ * `effects`, bits that only they read: what the entry changed, to be undone if the server skips it.
+ */
+export class ReplyQueue<S> {
   private capacity = 16;
   private start = 0;
   size = 0;
@@ -55,7 +82,7 @@ export class ReplyQueue {
   private actions = new Uint8Array(this.capacity);
   private effects = new Uint8Array(this.capacity);
   private generations = new Uint32Array(this.capacity);
-  private statements: (SharedStatement | null)[] = new Array(this.capacity).fill(null);
+  private statements: (S | null)[] = new Array(this.capacity).fill(null);
   private names: (string | null)[] = new Array(this.capacity).fill(null);
   private replies: (Buffer | null)[] = new Array(this.capacity).fill(null);
 
@@ -63,7 +90,7 @@ export class ReplyQueue {
     request: Request,
     action: Action,
     effects = 0,
-    statement: SharedStatement | null = null,
+    statement: S | null = null,
     name: string | null = null,
     reply: Buffer | null = null,
     generation = 0,
@@ -96,7 +123,7 @@ export class ReplyQueue {
   generation(i: number): number {
     return this.generations[i]!;
   }
-  statement(i: number): SharedStatement | null {
+  statement(i: number): S | null {
     return this.statements[i]!;
   }
   name(i: number): string | null {
@@ -142,7 +169,7 @@ export class ReplyQueue {
     const actions = new Uint8Array(capacity);
     const effects = new Uint8Array(capacity);
     const generations = new Uint32Array(capacity);
-    const statements: (SharedStatement | null)[] = new Array(capacity).fill(null);
+    const statements: (S | null)[] = new Array(capacity).fill(null);
     const names: (string | null)[] = new Array(capacity).fill(null);
     const replies: (Buffer | null)[] = new Array(capacity).fill(null);
     for (let k = 0; k < this.size; k++) {

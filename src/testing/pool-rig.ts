@@ -1,0 +1,171 @@
+// Test-only: one real Pool with real ClientConnections and PoolServers whose sockets are fakes the
+// test drives byte by byte, so Link and Pool rules can be checked at every split offset with the
+// exact bytes each side saw, and no network or PostgreSQL in between.
+import { EventEmitter } from 'node:events';
+import type { Socket } from 'node:net';
+import pino from 'pino';
+import { ClientConnection, type ClientContext } from '../client/client-connection.js';
+import { emptyDatabase } from '../config/databases.js';
+import { defaultSettings } from '../config/settings.js';
+import type { Config, PoolMode, Settings } from '../config/types.js';
+import type { Topology } from '../failover/topology.js';
+import { Pool, type PoolContext } from '../pool/pool.js';
+import { DatabaseStats } from '../stats/database-stats.js';
+import { wire } from './wire.js';
+
+/** a socket that records what is written to it and is fed by the test */
+export class FakeSocket extends EventEmitter {
+  private written: Buffer[] = [];
+  destroyed = false;
+  writable = true;
+  writableNeedDrain = false;
+  writableLength = 0;
+  bytesWritten = 0;
+  remoteAddress = '127.0.0.1';
+  remotePort = 40000;
+  localAddress = '127.0.0.1';
+  localPort = 6432;
+  private paused = false;
+
+  write(data: Buffer | string): boolean {
+    const bytes = Buffer.from(data);
+    this.written.push(bytes);
+    this.bytesWritten += bytes.length;
+    return true;
+  }
+  end(data?: Buffer): this {
+    if (data !== undefined) this.write(data);
+    this.writable = false;
+    return this;
+  }
+  destroy(): this {
+    if (this.destroyed) return this;
+    this.destroyed = true;
+    this.writable = false;
+    this.emit('close');
+    return this;
+  }
+  destroySoon(): void {
+    this.destroy();
+  }
+  pause(): this {
+    this.paused = true;
+    return this;
+  }
+  resume(): this {
+    this.paused = false;
+    return this;
+  }
+  isPaused(): boolean {
+    return this.paused;
+  }
+  setNoDelay(): this {
+    return this;
+  }
+  setKeepAlive(): this {
+    return this;
+  }
+  setTimeout(): this {
+    return this;
+  }
+  /** everything written since the last take */
+  take(): Buffer {
+    const all = Buffer.concat(this.written);
+    this.written = [];
+    return all;
+  }
+  /** bytes arriving from the peer, as one 'data' event */
+  feed(data: Buffer): void {
+    this.emit('data', data);
+  }
+}
+
+/** what a server says at login: AuthenticationOk, a few ParameterStatus, BackendKeyData, ReadyForQuery */
+const SERVER_LOGIN = Buffer.concat([
+  wire().int32(0).message('R'),
+  wire().cstring('client_encoding').cstring('UTF8').message('S'),
+  wire().cstring('server_version').cstring('15.0').message('S'),
+  wire().int32(4242).int32(7).message('K'),
+  wire().bytes('I').message('Z'),
+]);
+
+export interface PoolRig {
+  pool: Pool;
+  settings: Settings;
+  /** server sockets in the order the pool opened them */
+  servers: FakeSocket[];
+  /** a logged-in client (its login bytes already taken) */
+  connect(): { client: ClientConnection; socket: FakeSocket };
+}
+
+export function poolRig(mode: PoolMode, overrides: Partial<Settings> = {}): PoolRig {
+  const settings: Settings = { ...defaultSettings(), auth_type: 'any', pool_mode: mode, max_prepared_statements: 0, ...overrides };
+  const database = { ...emptyDatabase('db'), pool_size: 1 };
+  const config = { settings, users: new Map(), databases: new Map([['db', database]]) } as unknown as Config;
+  const log = pino({ level: 'silent' });
+  const servers: FakeSocket[] = [];
+  const topology = { kind: 'static', current: { host: '127.0.0.1', port: 5432 } } as unknown as Topology;
+  const poolContext: PoolContext = {
+    config,
+    log,
+    serverCountForDatabase: () => pool.serverCount,
+    serverCountForUser: () => pool.serverCount,
+    onServerSlotFreed: () => undefined,
+    serverTls: null,
+    draining: false,
+    isPaused: () => false,
+    evictIdleServer: () => false,
+    topologyFor: () => topology,
+    beingCanceled: () => false,
+    cancel: () => undefined,
+    connectServer: () => {
+      const socket = new FakeSocket();
+      servers.push(socket);
+      // the server answers the startup packet with a whole login, once the pool has written it
+      setImmediate(() => {
+        socket.emit('connect');
+        socket.take();
+        socket.feed(SERVER_LOGIN);
+      });
+      return socket as unknown as Socket;
+    },
+  };
+  const pool = new Pool(database, 'app', null, poolContext, new DatabaseStats('db'));
+  const clientContext = {
+    settings,
+    log,
+    chooseAuth: () => ({ method: 'any', certificateMap: null }),
+    lookupSecret: () => null,
+    querySecret: () => undefined,
+    rememberQueriedSecret: () => undefined,
+    findDatabase: () => database,
+    openConsole: () => {
+      throw new Error('no console in the rig');
+    },
+    poolFor: () => pool,
+    registerCancelKey: () => undefined,
+    clientTls: null,
+    forwardCancel: () => undefined,
+    onClientClosed: () => undefined,
+  } satisfies ClientContext;
+  return {
+    pool,
+    settings,
+    servers,
+    connect() {
+      const socket = new FakeSocket();
+      const client = new ClientConnection(socket as unknown as Socket, clientContext);
+      socket.feed(startupPacket({ user: 'app', database: 'db' }));
+      return { client, socket };
+    },
+  };
+}
+
+function startupPacket(parameters: Record<string, string>): Buffer {
+  const body = wire().int32(196608);
+  for (const [key, value] of Object.entries(parameters)) body.cstring(key).cstring(value);
+  return body.bytes(Buffer.from([0])).untyped();
+}
+
+/** let the rig's setImmediate callbacks (server logins) run */
+export const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
