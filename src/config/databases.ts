@@ -2,9 +2,10 @@
 // and defaults (loader.c parse_database). The `*` entry is the fallback for unlisted names.
 import { applyEntryPairs } from './connstring.js';
 import { configError, describeSource, type Source } from './errors.js';
+import { LOAD_BALANCE_MODES, READ_YOUR_WRITES_MODES, REPLICA_FALLBACKS, parseReplicaLag } from './replica-settings.js';
 import { POOL_MODES } from './settings.js';
 import type { DatabaseConfig, TargetSessionAttrs } from './types.js';
-import { InvalidValue, parseEnum, parseInteger, parseTime } from './values.js';
+import { InvalidValue, parseBoolean, parseEnum, parseInteger, parseTime } from './values.js';
 
 /** names that belong to the admin console and cannot be [databases] keys */
 export const RESERVED_DATABASE_NAMES: readonly string[] = ['pgbouncer', 'pooler'];
@@ -50,6 +51,12 @@ export function emptyDatabase(name: string): DatabaseConfig {
     hosts: [],
     target_session_attrs: 'any',
     patroni: [],
+    load_balance: null,
+    weight: [],
+    read_write_split: null,
+    read_your_writes: null,
+    max_replica_lag: null,
+    replica_fallback: null,
   };
 }
 
@@ -63,6 +70,16 @@ function hostList(hosts: string, ports: string): { host: string; port: number }[
     throw new InvalidValue(`one port, or one port per host (${names.length} hosts, ${numbers.length} ports)`);
   }
   return names.map((host, i) => ({ host, port: numbers.length === 1 ? numbers[0]! : numbers[i]! }));
+}
+
+/** weight= against the host list: like ports, one for every host or one per host */
+function hostWeights(weights: number[], hosts: number, patroni: boolean): number[] {
+  if (weights.length === 0) return weights;
+  if (patroni) throw new InvalidValue('no weight= with patroni= (members come and go, so there is no host list to align with)');
+  if (weights.length !== 1 && weights.length !== hosts) {
+    throw new InvalidValue(`one weight, or one weight per host (${hosts} hosts, ${weights.length} weights)`);
+  }
+  return weights.length === hosts ? weights : new Array<number>(hosts).fill(weights[0]!);
 }
 
 /** parse one [databases] entry; `warn` receives notes about keys we accept but ignore */
@@ -136,6 +153,24 @@ export function parseDatabaseEntry(
       case 'auth_dbname':
         db.auth_dbname = value;
         break;
+      case 'load_balance':
+        db.load_balance = parseEnum(value, LOAD_BALANCE_MODES);
+        break;
+      case 'weight':
+        db.weight = value.split(',').map((w) => parseInteger(w.trim(), 0, 1_000_000));
+        break;
+      case 'read_write_split':
+        db.read_write_split = parseBoolean(value);
+        break;
+      case 'read_your_writes':
+        db.read_your_writes = parseEnum(value, READ_YOUR_WRITES_MODES);
+        break;
+      case 'max_replica_lag':
+        db.max_replica_lag = parseReplicaLag(value);
+        break;
+      case 'replica_fallback':
+        db.replica_fallback = parseEnum(value, REPLICA_FALLBACKS);
+        break;
       default: {
         const startupName = STARTUP_PARAMETER_KEYS[key];
         if (startupName !== undefined) {
@@ -146,7 +181,7 @@ export function parseDatabaseEntry(
           throw configError(
             source,
             name,
-            `${subject}: unrecognized connection parameter "${key}" (known: dbname, host, port, user, password, pool_size, min_pool_size, reserve_pool_size, max_db_connections, pool_mode, server_lifetime, connect_query, auth_user, auth_query, auth_dbname, target_session_attrs, patroni, client_encoding, datestyle, timezone, application_name)`,
+            `${subject}: unrecognized connection parameter "${key}" (known: dbname, host, port, user, password, pool_size, min_pool_size, reserve_pool_size, max_db_connections, pool_mode, server_lifetime, connect_query, auth_user, auth_query, auth_dbname, target_session_attrs, patroni, load_balance, weight, read_write_split, read_your_writes, max_replica_lag, replica_fallback, client_encoding, datestyle, timezone, application_name)`,
           );
         }
       }
@@ -160,5 +195,11 @@ export function parseDatabaseEntry(
   }
   db.host = db.hosts[0]!.host;
   db.port = db.hosts[0]!.port;
+  try {
+    db.weight = hostWeights(db.weight, db.hosts.length, db.patroni.length > 0);
+  } catch (err) {
+    if (err instanceof InvalidValue) throw configError(source, name, `${subject}: parameter "weight": expected ${err.expected}`);
+    throw err;
+  }
   return db;
 }

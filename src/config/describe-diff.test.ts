@@ -43,6 +43,12 @@ describe('describeConfig', () => {
     expect(text).not.toContain('secret');
   });
 
+  it('prints the read-replica keys of a database as they would be written', () => {
+    const text = describeConfig(load(`${BASE}[databases]\nro = host=a,b weight=3,1 load_balance=power_of_two read_write_split=1 max_replica_lag=500ms\n[pooler]\nmax_replica_lag = 64MB\n`));
+    expect(text).toMatch(/\n {2}ro +a:5432\/ro +load_balance=power_of_two weight=3,1 read_write_split=1 max_replica_lag=0\.5s +pooler\.ini:\d+\n/);
+    expect(text).toMatch(/\n {2}max_replica_lag +64MB +pooler\.ini:\d+\n/);
+  });
+
   it('says so when there is no file, nothing configured and nothing to warn about', () => {
     const text = describeConfig(loadConfig({ env: {} }));
     expect(text).toMatch(/^config file: none \(defaults and environment only\)\n/);

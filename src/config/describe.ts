@@ -4,6 +4,7 @@ import { quoteConnStringValue } from './connstring.js';
 import { FALLBACK_DATABASE } from './databases.js';
 import { databaseOriginKey, userOriginKey } from './loader.js';
 import { computeAutoPoolSize } from './pool-size.js';
+import { formatReplicaLag } from './replica-settings.js';
 import { SETTING_DEFINITIONS, formatSetting } from './settings.js';
 import type { Config, DatabaseConfig, UserConfig } from './types.js';
 import { formatSeconds } from './values.js';
@@ -73,6 +74,12 @@ function databaseOptions(db: DatabaseConfig): string {
   add('auth_user', db.auth_user);
   add('auth_query', db.auth_query);
   add('auth_dbname', db.auth_dbname);
+  add('load_balance', db.load_balance);
+  add('weight', db.weight.length === 0 ? null : db.weight.join(','));
+  add('read_write_split', db.read_write_split === null ? null : db.read_write_split ? 1 : 0);
+  add('read_your_writes', db.read_your_writes);
+  add('max_replica_lag', db.max_replica_lag === null ? null : formatReplicaLag(db.max_replica_lag));
+  add('replica_fallback', db.replica_fallback);
   for (const [key, value] of Object.entries(db.startup_parameters)) add(key, value);
   return parts.join(' ');
 }

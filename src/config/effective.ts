@@ -19,6 +19,11 @@ const GLOBAL_KEY = {
   auth_user: 'auth_user',
   auth_query: 'auth_query',
   auth_dbname: 'auth_dbname',
+  load_balance: 'load_balance',
+  read_write_split: 'read_write_split',
+  read_your_writes: 'read_your_writes',
+  max_replica_lag: 'max_replica_lag',
+  replica_fallback: 'replica_fallback',
 } as const satisfies Record<string, keyof Settings>;
 
 export type OverridableSetting = keyof typeof GLOBAL_KEY;

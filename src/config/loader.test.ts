@@ -184,7 +184,7 @@ describe('loadConfig: a PgBouncer config', () => {
 
   it('reads every [databases] key', () => {
     const config = load(
-      `[databases]\nall = dbname=real host=db1,db2 port=6543,6544 target_session_attrs=read-write patroni=http://p1:8008,http://p2:8008 user=u password='p w' pool_size=3 min_pool_size=1 reserve_pool_size=2 pool_mode=statement max_db_connections=9 server_lifetime=60 connect_query='SET x = 1' auth_user=a auth_query='SELECT usename, passwd FROM pg_shadow WHERE usename=$1' auth_dbname=authdb client_encoding=UTF8 datestyle=ISO,MDY timezone=UTC application_name=app1\n`,
+      `[databases]\nall = dbname=real host=db1,db2 port=6543,6544 target_session_attrs=read-write patroni=http://p1:8008,http://p2:8008 user=u password='p w' pool_size=3 min_pool_size=1 reserve_pool_size=2 pool_mode=statement max_db_connections=9 server_lifetime=60 connect_query='SET x = 1' auth_user=a auth_query='SELECT usename, passwd FROM pg_shadow WHERE usename=$1' auth_dbname=authdb load_balance=weighted_round_robin read_write_split=on read_your_writes=off max_replica_lag=8MB replica_fallback=wait client_encoding=UTF8 datestyle=ISO,MDY timezone=UTC application_name=app1\n`,
     );
     expect(config.databases.get('all')).toEqual({
       name: 'all',
@@ -209,8 +209,34 @@ describe('loadConfig: a PgBouncer config', () => {
       auth_user: 'a',
       auth_query: 'SELECT usename, passwd FROM pg_shadow WHERE usename=$1',
       auth_dbname: 'authdb',
+      load_balance: 'weighted_round_robin',
+      weight: [],
+      read_write_split: true,
+      read_your_writes: 'off',
+      max_replica_lag: { bytes: 8 * 1024 * 1024, ms: 0 },
+      replica_fallback: 'wait',
       startup_parameters: { client_encoding: 'UTF8', DateStyle: 'ISO,MDY', TimeZone: 'UTC', application_name: 'app1' },
     });
+  });
+
+  it('reads the read-replica keys: globals in [pooler], overrides and weights per database', () => {
+    const config = load(
+      '[pooler]\nload_balance = least_connections\nhealth_check_period = 5\nserver_ban_time = 30s\nserver_ban_failures = 5\nmax_replica_lag = 10s\nreplica_fallback = wait\nread_write_split = 1\nread_your_writes = off\nreplica_lsn_poll_interval = 250ms\n[databases]\nsame = host=a,b,c weight=2\nplain = host=a\n',
+    );
+    expect(config.settings).toMatchObject({
+      load_balance: 'least_connections',
+      health_check_period: 5000,
+      server_ban_time: 30_000,
+      server_ban_failures: 5,
+      max_replica_lag: { bytes: 0, ms: 10_000 },
+      replica_fallback: 'wait',
+      read_write_split: true,
+      read_your_writes: 'off',
+      replica_lsn_poll_interval: 250,
+    });
+    expect(config.origins.get('server_ban_time')).toBe('pooler.ini:4');
+    expect(config.databases.get('same')!.weight).toEqual([2, 2, 2]);
+    expect(config.databases.get('plain')).toMatchObject({ weight: [], load_balance: null, read_write_split: null, max_replica_lag: null });
   });
 
   it('reads every [users] key', () => {
@@ -406,6 +432,69 @@ describe('loadConfig: errors name file:line and key', () => {
       'bad server_lifetime',
       '[databases]\napp = server_lifetime=forever\n',
       'pooler.ini:2: database "app": parameter "server_lifetime": invalid value "forever" (expected a duration in seconds such as 30 or 0.5, or with a unit: 500ms, 30s, 5min, 1h)',
+      2,
+      'app',
+    ],
+    [
+      'bad load_balance',
+      '[pooler]\nload_balance = random\n',
+      'pooler.ini:2: key "load_balance": invalid value "random" (expected first, round_robin, weighted_round_robin, least_connections, least_response_time or power_of_two)',
+      2,
+      'load_balance',
+    ],
+    [
+      'max_replica_lag without a unit',
+      '[pooler]\n\nmax_replica_lag = 100\n',
+      'pooler.ini:3: key "max_replica_lag": invalid value "100" (expected 0 (off), a size such as 16MB',
+      3,
+      'max_replica_lag',
+    ],
+    [
+      'bad server_ban_failures',
+      '[pooler]\nserver_ban_failures = some\n',
+      'pooler.ini:2: key "server_ban_failures": invalid value "some" (expected a non-negative integer)',
+      2,
+      'server_ban_failures',
+    ],
+    [
+      'bad database load_balance',
+      '[databases]\napp = host=a,b load_balance=leastconn\n',
+      'pooler.ini:2: database "app": parameter "load_balance": invalid value "leastconn" (expected first, round_robin',
+      2,
+      'app',
+    ],
+    [
+      'a weight that is not a number',
+      '[databases]\napp = host=a,b weight=3,heavy\n',
+      'pooler.ini:2: database "app": parameter "weight": invalid value "3,heavy" (expected an integer from 0 to 1000000)',
+      2,
+      'app',
+    ],
+    [
+      'weights not aligned with hosts',
+      '[databases]\napp = host=a,b,c weight=3,1\n',
+      'pooler.ini:2: database "app": parameter "weight": expected one weight, or one weight per host (3 hosts, 2 weights)',
+      2,
+      'app',
+    ],
+    [
+      'weights with Patroni',
+      '[databases]\napp = patroni=http://p1:8008 weight=2\n',
+      'pooler.ini:2: database "app": parameter "weight": expected no weight= with patroni=',
+      2,
+      'app',
+    ],
+    [
+      'bad database max_replica_lag',
+      '[databases]\napp = host=a,b max_replica_lag=lots\n',
+      'pooler.ini:2: database "app": parameter "max_replica_lag": invalid value "lots" (expected 0 (off), a size such as 16MB',
+      2,
+      'app',
+    ],
+    [
+      'bad database read_write_split',
+      '[databases]\napp = host=a,b read_write_split=sometimes\n',
+      'pooler.ini:2: database "app": parameter "read_write_split": invalid value "sometimes" (expected 0 or 1 (also on/off, true/false, yes/no))',
       2,
       'app',
     ],

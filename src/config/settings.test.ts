@@ -51,9 +51,18 @@ describe('the settings table', () => {
     expect(ours.sort()).toEqual([
       'effective_spindle_count',
       'failover_wait_timeout',
+      'health_check_period',
+      'load_balance',
+      'max_replica_lag',
       'metrics_listen_addr',
       'metrics_port',
       'patroni_poll_interval',
+      'read_write_split',
+      'read_your_writes',
+      'replica_fallback',
+      'replica_lsn_poll_interval',
+      'server_ban_failures',
+      'server_ban_time',
       'server_cores',
       'shutdown_timeout',
     ]);
@@ -133,6 +142,63 @@ describe('formatSetting (SHOW CONFIG values)', () => {
       setSetting(copy, def.name, formatSetting(def.name, s) ?? '');
       expect(copy[def.name], def.name).toEqual(s[def.name]);
     }
+  });
+});
+
+describe('the read-replica settings', () => {
+  it('default to today\'s behaviour: the first host, no split, no lag limit', () => {
+    expect(defaultSettings()).toMatchObject({
+      load_balance: 'first',
+      health_check_period: 10_000,
+      server_ban_time: 60_000,
+      server_ban_failures: 3,
+      max_replica_lag: { bytes: 0, ms: 0 },
+      replica_fallback: 'primary',
+      read_write_split: false,
+      read_your_writes: 'lsn',
+      replica_lsn_poll_interval: 100,
+    });
+  });
+
+  it('read max_replica_lag as bytes or a duration, and print it back with its unit', () => {
+    const s = defaultSettings();
+    const cases: [string, { bytes: number; ms: number }, string][] = [
+      ['16MB', { bytes: 16 * 1024 * 1024, ms: 0 }, '16MB'],
+      ['16mb', { bytes: 16 * 1024 * 1024, ms: 0 }, '16MB'],
+      ['1536kB', { bytes: 1536 * 1024, ms: 0 }, '1536kB'],
+      ['1000B', { bytes: 1000, ms: 0 }, '1000B'],
+      ['1GB', { bytes: 1024 ** 3, ms: 0 }, '1GB'],
+      ['10s', { bytes: 0, ms: 10_000 }, '10s'],
+      ['500ms', { bytes: 0, ms: 500 }, '0.5s'],
+      ['2min', { bytes: 0, ms: 120_000 }, '120s'],
+      ['0', { bytes: 0, ms: 0 }, '0'],
+      ['0MB', { bytes: 0, ms: 0 }, '0'],
+    ];
+    for (const [raw, value, printed] of cases) {
+      setSetting(s, 'max_replica_lag', raw);
+      expect(s.max_replica_lag, raw).toEqual(value);
+      expect(formatSetting('max_replica_lag', s), raw).toBe(printed);
+    }
+  });
+
+  it('refuse a lag without a unit, since bytes and seconds would both be plausible', () => {
+    const s = defaultSettings();
+    for (const raw of ['10', '16 parsecs', '-1MB', 'MB', '1.5B']) {
+      expect(() => setSetting(s, 'max_replica_lag', raw), raw).toThrow(
+        `key "max_replica_lag": invalid value "${raw}" (expected 0 (off), a size such as 16MB (B, kB, MB, GB, TB) or a duration such as 10s (ms, s, min, h))`,
+      );
+    }
+  });
+
+  it('check the load_balance, replica_fallback and read_your_writes words', () => {
+    const s = defaultSettings();
+    setSetting(s, 'load_balance', 'POWER_OF_TWO');
+    expect(s.load_balance).toBe('power_of_two');
+    expect(() => setSetting(s, 'load_balance', 'random')).toThrow(
+      'key "load_balance": invalid value "random" (expected first, round_robin, weighted_round_robin, least_connections, least_response_time or power_of_two)',
+    );
+    expect(() => setSetting(s, 'replica_fallback', 'error')).toThrow('(expected primary or wait)');
+    expect(() => setSetting(s, 'read_your_writes', 'on')).toThrow('(expected lsn or off)');
   });
 });
 

@@ -2,7 +2,8 @@
 // ini reader, POOLER_* overrides, SHOW CONFIG and SET; plus PgBouncer's parameters we accept but ignore.
 import { ConfigError } from './errors.js';
 import { computeAutoPoolSize } from './pool-size.js';
-import type { AuthType, PoolMode, Settings, TlsMode } from './types.js';
+import { REPLICA_SETTING_DEFINITIONS, formatReplicaLag, parseReplicaLag } from './replica-settings.js';
+import type { AuthType, PoolMode, ReplicaLagLimit, Settings, TlsMode } from './types.js';
 import {
   InvalidValue,
   formatSeconds,
@@ -13,7 +14,8 @@ import {
   parseTime,
 } from './values.js';
 
-export type SettingKind = 'int' | 'time' | 'bool' | 'string' | 'list' | 'enum' | 'poolsize';
+/** lag: max_replica_lag's bytes-or-duration (config/replica-settings.ts) */
+export type SettingKind = 'int' | 'time' | 'bool' | 'string' | 'list' | 'enum' | 'poolsize' | 'lag';
 
 /** every field of Settings is a setting, except the flag derived from `default_pool_size = auto` */
 export type SettingName = Exclude<keyof Settings, 'default_pool_size_auto'>;
@@ -47,7 +49,7 @@ export const AUTH_TYPES: readonly AuthType[] = ['trust', 'any', 'plain', 'md5', 
  * because freeing a pool there lowers SHOW STATS totals; ours are kept per database, so pools
  * clients invent (a user name each, with auth_type = trust) are freed after an hour by default.
  */
-export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
+const CORE_DEFINITIONS: readonly SettingDefinition[] = [
   { name: 'admin_users', kind: 'list', default: '', reloadable: true },
   { name: 'application_name_add_host', kind: 'bool', default: '0', reloadable: true },
   { name: 'auth_dbname', kind: 'string', default: '', reloadable: true, nullable: true },
@@ -128,6 +130,10 @@ export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [
   { name: 'verbose', kind: 'int', default: '0', reloadable: true },
 ];
 
+export const SETTING_DEFINITIONS: readonly SettingDefinition[] = [...CORE_DEFINITIONS, ...REPLICA_SETTING_DEFINITIONS].sort((a, b) =>
+  a.name < b.name ? -1 : 1,
+);
+
 const DEFINITIONS_BY_NAME = new Map<string, SettingDefinition>(SETTING_DEFINITIONS.map((def) => [def.name, def]));
 
 export function findSetting(name: string): SettingDefinition | undefined {
@@ -194,7 +200,7 @@ export function unsupportedWarning(where: string, row: UnsupportedSetting): stri
   return `${where}: "${row.name}" is a PgBouncer setting pooler does not support yet; it is ignored${consequence}`;
 }
 
-export type SettingValue = number | boolean | string | string[] | null;
+export type SettingValue = number | boolean | string | string[] | ReplicaLagLimit | null;
 
 /** parse `raw` for one setting; throws InvalidValue. `default_pool_size` yields 'auto' or a number */
 export function parseSettingValue(def: SettingDefinition, raw: string): SettingValue {
@@ -218,6 +224,8 @@ export function parseSettingValue(def: SettingDefinition, raw: string): SettingV
       } catch {
         throw new InvalidValue('a non-negative integer or auto (server_cores × 2 + effective_spindle_count)');
       }
+    case 'lag':
+      return parseReplicaLag(raw);
     default:
       return assertNever(def.kind);
   }
@@ -297,6 +305,8 @@ export function formatSetting(name: SettingName, settings: Settings): string | n
     case 'enum':
     case 'string':
       return value === null ? null : String(value);
+    case 'lag':
+      return formatReplicaLag(value as ReplicaLagLimit);
     default:
       return assertNever(def.kind);
   }

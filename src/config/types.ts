@@ -6,6 +6,17 @@ export type PoolMode = 'session' | 'transaction' | 'statement';
 /** libpq's sslmode words, which PgBouncer's client_tls_sslmode and server_tls_sslmode take */
 export type TlsMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 export type AuthType = 'trust' | 'any' | 'plain' | 'md5' | 'scram-sha-256' | 'cert' | 'hba';
+/** how a transaction picks one of a database's hosts; `first` is the first usable host (no balancing) */
+export type LoadBalance = 'first' | 'round_robin' | 'weighted_round_robin' | 'least_connections' | 'least_response_time' | 'power_of_two';
+/** when no replica is usable, reads go to the primary, or wait (up to query_wait_timeout) for one */
+export type ReplicaFallback = 'primary' | 'wait';
+/** lsn: a client's reads go only to replicas that have replayed its last commit */
+export type ReadYourWrites = 'lsn' | 'off';
+/** max_replica_lag: a replica further behind than this is taken out; 0 means no limit on that measure */
+export interface ReplicaLagLimit {
+  bytes: number;
+  ms: number;
+}
 
 export interface Settings {
   listen_addr: string;
@@ -86,6 +97,20 @@ export interface Settings {
   patroni_poll_interval: number;
   client_idle_timeout: number;
   idle_transaction_timeout: number;
+  /** the read-replica settings (config/replica-settings.ts); a [databases] entry may override the first five */
+  load_balance: LoadBalance;
+  read_write_split: boolean;
+  read_your_writes: ReadYourWrites;
+  max_replica_lag: ReplicaLagLimit;
+  replica_fallback: ReplicaFallback;
+  /** ms between active checks of each host; 0: passive checks only */
+  health_check_period: number;
+  /** ms a banned host gets no transactions before one probe decides */
+  server_ban_time: number;
+  /** consecutive connect or query failures (not SQL errors) that ban a host; 0: never by count */
+  server_ban_failures: number;
+  /** ms between reads of each replica's replay position (read_your_writes = lsn) */
+  replica_lsn_poll_interval: number;
   log_connections: boolean;
   log_disconnections: boolean;
   log_pooler_errors: boolean;
@@ -136,6 +161,13 @@ export interface DatabaseConfig {
   auth_user: string | null;
   auth_query: string | null;
   auth_dbname: string | null;
+  load_balance: LoadBalance | null;
+  /** weight= per host, aligned with `hosts` (a single weight= applies to every host); empty: all weigh 1 */
+  weight: number[];
+  read_write_split: boolean | null;
+  read_your_writes: ReadYourWrites | null;
+  max_replica_lag: ReplicaLagLimit | null;
+  replica_fallback: ReplicaFallback | null;
   /** sent to the server in the startup packet (client_encoding, datestyle, timezone, application_name) */
   startup_parameters: Record<string, string>;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { readCluster } from './patroni.js';
+import { balancedReplicas, readCluster } from './patroni.js';
 
 // /cluster as Patroni 3.0 (Debian 12) writes it, and as Patroni 4 does (primary, streaming)
 const PATRONI_3 = {
@@ -39,5 +39,24 @@ describe('reading Patroni /cluster', () => {
     expect(two.problem).toBe('members node1 and node2 both claim to be the leader');
     expect(readCluster({ members: PATRONI_3.members.slice(1) }).problem).toMatch(/no leader/);
     expect(readCluster({ members: [{ ...PATRONI_3.members[0], state: 'stopped' }] }).problem).toBe('leader node1 is stopped, not running');
+  });
+});
+
+describe('the replicas reads are balanced over', () => {
+  it('are the streaming replicas and sync standbys, in Patroni 3 and 4 spelling, less any tagged noloadbalance', () => {
+    const members = readCluster({
+      members: [
+        ...PATRONI_3.members,
+        { name: 'node4', role: 'replica', state: 'streaming', host: '127.0.0.1', port: 5436, lag: 0 },
+        { name: 'node5', role: 'quorum_standby', state: 'streaming', host: '127.0.0.1', port: 5437, lag: 0 },
+        { name: 'node6', role: 'replica', state: 'running', host: '127.0.0.1', port: 5438, tags: { noloadbalance: true } },
+        { name: 'node7', role: 'replica', state: 'in archive recovery', host: '127.0.0.1', port: 5439 },
+        { name: 'node8', role: 'replica', state: 'starting', host: '127.0.0.1', port: 5440 },
+        { name: 'node9', role: 'standby_leader', state: 'running', host: '127.0.0.1', port: 5441 },
+      ],
+    }).members;
+    expect(balancedReplicas(members).map((m) => m.name)).toEqual(['node2', 'node3', 'node4', 'node5']);
+    expect(members.find((m) => m.name === 'node6')!.noloadbalance).toBe(true);
+    expect(members.find((m) => m.name === 'node4')!.noloadbalance).toBe(false);
   });
 });

@@ -1,6 +1,7 @@
 // Reading a Patroni cluster: GET /cluster from every REST API URL in parallel, in Patroni 3 and 4
 // spellings (leader/master, running/streaming), and the rule for the one member writes may go to:
-// the leader Patroni agrees on, confirmed by that member's own /primary check (not in recovery).
+// the leader Patroni agrees on, confirmed by that member's own /primary check (not in recovery);
+// and the replicas reads may be balanced over.
 
 export interface PatroniMember {
   name: string;
@@ -13,6 +14,8 @@ export interface PatroniMember {
   /** replication lag in bytes; null for the leader or when Patroni does not know */
   lag: number | null;
   apiUrl: string | null;
+  /** tags.noloadbalance: Patroni's own /replica check leaves such a member out, and so do we */
+  noloadbalance: boolean;
 }
 
 export interface PatroniView {
@@ -36,7 +39,19 @@ function member(raw: Record<string, unknown>): PatroniMember | null {
     state: String(raw.state ?? 'unknown'),
     lag,
     apiUrl: typeof raw.api_url === 'string' ? raw.api_url.replace(/\/patroni$/, '') : null,
+    // Patroni tests the tag for truth as Python does, so "false" as a string still counts
+    noloadbalance: Boolean((raw.tags as Record<string, unknown> | undefined)?.noloadbalance),
   };
+}
+
+/** quorum_standby is Patroni 4's sync_standby under quorum commit */
+const REPLICA_ROLES = new Set(['replica', 'sync_standby', 'quorum_standby']);
+/** running before Patroni 3.0.4; streaming from then on (not `in archive recovery`: it may be far behind) */
+const REPLICA_STATES = new Set(['running', 'streaming']);
+
+/** the members reads may go to: replicas that stream and are not tagged noloadbalance */
+export function balancedReplicas(members: readonly PatroniMember[]): PatroniMember[] {
+  return members.filter((m) => REPLICA_ROLES.has(m.role) && REPLICA_STATES.has(m.state) && !m.noloadbalance);
 }
 
 /** one /cluster answer, as Patroni 3.x and 4.x write it */

@@ -11,7 +11,7 @@ export interface ServerAddress {
 }
 
 /** a member as SHOW TOPOLOGY lists it: a Patroni member, or one host of a list */
-export type TopologyMember = Omit<PatroniMember, 'apiUrl'>;
+export type TopologyMember = Omit<PatroniMember, 'apiUrl' | 'noloadbalance'>;
 
 export type TopologyKind = 'static' | 'multi-host' | 'patroni';
 
