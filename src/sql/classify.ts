@@ -1,0 +1,122 @@
+// The classifier's entry points: the keyword prefilter first, then the verdict cache, then
+// PostgreSQL's grammar. Never throws once loadClassifier() has resolved.
+import { VerdictCache } from './cache.js';
+import { statementEffects } from './effects.js';
+import { assertParserLoaded, loadParser, parseStatements } from './parser.js';
+import { NEEDS_PARSE, prefilter, READ_ONLY } from './prefilter.js';
+import { isReadOnly } from './read-only.js';
+import { NEUTRAL, NEUTRAL_READ_ONLY, PARSE_ERROR, verdict, type StatementVerdict } from './verdict.js';
+import type { Node } from 'libpg-query';
+
+/** plain numbers, read by whoever reports them */
+export const classifierCounters = {
+  /** texts decided by the prefilter alone */
+  prefiltered: 0,
+  cacheHits: 0,
+  /** texts the grammar parsed (cache misses), syntax errors included */
+  parsed: 0,
+  parseErrors: 0,
+  /** texts whose parse tree the classifier failed to read: answered as opaque */
+  failures: 0,
+};
+
+const cache = new VerdictCache<readonly StatementVerdict[]>(10_000, 64 * 1024, 8 * 1024 * 1024);
+
+/** the prefilter's per-statement answers, reused from call to call */
+const kinds: number[] = [];
+
+/** the verdict for a statement whose parse tree could not be read: anything may happen */
+const UNREADABLE = verdict([], null, false, true);
+
+const ONE_NEUTRAL = Object.freeze([NEUTRAL]);
+const ONE_READ_ONLY = Object.freeze([NEUTRAL_READ_ONLY]);
+const ONE_PARSE_ERROR = Object.freeze([PARSE_ERROR]);
+const NO_STATEMENTS: readonly StatementVerdict[] = Object.freeze([]);
+
+/** compiles PostgreSQL's grammar (WebAssembly); await once at startup, before the first classify */
+export async function loadClassifier(): Promise<void> {
+  await loadParser();
+}
+
+/**
+ * One verdict per statement of a simple Query or Parse text, for session effects and transaction
+ * control. `readOnly` is true only where it came free (the prefilter proved it, or the text was
+ * parsed anyway): ask classifyForRouting when routing depends on it. A syntax error anywhere gives
+ * the single verdict PARSE_ERROR.
+ */
+export function classify(sql: string): readonly StatementVerdict[] {
+  return run(sql, false);
+}
+
+/** classify, and `readOnly` decided for every statement: parses the SELECTs the prefilter cannot prove */
+export function classifyForRouting(sql: string): readonly StatementVerdict[] {
+  return run(sql, true);
+}
+
+/** forgets every cached verdict (tests, and a pooler that wants to drop the memory) */
+export function clearClassifierCache(): void {
+  cache.clear();
+}
+
+function run(sql: string, routing: boolean): readonly StatementVerdict[] {
+  assertParserLoaded();
+  // The server reads a Query's text up to its terminating NUL, whatever follows.
+  const nul = sql.indexOf('\0');
+  if (nul >= 0) sql = sql.slice(0, nul);
+  // Routing parses most SELECTs, so their cached verdicts come first; session-effect
+  // classification lets most texts through the prefilter, so that comes first.
+  if (routing) {
+    const hit = cache.get(sql);
+    if (hit !== undefined) {
+      classifierCounters.cacheHits++;
+      return hit;
+    }
+  }
+  const count = prefilter(sql, routing, kinds);
+  if (count !== NEEDS_PARSE) {
+    classifierCounters.prefiltered++;
+    return prefiltered(count);
+  }
+  if (!routing) {
+    const hit = cache.get(sql);
+    if (hit !== undefined) {
+      classifierCounters.cacheHits++;
+      return hit;
+    }
+  }
+  const verdicts = parsed(sql);
+  cache.set(sql, verdicts);
+  return verdicts;
+}
+
+function prefiltered(count: number): readonly StatementVerdict[] {
+  if (count === 0) return NO_STATEMENTS;
+  if (count === 1) return kinds[0] === READ_ONLY ? ONE_READ_ONLY : ONE_NEUTRAL;
+  const verdicts: StatementVerdict[] = [];
+  for (let i = 0; i < count; i++) verdicts.push(kinds[i] === READ_ONLY ? NEUTRAL_READ_ONLY : NEUTRAL);
+  return Object.freeze(verdicts);
+}
+
+function parsed(sql: string): readonly StatementVerdict[] {
+  classifierCounters.parsed++;
+  const statements = parseStatements(sql);
+  if (statements === null) {
+    classifierCounters.parseErrors++;
+    return ONE_PARSE_ERROR;
+  }
+  if (statements.length === 0) return NO_STATEMENTS;
+  return Object.freeze(statements.map(statementVerdict));
+}
+
+function statementVerdict(stmt: Node): StatementVerdict {
+  try {
+    const { effects, tx, opaque } = statementEffects(stmt);
+    const readOnly = isReadOnly(stmt);
+    if (effects.length === 0 && tx === null && !opaque) return readOnly ? NEUTRAL_READ_ONLY : NEUTRAL;
+    return verdict(effects, tx, readOnly, opaque);
+  } catch {
+    // a parse tree shaped in a way this code does not expect: say "unknown", never throw at the pooler
+    classifierCounters.failures++;
+    return UNREADABLE;
+  }
+}
