@@ -3,7 +3,7 @@
 import { ConfigError } from './errors.js';
 import { computeAutoPoolSize } from './pool-size.js';
 import { REPLICA_SETTING_DEFINITIONS, formatReplicaLag, parseReplicaLag } from './replica-settings.js';
-import type { AuthType, PoolMode, ReplicaLagLimit, Settings, TlsMode } from './types.js';
+import type { AuthType, PoolMode, ReplicaLagLimit, SessionStateMode, Settings, TlsMode } from './types.js';
 import {
   InvalidValue,
   formatSeconds,
@@ -37,6 +37,7 @@ export interface SettingDefinition {
 }
 
 export const POOL_MODES: readonly PoolMode[] = ['session', 'transaction', 'statement'];
+export const SESSION_STATE_MODES: readonly SessionStateMode[] = ['track_and_pin', 'error', 'ignore'];
 export const TLS_MODES: readonly TlsMode[] = ['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full'];
 export const AUTH_TYPES: readonly AuthType[] = ['trust', 'any', 'plain', 'md5', 'scram-sha-256', 'cert', 'hba'];
 
@@ -115,6 +116,7 @@ const CORE_DEFINITIONS: readonly SettingDefinition[] = [
   { name: 'server_tls_key_file', kind: 'string', default: '', reloadable: true },
   { name: 'server_tls_protocols', kind: 'string', default: 'secure', reloadable: true },
   { name: 'server_tls_sslmode', kind: 'enum', default: 'prefer', reloadable: true, values: TLS_MODES },
+  { name: 'session_state', kind: 'enum', default: 'track_and_pin', reloadable: true, values: SESSION_STATE_MODES },
   { name: 'shutdown_timeout', kind: 'time', default: '30', reloadable: true },
   { name: 'stats_period', kind: 'time', default: '60', reloadable: true },
   { name: 'stats_users', kind: 'list', default: '', reloadable: true },

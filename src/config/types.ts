@@ -3,6 +3,7 @@
 // Every time value is held in milliseconds.
 
 export type PoolMode = 'session' | 'transaction' | 'statement';
+export type SessionStateMode = 'track_and_pin' | 'error' | 'ignore';
 /** libpq's sslmode words, which PgBouncer's client_tls_sslmode and server_tls_sslmode take */
 export type TlsMode = 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
 export type AuthType = 'trust' | 'any' | 'plain' | 'md5' | 'scram-sha-256' | 'cert' | 'hba';
@@ -55,6 +56,12 @@ export interface Settings {
   admin_users: string[];
   stats_users: string[];
   pool_mode: PoolMode;
+  /**
+   * what transaction and statement mode do with session state (SET, temp tables, LISTEN, ...):
+   * follow SETs from server to server and keep a client on its server while it holds state that
+   * cannot move; refuse such statements; or pass them on unnoticed, as PgBouncer does
+   */
+  session_state: SessionStateMode;
   max_client_conn: number;
   /** per-server LRU of prepared statements in transaction/statement mode; 0 passes names through */
   max_prepared_statements: number;
