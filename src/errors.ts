@@ -9,6 +9,7 @@ export type PoolerErrorCode =
   | 'PROTOCOL_VIOLATION'
   | 'UNSUPPORTED_PROTOCOL'
   | 'UNSUPPORTED_STARTUP_PARAMETER'
+  | 'SESSION_STATE_REFUSED'
   | 'NO_SUCH_DATABASE'
   | 'AUTH_FAILED'
   | 'AUTH_QUERY_FAILED'
@@ -100,6 +101,7 @@ export const SqlState = {
 
 /** Why a connection was closed; a closed union so logs and metrics can label by it. */
 export type DisconnectReason =
+  | 'session_state' // the client that left ran LOAD or a statement with unknown session effects: nothing resets that server
   | 'client_close'
   | 'client_terminate'
   | 'server_close'

@@ -10,6 +10,7 @@ import { CONSOLE, ClientConnection, type ClientContext } from './client/client-c
 import type { ConsoleChannel } from './client/console-port.js';
 import type { Config, DatabaseConfig, Settings } from './config/types.js';
 import { PoolerError } from './errors.js';
+import { loadClassifier } from './sql/index.js';
 import type { Logger } from './log.js';
 import type { ClientTls } from './net/client-tls.js';
 import type { Pool } from './pool/pool.js';
@@ -177,6 +178,8 @@ export class Pooler implements ClientContext {
 
   /** start accepting clients; resolves with the address actually bound (port 0 picks one) */
   async listen(): Promise<{ host: string; port: number }> {
+    // PostgreSQL's grammar (WebAssembly) is compiled once, before the first client's statement
+    await loadClassifier();
     const address = await this.listeners.listen(this.settings);
     // follow every database with failover from now, so the first client finds its primary known
     this.topologies.watch(this.config.databases.values());
@@ -246,7 +249,12 @@ export class Pooler implements ClientContext {
     return session;
   }
 
-  poolFor(database: DatabaseConfig, user: string): Pool {
+  /**
+   * The pool declares what it needs of a client (PoolClient) and the client what it needs of a pool
+   * (ClientPool); the property-style signature here makes the compiler check, strictly, that a
+   * ClientConnection is the PoolClient the pool expects.
+   */
+  poolFor(database: DatabaseConfig, user: string): Pool & { addClient: (client: ClientConnection) => unknown } {
     // an auto-database freed while this client logged in is known again, and goes with its pool
     this.databases.adopt(database);
     return this.pools.poolFor(database, user, this.auth.serverPassword(database, user));

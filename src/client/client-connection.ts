@@ -24,6 +24,7 @@ import {
 import {
   FrontendCode,
   MAX_AUTH_MESSAGE_LENGTH,
+  MAX_CLASSIFIED_STATEMENT_LENGTH,
   MAX_CONSOLE_MESSAGE_LENGTH,
   MAX_SMALL_MESSAGE_LENGTH,
   MAX_STARTUP_PACKET_LENGTH,
@@ -114,7 +115,30 @@ for (const code of [
 const PREPARED_WORK_TABLE = Uint8Array.from(WORK_TABLE);
 for (const code of [FrontendCode.Parse, FrontendCode.Bind, FrontendCode.Describe, FrontendCode.Close]) PREPARED_WORK_TABLE[code] = Treat.Whole;
 
+/**
+ * with session state followed (transaction and statement mode), Query and Parse texts are read
+ * whole up to MAX_CLASSIFIED_STATEMENT_LENGTH to be classified; longer ones pass unread
+ */
+const SESSION_WORK_TABLE = Uint8Array.from(WORK_TABLE);
+SESSION_WORK_TABLE[FrontendCode.Query] = Treat.Capped;
+SESSION_WORK_TABLE[FrontendCode.Parse] = Treat.Capped;
+const SESSION_PREPARED_WORK_TABLE = Uint8Array.from(PREPARED_WORK_TABLE);
+SESSION_PREPARED_WORK_TABLE[FrontendCode.Query] = Treat.Capped;
+
 let nextClientId = 1;
+
+const NO_SETTINGS: ReadonlyMap<string, string> = new Map();
+
+/** the tracked names in lower case, one set per configuration */
+const lowerNameSets = new WeakMap<ReadonlySet<string>, ReadonlySet<string>>();
+function lowerNamesFor(names: ReadonlySet<string>): ReadonlySet<string> {
+  let lower = lowerNameSets.get(names);
+  if (lower === undefined) {
+    lower = new Set([...names].map((name) => name.toLowerCase()));
+    lowerNameSets.set(names, lower);
+  }
+  return lower;
+}
 
 /** a TLS record of type handshake: the first byte of a ClientHello */
 const TLS_HANDSHAKE_RECORD = 0x16;
@@ -305,6 +329,16 @@ export class ClientConnection implements PacketHandler {
     return this.phase === 'startup' || this.phase === 'auth';
   }
 
+  /** settings from the startup packet beyond the tracked ones, replayed on every server the client gets */
+  get startupSettings(): ReadonlyMap<string, string> {
+    return this.startup?.settings ?? NO_SETTINGS;
+  }
+
+  /** the parameters followed through ParameterStatus, lower case */
+  get trackedParameterNames(): ReadonlySet<string> {
+    return lowerNamesFor(this.trackedNames);
+  }
+
   get preparedStatementCount(): number {
     return this.link?.preparedStatementCount ?? 0;
   }
@@ -329,7 +363,8 @@ export class ClientConnection implements PacketHandler {
     this.stream.table = WORK_TABLE;
     this.stream.maxMessageLength = this.context.settings.max_packet_size;
     this.stream.codeLimits = WORK_CODE_LIMITS;
-    if (this.link?.statements) this.stream.table = PREPARED_WORK_TABLE;
+    this.stream.table = link.classifies ? (link.statements ? SESSION_PREPARED_WORK_TABLE : SESSION_WORK_TABLE) : link.statements ? PREPARED_WORK_TABLE : WORK_TABLE;
+    this.stream.inspectLimit = MAX_CLASSIFIED_STATEMENT_LENGTH;
     this.context.registerCancelKey(this);
     if (this.context.settings.log_connections) {
       this.log.info({ db: this.startup!.database, user: this.startup!.user }, 'login attempt: ok');

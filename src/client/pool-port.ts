@@ -34,6 +34,8 @@ export interface ClientLink {
   readonly quiet: boolean;
   /** named statements are rewritten: Parse, Bind, Describe and Close must be read whole */
   readonly statements: object | null;
+  /** statements are classified for session state: Query and Parse texts must be read */
+  readonly classifies: boolean;
   readonly preparedStatementCount: number;
   requestServer(): void;
   /** answer a lone Parse + Sync without a server, when the statement is known; false otherwise */

@@ -1,6 +1,7 @@
-// Checks a client's startup parameters the way PgBouncer does: the tracked session parameters are
-// kept (and replayed on every server the client gets), `_pq_.` options are negotiated away, listed
-// ones are ignored, and anything else is refused with an error that says how to allow it.
+// Reads a client's startup parameters: the ones followed by ParameterStatus (client_encoding,
+// TimeZone, ...) are tracked; every other setting, given directly or as options -c / --name=value,
+// is kept to be replayed on each server the client gets; `_pq_.` options are negotiated away, and
+// ignore_startup_parameters drops what it lists, as in PgBouncer.
 import { PoolerError, SqlState } from '../errors.js';
 
 /** parameters every client's value is tracked for, in PostgreSQL's spelling */
@@ -18,6 +19,8 @@ export interface ClientStartup {
   database: string;
   /** tracked parameters the client set, keyed by their canonical spelling */
   tracked: Map<string, string>;
+  /** every other setting the client gave (startup parameters and options -c), by name as given */
+  settings: Map<string, string>;
   /** `_pq_.` protocol options to report as unsupported in NegotiateProtocolVersion */
   protocolOptions: string[];
 }
@@ -37,6 +40,7 @@ export function checkStartupParameters(parameters: Map<string, string>, rules: S
   const canonical = canonicalNames(rules.trackExtra);
   const ignored = new Set(rules.ignore.map((name) => name.toLowerCase()));
   const tracked = new Map<string, string>();
+  const settings = new Map<string, string>();
   const protocolOptions: string[] = [];
   const user = parameters.get('user');
   if (!user) {
@@ -59,7 +63,7 @@ export function checkStartupParameters(parameters: Map<string, string>, rules: S
       continue;
     }
     if (lower === 'options') {
-      if (!ignored.has('options')) readOptions(value, canonical, tracked);
+      if (!ignored.has('options')) readOptions(value, canonical, tracked, settings);
       continue;
     }
     if (lower === 'replication') {
@@ -70,20 +74,14 @@ export function checkStartupParameters(parameters: Map<string, string>, rules: S
       );
     }
     if (ignored.has(lower)) continue;
-    throw new PoolerError(
-      'UNSUPPORTED_STARTUP_PARAMETER',
-      SqlState.protocolViolation,
-      `unsupported startup parameter: ${name}`,
-      'FATAL',
-      `add "${name}" to ignore_startup_parameters in pooler.ini to accept and drop it`,
-    );
+    settings.set(name, value);
   }
-  return { user, database: parameters.get('database') || user, tracked, protocolOptions };
+  return { user, database: parameters.get('database') || user, tracked, settings, protocolOptions };
 }
 
-/** `options` may carry `-c name=value` / `--name=value` settings; only tracked ones can be honoured */
-function readOptions(options: string, canonical: Map<string, string>, tracked: Map<string, string>): void {
-  const words = options.trim().split(/\s+/).filter(Boolean);
+/** `options` may carry `-c name=value` / `--name=value` settings (a backslash escapes a space, as libpq's pg_split_opts reads it) */
+function readOptions(options: string, canonical: Map<string, string>, tracked: Map<string, string>, settings: Map<string, string>): void {
+  const words = splitOptions(options);
   for (let i = 0; i < words.length; i++) {
     let setting: string | undefined;
     const word = words[i]!;
@@ -91,16 +89,39 @@ function readOptions(options: string, canonical: Map<string, string>, tracked: M
     else if (word.startsWith('-c')) setting = word.slice(2);
     else if (word.startsWith('--')) setting = word.slice(2);
     const eq = setting?.indexOf('=') ?? -1;
-    const name = setting !== undefined && eq > 0 ? canonical.get(setting.slice(0, eq).toLowerCase()) : undefined;
-    if (setting === undefined || name === undefined) {
+    if (setting === undefined || eq <= 0) {
       throw new PoolerError(
         'UNSUPPORTED_STARTUP_PARAMETER',
         SqlState.protocolViolation,
-        `unsupported options startup parameter: parameter "${word}${setting && word === '-c' ? ' ' + setting : ''}" is not tracked`,
+        `invalid options startup parameter: "${word}" is not -c name=value or --name=value`,
         'FATAL',
-        'add "options" to ignore_startup_parameters to drop unsupported -c settings',
+        'add "options" to ignore_startup_parameters to drop the options parameter',
       );
     }
-    tracked.set(name, setting!.slice(eq + 1));
+    // PostgreSQL reads --work-mem as work_mem
+    const given = setting.slice(0, eq).replace(/-/g, '_');
+    const value = setting.slice(eq + 1);
+    const name = canonical.get(given.toLowerCase());
+    if (name !== undefined) tracked.set(name, value);
+    else settings.set(given, value);
   }
+}
+
+/** words separated by whitespace, a backslash taking the next character literally (PostgreSQL's pg_split_opts) */
+function splitOptions(options: string): string[] {
+  const words: string[] = [];
+  let word: string | null = null;
+  for (let i = 0; i < options.length; i++) {
+    const c = options[i]!;
+    if (/\s/.test(c)) {
+      if (word !== null) words.push(word);
+      word = null;
+    } else if (c === '\\' && i + 1 < options.length) {
+      word = (word ?? '') + options[++i];
+    } else {
+      word = (word ?? '') + c;
+    }
+  }
+  if (word !== null) words.push(word);
+  return words;
 }

@@ -1,7 +1,8 @@
 // The Link and the Pool's release rules with fake sockets: each exchange is fed whole and split at
 // every byte offset on the client side and on the server side, and must give the exact bytes each
 // side expects and the server state (still linked, back in the pool, or closed) a user would see.
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { loadClassifier } from '../sql/index.js';
 import type { PoolMode, Settings } from '../config/types.js';
 import { poolRig, settle, type FakeSocket, type PoolRig } from '../testing/pool-rig.js';
 import { wire } from '../testing/wire.js';
@@ -37,6 +38,8 @@ const FunctionResult = wire().int32(-1).message('V');
 const Failure = (sqlstate: string) => wire().bytes('S').cstring('ERROR').bytes('C').cstring(sqlstate).bytes('M').cstring('it failed').bytes(Buffer.from([0])).message('E');
 
 const all = (...parts: Buffer[]) => Buffer.concat(parts);
+
+beforeAll(() => loadClassifier());
 
 /** the message codes in a run of bytes, as one string */
 function codes(bytes: Buffer): string {

@@ -3,20 +3,45 @@
 // request times the stats read, and the only judge of whether the server is quiet enough to release.
 import { clock } from '../clock.js';
 import { Disposition } from '../net/packet-stream.js';
-import { BackendCode, ErrorField, FrontendCode, TxStatus } from '../protocol/codes.js';
+import { BackendCode, ErrorField, FrontendCode, HEADER_LENGTH, TxStatus } from '../protocol/codes.js';
 import { decodeField } from '../protocol/decode.js';
 import { Action, endsRequest, NOT_A_REQUEST, PLAIN_REQUESTS, ReplyQueue, Request } from '../protocol/reply-queue.js';
 import { ClientStatements } from '../prepared/client-statements.js';
 import { forgetsAllStatements, tampersWithStatements } from '../prepared/messages.js';
 import { ServerStatements } from '../prepared/server-statements.js';
 import type { SharedStatement } from '../prepared/statement-registry.js';
-import { SqlState } from '../errors.js';
+import { PoolerError, SqlState } from '../errors.js';
+import { errorResponseFor } from '../protocol/backend-messages.js';
+import { parseMessage } from '../prepared/messages.js';
+import { cstringEnd } from '../prepared/messages.js';
+import { queryMessage } from '../protocol/frontend-messages.js';
+import { classify, type SessionEffect, type TxControl } from '../sql/index.js';
+import { SessionState, type PinCause } from './session-state.js';
 import type { Listed, StateList } from '../state-list.js';
 import type { ClientState, Pool, PoolClient } from './pool.js';
 import type { PoolServer } from './pool-server.js';
 
 /** "cached plan must not change result type": the server's copy of a statement went stale */
 const STALE_PLAN = SqlState.featureNotSupported;
+
+/** what a request did to session state, kept with its Sync or Query in the queue until the reply says whether it stands */
+type Noted = SessionEffect | TxControl;
+
+/** sent in place of a refused statement (session_state = error): the server fails it, and its error is replaced by the pooler's */
+const REFUSED_QUERY = queryMessage('pooler refused this statement');
+const REFUSED_PARSE = parseMessage(Buffer.alloc(0), Buffer.from('pooler refused this statement\0\0\0', 'latin1'));
+
+/** how an error names what would pin the client */
+const PIN_WORDS: Record<PinCause, string> = {
+  temp_table: 'a temporary table',
+  listen: 'LISTEN',
+  advisory_lock: 'a session advisory lock',
+  prepare: 'a SQL-level PREPARE',
+  with_hold_cursor: 'a cursor WITH HOLD',
+  set_role: 'SET ROLE / SET SESSION AUTHORIZATION',
+  load: 'LOAD',
+  unknown: 'a statement whose effect on the session cannot be known (a DO block, a computed set_config)',
+};
 
 export class Link implements Listed<Link> {
   // the pool's client lists
@@ -29,7 +54,7 @@ export class Link implements Listed<Link> {
 
   server: PoolServer | null = null;
   /** what the linked server still owes, in order; empty whenever the link has no server */
-  readonly queue = new ReplyQueue<SharedStatement>();
+  readonly queue = new ReplyQueue<SharedStatement, readonly Noted[]>();
   /** the client's named statements (transaction and statement mode, max_prepared_statements > 0) */
   readonly statements: ClientStatements | null;
 
@@ -52,15 +77,49 @@ export class Link implements Listed<Link> {
   /** an extended-protocol batch is open (a message since the last Sync): its next message starts no new request for the stats */
   private unsynced = false;
 
+  /** the client's settings and pins (transaction and statement mode follow them; session mode replays its startup settings once) */
+  readonly session: SessionState;
+  /** statements are classified for their session state: transaction and statement mode, unless session_state = ignore */
+  readonly classifies: boolean;
+  /** session_state = error: a statement that would pin is refused */
+  private readonly refuses: boolean;
+  /** session effects of what was sent since the last Sync or Query, until that goes into the queue */
+  private pending: Noted[] | null = null;
+  /** effects staged in the open transaction block, applied when it commits */
+  private txEffects: Noted[] = [];
+  /** an ErrorResponse arrived since the last ReadyForQuery */
+  private failedSinceReady = false;
+  /** the last ReadyForQuery said the transaction block had failed */
+  private txFailed = false;
+  /** when the client was last pinned (ms), for the pinned-seconds count; 0 while not pinned */
+  private pinnedSince = 0;
+
   constructor(
     readonly client: PoolClient,
     readonly pool: Pool,
     preparedCapacity: number,
   ) {
     this.statements = preparedCapacity > 0 && pool.mode !== 'session' ? new ClientStatements(client, this, pool.stats, preparedCapacity) : null;
+    this.session = new SessionState(client.startupSettings, client.trackedParameterNames);
+    const mode = pool.sessionStateMode;
+    this.classifies = pool.mode !== 'session' && mode !== 'ignore';
+    this.refuses = mode === 'error';
   }
 
   // --- what the client sees
+
+  /** the server may go back to the pool now: it is quiet and the client holds no state there that cannot move */
+  get releasable(): boolean {
+    return this.quiet && !this.session.pinned;
+  }
+
+  get pinned(): boolean {
+    return this.session.pinned;
+  }
+
+  get pinReason(): string {
+    return this.session.pinReason;
+  }
 
   /** nothing is owed and no transaction is open: the server may be released (or there is none) */
   get quiet(): boolean {
@@ -93,6 +152,7 @@ export class Link implements Listed<Link> {
 
   /** the client is gone; its server goes back to the pool or closes */
   close(): void {
+    this.endPin();
     this.statements?.release();
     this.pool.removeClient(this);
   }
@@ -151,11 +211,85 @@ export class Link implements Listed<Link> {
     return Disposition.Forward;
   }
 
-  /** a whole Parse, Bind, Describe or Close, read because statements are tracked */
+  /** a whole Query or Parse (read for session state), or Parse, Bind, Describe or Close (read because statements are rewritten) */
   onMessage(code: number, buffer: Buffer, offset: number, total: number): Disposition {
-    const disposition = this.statements!.onMessage(code, buffer, offset, total);
+    if (code === FrontendCode.Query) {
+      const sql = buffer.toString('utf8', offset + HEADER_LENGTH, offset + total - 1);
+      if (this.classifies && this.noteSession(sql)) return this.refuse(REFUSED_QUERY, Request.Query, offset);
+      return this.onHeader(code);
+    }
+    if (code === FrontendCode.Parse && this.classifies) {
+      const end = offset + total;
+      const nameEnd = cstringEnd(buffer, offset + HEADER_LENGTH, end);
+      const textEnd = nameEnd < 0 ? -1 : cstringEnd(buffer, nameEnd + 1, end);
+      if (textEnd > nameEnd && this.noteSession(buffer.toString('utf8', nameEnd + 1, textEnd))) return this.refuse(REFUSED_PARSE, Request.Parse, offset);
+    }
+    if (this.statements === null) return this.onHeader(code);
+    const disposition = this.statements.onMessage(code, buffer, offset, total);
     if (disposition !== Disposition.Hold) this.beginExtended();
     return disposition;
+  }
+
+  /**
+   * What a statement text does to the session: pins are taken at once (the server must not go to
+   * anyone else before the reply), the rest waits in `pending` for the reply that says whether it
+   * stands. True when session_state = error refuses it.
+   */
+  private noteSession(sql: string): boolean {
+    const verdicts = classify(sql);
+    if (this.refuses) {
+      for (const verdict of verdicts) {
+        const cause = verdict.opaque ? 'unknown' : (verdict.effects.find((effect) => effect.kind === 'pin')?.reason ?? null);
+        if (cause !== null) {
+          this.refusal = new PoolerError(
+            'SESSION_STATE_REFUSED',
+            SqlState.featureNotSupported,
+            `${PIN_WORDS[cause]} would tie this client to one server, which ${this.pool.mode} pooling does not do with session_state = error`,
+            'ERROR',
+            'set session_state = track_and_pin to keep such clients on their server, or use session pooling',
+          );
+          return true;
+        }
+      }
+    }
+    for (const verdict of verdicts) {
+      if (verdict.opaque) this.takePin('unknown', null);
+      for (const effect of verdict.effects) {
+        if (effect.kind === 'pin') this.takePin(effect.reason, effect.name);
+        else (this.pending ??= []).push(effect);
+      }
+      // a COMMIT or ROLLBACK matters only when there are effects for it to keep or drop
+      const tx = verdict.tx;
+      if (tx !== null && (tx.kind === 'commit' || tx.kind === 'rollback') && (this.pending !== null || this.txEffects.length > 0)) {
+        (this.pending ??= []).push(tx);
+      }
+    }
+    return false;
+  }
+
+  /** the error a refused statement gets, between noteSession and refuse */
+  private refusal: PoolerError | null = null;
+
+  /**
+   * Send `probe` in the refused message's place: the server fails it where the statement stood (so
+   * an open transaction fails as PostgreSQL's would, and an extended batch skips to Sync), and its
+   * error is replaced by the pooler's.
+   */
+  private refuse(probe: Buffer, request: Request, at: number): Disposition {
+    const error = this.refusal!;
+    this.refusal = null;
+    this.client.stream.inject(probe, at);
+    this.push(request, Action.ReplaceError, 0, null, null, errorResponseFor(error));
+    if (request === Request.Query) this.beginRequest();
+    else this.beginExtended();
+    return Disposition.Skip;
+  }
+
+  private takePin(cause: PinCause, name: string | null): void {
+    const first = this.session.pin(cause, name);
+    if (first === null) return;
+    this.pinnedSince = clock.now;
+    this.pool.onPinned(this, first);
   }
 
   /** Parse, Bind, Describe, Execute, Close: the first one since a Sync starts a request for the stats */
@@ -180,7 +314,12 @@ export class Link implements Listed<Link> {
 
   push(request: Request, action: Action, effects = 0, statement: SharedStatement | null = null, name: string | null = null, reply: Buffer | null = null, generation = 0): void {
     const queue = this.queue;
-    queue.push(request, action, effects, statement, name, reply, generation);
+    let note: readonly Noted[] | null = null;
+    if (this.pending !== null && (request === Request.Sync || request === Request.Query)) {
+      note = this.pending;
+      this.pending = null;
+    }
+    queue.push(request, action, effects, statement, name, reply, generation, note);
     if (this.discardUntilSync) {
       if (request === Request.Sync) {
         this.discardUntilSync = false;
@@ -260,6 +399,10 @@ export class Link implements Listed<Link> {
     if (code === BackendCode.ReadyForQuery) {
       this.copyIn = false;
       this.syncsIgnoredByCopy = 0;
+      const queue = this.queue;
+      const head = queue.size > 0 ? queue.index(0) : -1;
+      const ends = head >= 0 && (queue.request(head) === Request.Sync || queue.request(head) === Request.Query);
+      this.settleSession(ends ? queue.note(head) : null, buffer![offset + HEADER_LENGTH]!);
     } else if (code === BackendCode.CommandComplete) {
       this.onCommandComplete(buffer!, offset, total);
     }
@@ -292,13 +435,14 @@ export class Link implements Listed<Link> {
       if (idle) this.xactStart = 0;
     }
     this.client.onServerAnswered();
-    if (this.server === server && this.quiet && this.pool.mode !== 'session') this.pool.tryRelease(this);
+    if (this.server === server && this.releasable && this.pool.mode !== 'session') this.pool.tryRelease(this);
   }
 
   // --- linking
 
   /** the pool gives this client `server` */
   attach(server: PoolServer): void {
+    this.session.onNewServer();
     this.server = server;
     server.link = this;
     if (this.statements !== null) this.serverStatements.client = this.statements;
@@ -319,6 +463,10 @@ export class Link implements Listed<Link> {
     this.syncsIgnoredByCopy = 0;
     this.discardUntilSync = false;
     while (this.queue.size > 0) this.queue.shift();
+    this.pending = null;
+    this.txEffects = [];
+    this.failedSinceReady = false;
+    this.txFailed = false;
   }
 
   // --- internals
@@ -356,8 +504,71 @@ export class Link implements Listed<Link> {
     }
   }
 
+  /**
+   * A ReadyForQuery: the effects noted with the request it ends stand if no error came and the
+   * transaction committed (or there was none); inside a block they wait for its COMMIT.
+   */
+  private settleSession(note: readonly Noted[] | null, status: number): void {
+    const failed = this.failedSinceReady;
+    const blockHadFailed = this.txFailed;
+    this.failedSinceReady = false;
+    this.txFailed = status === TxStatus.Failed;
+    if (note === null && this.txEffects.length === 0) return;
+    if (failed || (blockHadFailed && status === TxStatus.Idle)) {
+      // what failed did not happen; a failed block's effects go when it ends
+      if (status === TxStatus.Idle) this.txEffects = [];
+      return;
+    }
+    let staged = this.txEffects;
+    let committed = false;
+    let resetAll = false;
+    for (const effect of note ?? []) {
+      if (effect.kind === 'commit') {
+        resetAll = this.apply(staged) || resetAll;
+        committed = true;
+        staged = [];
+      } else if (effect.kind === 'rollback') {
+        staged = [];
+      } else if (effect.kind !== 'begin' && effect.kind !== 'set_transaction') {
+        if (staged === this.txEffects) staged = [...staged];
+        staged.push(effect);
+      }
+    }
+    if (status === TxStatus.Idle && staged.length > 0) {
+      resetAll = this.apply(staged) || resetAll;
+      committed = true;
+      staged = [];
+    }
+    this.txEffects = staged;
+    if (!committed) return;
+    const server = this.server!;
+    // the server ran what the client ran: it holds the client's settings now (after RESET ALL or
+    // DISCARD ALL, its own defaults, which the next link puts right)
+    server.applied = resetAll ? new Map() : this.session.snapshot();
+    server.appliedKey = resetAll ? null : this.session.key;
+    if (!this.session.pinned && this.pinnedSince > 0) {
+      this.pool.stats.pinnedMs += clock.now - this.pinnedSince;
+      this.pinnedSince = 0;
+    }
+  }
+
+  /** commit effects to the session; true when they reset every setting */
+  private apply(effects: readonly Noted[]): boolean {
+    const sessionEffects = effects.filter((effect): effect is SessionEffect => effect.kind === 'set' || effect.kind === 'reset_all' || effect.kind === 'unpin' || effect.kind === 'pin');
+    this.session.commit(sessionEffects);
+    return sessionEffects.some((effect) => effect.kind === 'reset_all');
+  }
+
+  /** the client is gone: the time it spent pinned counts */
+  private endPin(): void {
+    if (this.pinnedSince === 0) return;
+    this.pool.stats.pinnedMs += clock.now - this.pinnedSince;
+    this.pinnedSince = 0;
+  }
+
   /** `buffer` is null for an error too long to read: it names no statement and is no stale plan */
   private onError(buffer: Buffer | null, offset: number, total: number): Disposition {
+    this.failedSinceReady = true;
     // A COPY FROM STDIN that fails stops ignoring Syncs at a point the pooler cannot see: a Sync
     // counted as ignored may be answered after all, and that ReadyForQuery must reach no other client.
     if (this.copyIn && this.syncsIgnoredByCopy > 0) this.server!.closeNeeded = true;
@@ -365,14 +576,17 @@ export class Link implements Listed<Link> {
     if (queue.size === 0) return Disposition.Forward;
     const head = queue.index(0);
     const request = queue.request(head);
-    // an error in a simple query or at Sync (a failed COMMIT) still ends with ReadyForQuery
-    if (request === Request.Sync || request === Request.Query) return Disposition.Forward;
     let disposition: Disposition = Disposition.Forward;
-    const statement = queue.statement(head);
-    const name = queue.name(head);
     if (queue.action(head) === Action.ReplaceError) {
       this.server!.stream.inject(queue.reply(head)!, offset);
       disposition = Disposition.Skip;
+    }
+    // an error in a simple query or at Sync (a failed COMMIT) still ends with ReadyForQuery
+    if (request === Request.Sync || request === Request.Query) return disposition;
+    const statement = queue.statement(head);
+    const name = queue.name(head);
+    if (disposition === Disposition.Skip) {
+      // replaced above
     } else if (buffer !== null && statement !== null && name !== null && queue.action(head) === Action.Forward) {
       const own = ClientStatements.errorWithClientName(buffer, offset, total, statement, name);
       if (own !== null) {

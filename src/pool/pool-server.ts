@@ -29,6 +29,10 @@ export class PoolServer extends ServerConnection {
   link: Link | null = null;
   /** what is prepared here (transaction and statement mode); made when a client first needs it */
   statements: ServerStatements | null = null;
+  /** the session settings clients' SETs (and the pooler's replays) left here: name → SQL value, null for the default */
+  applied: ReadonlyMap<string, string | null> = new Map();
+  /** the SessionState key `applied` was last found equal to; null when unknown */
+  appliedKey: string | null = '';
 
   protected override workTable(): Uint8Array {
     return LINK_TABLE;

@@ -9,7 +9,8 @@ import type { ServerTls } from '../net/server-tls.js';
 import type { WriteStall } from '../net/socket-tuning.js';
 import { clock } from '../clock.js';
 import { effectiveSetting, type GlobalValue, type OverridableSetting } from '../config/effective.js';
-import type { Config, DatabaseConfig, PoolMode } from '../config/types.js';
+import type { Config, DatabaseConfig, PoolMode, SessionStateMode } from '../config/types.js';
+import type { PinCause } from './session-state.js';
 import { PoolerError, SqlState, shuttingDown, suggestsFailover, type DisconnectReason } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ServerOwner, ServerPeer, ServerState, ServerTarget } from '../server/server-connection.js';
@@ -38,6 +39,10 @@ export interface PoolClient extends ServerPeer {
   readonly stream: { takeBytes(): number; inject(message: Buffer, upTo: number): void };
   /** no client message is half-received, so the link may change */
   readonly betweenMessages: boolean;
+  /** settings from the startup packet (and its options -c) beyond those followed by ParameterStatus */
+  readonly startupSettings: ReadonlyMap<string, string>;
+  /** the parameter names followed by ParameterStatus (client_encoding, TimeZone, ...), lower case */
+  readonly trackedParameterNames: ReadonlySet<string>;
   /** the client's view of its session parameters, and that view as one comparable key */
   readonly parameters: Map<string, string>;
   readonly parametersKey: string;
@@ -129,6 +134,21 @@ export class Pool implements ServerOwner {
 
   get mode(): PoolMode {
     return this.setting('pool_mode');
+  }
+
+  get sessionStateMode(): SessionStateMode {
+    return this.context.config.settings.session_state;
+  }
+
+  /** a client is pinned to its server for the first time: say so once, and count it */
+  onPinned(link: Link, cause: PinCause): void {
+    this.stats.countPin(cause);
+    if (link.session.pinCount === 1) {
+      this.context.log.info(
+        { pool: this.name, client: link.client.id, reason: cause },
+        `client pinned to its server: it created ${cause.replace('_', ' ')} state that cannot move to another server (session_state = track_and_pin)`,
+      );
+    }
   }
 
   /**
@@ -279,13 +299,20 @@ export class Pool implements ServerOwner {
       // next client's messages as that rest, so it is never reused.
       const midMessage = !link.client.betweenMessages;
       const quiet = link.quiet;
+      const { pinned, spoiledServer } = link.session;
       this.unlink(link, server);
-      if (quiet && !server.busyInternally && !midMessage && !this.context.beingCanceled(server)) {
-        const settings = this.context.config.settings;
-        if (this.mode === 'session' && settings.server_reset_query !== '') this.resetThenIdle(server);
-        else this.releaseToIdle(server);
-      } else {
+      if (!quiet || server.busyInternally || midMessage || this.context.beingCanceled(server)) {
         server.close('client_gone');
+      } else if (spoiledServer) {
+        // LOAD, or a statement whose effects are unknown: nothing is sure to undo it
+        server.close('session_state');
+      } else if (pinned) {
+        // temp tables, LISTEN, locks, ... of the client that left go before anyone else gets the server
+        this.resetThenIdle(server, 'DISCARD ALL');
+      } else {
+        const settings = this.context.config.settings;
+        if (this.mode === 'session' && settings.server_reset_query !== '') this.resetThenIdle(server, settings.server_reset_query);
+        else this.releaseToIdle(server);
       }
     }
     this.setClientState(link, null);
@@ -299,7 +326,7 @@ export class Pool implements ServerOwner {
 
   /** a linked client's socket drained (or a cancel finished); a release that was waiting for that may go ahead */
   onClientDrained(link: Link): void {
-    if (link.server !== null && link.quiet && this.mode !== 'session') this.tryRelease(link);
+    if (link.server !== null && link.releasable && this.mode !== 'session') this.tryRelease(link);
   }
 
   // --- server events (ServerOwner)
@@ -455,10 +482,14 @@ export class Pool implements ServerOwner {
   private syncParameters(link: Link, server: PoolServer): void {
     const client = link.client;
     const key = client.parametersKey;
-    if (server.matchesParametersKey === key) return client.onLinked(server.socket);
-    const sql = parameterSetQuery(client.parameters, server.parameters);
-    if (sql === null) {
+    const session = link.session;
+    const parametersMatch = server.matchesParametersKey === key;
+    const settingsMatch = server.appliedKey === session.key;
+    if (parametersMatch && settingsMatch) return client.onLinked(server.socket);
+    const sql = (parametersMatch ? '' : (parameterSetQuery(client.parameters, server.parameters) ?? '')) + (settingsMatch ? '' : (session.replayOn(server.applied) ?? ''));
+    if (sql === '') {
       server.matchesParametersKey = key;
+      server.appliedKey = session.key;
       return client.onLinked(server.socket);
     }
     server.runInternal(sql, (error) => {
@@ -468,6 +499,8 @@ export class Pool implements ServerOwner {
         return;
       }
       server.matchesParametersKey = key;
+      server.applied = session.snapshot();
+      server.appliedKey = session.key;
       if (link.server === server) client.onLinked(server.socket);
     });
   }
@@ -487,17 +520,22 @@ export class Pool implements ServerOwner {
     if (server === null || !client.betweenMessages || client.socket.writableNeedDrain || this.context.beingCanceled(server)) return;
     this.unlink(link, server);
     const settings = this.context.config.settings;
-    if (settings.server_reset_query_always && settings.server_reset_query !== '') this.resetThenIdle(server);
+    if (settings.server_reset_query_always && settings.server_reset_query !== '') this.resetThenIdle(server, settings.server_reset_query);
     else this.releaseToIdle(server);
     // a drain closes each client at its transaction boundary, which is now
     if (this.context.draining) client.fail(shuttingDown(), 'shutdown');
     this.dispatch();
   }
 
-  private resetThenIdle(server: PoolServer): void {
+  private resetThenIdle(server: PoolServer, query: string): void {
     this.setServerState(server, 'tested');
-    server.runInternal(this.context.config.settings.server_reset_query, (error) => {
+    server.runInternal(query, (error) => {
       if (error !== null) return server.close('server_reset_failed', error);
+      // DISCARD ALL (and RESET ALL) put every setting back to the server's default
+      if (/\b(discard|reset)\s+all\b/i.test(query)) {
+        server.applied = new Map();
+        server.appliedKey = null;
+      }
       this.releaseToIdle(server);
       this.dispatch();
     });

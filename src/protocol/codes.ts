@@ -144,3 +144,9 @@ export const MAX_SERVER_LOGIN_MESSAGE_LENGTH = 1 << 20;
  * SQLSTATE) come first and are short, so holding the rest is not worth its memory
  */
 export const MAX_INSPECTED_REPLY_LENGTH = 1 << 20;
+
+/**
+ * the longest Query or Parse text read whole to classify its session effects (transaction and
+ * statement mode); a longer one (bulk data, mostly) is forwarded unread and counts as having none
+ */
+export const MAX_CLASSIFIED_STATEMENT_LENGTH = 1 << 20;

@@ -73,8 +73,9 @@ export function endsRequest(request: Request, code: number): boolean {
 /**
  * `S` is what an entry carries for whoever queued it (the prepared statement it concerns), with
  * `effects`, bits that only they read: what the entry changed, to be undone if the server skips it.
+ * `N` is a note the owner keeps with an entry until its reply (the session effects a request ends).
  */
-export class ReplyQueue<S> {
+export class ReplyQueue<S, N = never> {
   private capacity = 16;
   private start = 0;
   size = 0;
@@ -85,6 +86,7 @@ export class ReplyQueue<S> {
   private statements: (S | null)[] = new Array(this.capacity).fill(null);
   private names: (string | null)[] = new Array(this.capacity).fill(null);
   private replies: (Buffer | null)[] = new Array(this.capacity).fill(null);
+  private notes: (N | null)[] = new Array(this.capacity).fill(null);
 
   push(
     request: Request,
@@ -94,6 +96,7 @@ export class ReplyQueue<S> {
     name: string | null = null,
     reply: Buffer | null = null,
     generation = 0,
+    note: N | null = null,
   ): void {
     if (this.size === this.capacity) this.grow();
     const i = (this.start + this.size++) & (this.capacity - 1);
@@ -104,6 +107,7 @@ export class ReplyQueue<S> {
     this.statements[i] = statement;
     this.names[i] = name;
     this.replies[i] = reply;
+    this.notes[i] = note;
   }
 
   /** ring index of the n-th entry from the head */
@@ -132,6 +136,9 @@ export class ReplyQueue<S> {
   reply(i: number): Buffer | null {
     return this.replies[i]!;
   }
+  note(i: number): N | null {
+    return this.notes[i]!;
+  }
 
   /** drop the head entry */
   shift(): void {
@@ -139,6 +146,7 @@ export class ReplyQueue<S> {
     this.statements[i] = null;
     this.names[i] = null;
     this.replies[i] = null;
+    this.notes[i] = null;
     this.start = (this.start + 1) & (this.capacity - 1);
     this.size--;
   }
@@ -150,6 +158,7 @@ export class ReplyQueue<S> {
     this.statements[last] = null;
     this.names[last] = null;
     this.replies[last] = null;
+    this.notes[last] = null;
     this.size--;
   }
 
@@ -161,6 +170,7 @@ export class ReplyQueue<S> {
     this.statements[to] = this.statements[from]!;
     this.names[to] = this.names[from]!;
     this.replies[to] = this.replies[from]!;
+    this.notes[to] = this.notes[from]!;
   }
 
   private grow(): void {
@@ -172,6 +182,7 @@ export class ReplyQueue<S> {
     const statements: (S | null)[] = new Array(capacity).fill(null);
     const names: (string | null)[] = new Array(capacity).fill(null);
     const replies: (Buffer | null)[] = new Array(capacity).fill(null);
+    const notes: (N | null)[] = new Array(capacity).fill(null);
     for (let k = 0; k < this.size; k++) {
       const i = this.index(k);
       requests[k] = this.requests[i]!;
@@ -181,6 +192,7 @@ export class ReplyQueue<S> {
       statements[k] = this.statements[i]!;
       names[k] = this.names[i]!;
       replies[k] = this.replies[i]!;
+      notes[k] = this.notes[i]!;
     }
     this.capacity = capacity;
     this.start = 0;
@@ -191,5 +203,6 @@ export class ReplyQueue<S> {
     this.statements = statements;
     this.names = names;
     this.replies = replies;
+    this.notes = notes;
   }
 }

@@ -61,6 +61,11 @@ export class DatabaseStats implements StatsTotals {
   readonly waitHistogram = new LatencyHistogram();
   readonly transactionHistogram = new LatencyHistogram();
 
+  /** clients pinned to their server (session_state = track_and_pin), by what pinned them first */
+  readonly pinsByReason = new Map<string, number>();
+  /** milliseconds clients spent pinned, counted when they unpin or leave */
+  pinnedMs = 0;
+
   /** the totals at the last stats_period tick and the per-second averages over that period */
   private previous: StatsTotals | null = null;
   private previousAt = clock.now;
@@ -72,6 +77,10 @@ export class DatabaseStats implements StatsTotals {
     this.serverAssignments++;
     this.waitTime += waitedMs * 1000;
     this.waitHistogram.record(waitedMs * 1000);
+  }
+
+  countPin(reason: string): void {
+    this.pinsByReason.set(reason, (this.pinsByReason.get(reason) ?? 0) + 1);
   }
 
   countQuery(): void {
