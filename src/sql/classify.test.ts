@@ -40,7 +40,8 @@ describe('SET and RESET', () => {
     ['SET search_path TO DEFAULT', ['set search_path=default']],
     // with pg_temp first, an unqualified CREATE TABLE makes a temporary table
     ['SET search_path = pg_temp, public', ["set search_path='pg_temp', 'public', pin temp_table"]],
-    ['SET LOCAL search_path = pg_temp', ["local search_path='pg_temp'"]],
+    ['SET LOCAL search_path = pg_temp', ["local search_path='pg_temp', pin temp_table"]],
+    ["SELECT set_config('search_path', 'pg_temp', true)", ["local search_path='pg_temp', pin temp_table"]],
     ["SET TIME ZONE 'Europe/Paris'", ["set timezone='Europe/Paris'"]],
     ['SET TIME ZONE -3.5', ['set timezone=-3.5']],
     ['SET TIME ZONE LOCAL', ['set timezone=default']],
