@@ -42,7 +42,7 @@ export async function loadClassifier(): Promise<void> {
  * One verdict per statement of a simple Query or Parse text, for session effects and transaction
  * control. `readOnly` is true only where it came free (the prefilter proved it, or the text was
  * parsed anyway): ask classifyForRouting when routing depends on it. A syntax error anywhere gives
- * the single verdict PARSE_ERROR.
+ * a single verdict with parseError set.
  */
 export function classify(sql: string): readonly StatementVerdict[] {
   return run(sql, false);

@@ -36,14 +36,19 @@ const WORDS: ReadonlyArray<readonly [string, number]> = [
 const PREFIXES: readonly string[] = ['pg_temp', 'pg_advisory_', 'pg_try_advisory_'];
 
 /**
- * WORDS by a hash of their characters with bit 0x20 set (lower case for letters, and cheaper than
- * folding only them); a hit is confirmed letter by letter.
+ * One more character into a word's hash. Bit 0x20 set first makes letters lower case, cheaper
+ * than folding only them; what else it folds together a letter-by-letter check tells apart.
  */
+function hashStep(hash: number, c: number): number {
+  return (Math.imul(hash, 31) + (c | 0x20)) | 0;
+}
+
+/** WORDS by their hash; a hit is confirmed letter by letter */
 const WORD_TABLE: ReadonlyMap<number, readonly [string, number]> = (() => {
   const table = new Map<number, readonly [string, number]>();
   for (const entry of WORDS) {
     let h = 0;
-    for (let i = 0; i < entry[0].length; i++) h = (Math.imul(h, 31) + (entry[0].charCodeAt(i) | 0x20)) | 0;
+    for (let i = 0; i < entry[0].length; i++) h = hashStep(h, entry[0].charCodeAt(i));
     if (table.has(h)) throw new Error(`prefilter word table: ${entry[0]} collides`);
     table.set(h, entry);
   }
@@ -133,7 +138,7 @@ function prefixFlags(sql: string, start: number, end: number): number {
 /** the whole text of a "quoted identifier" checked as a word would be */
 function quotedFlags(text: string): number {
   let h = 0;
-  for (let i = 0; i < text.length; i++) h = (Math.imul(h, 31) + (text.charCodeAt(i) | 0x20)) | 0;
+  for (let i = 0; i < text.length; i++) h = hashStep(h, text.charCodeAt(i));
   return wordFlags(text, 0, text.length, h) & ANYWHERE;
 }
 
@@ -199,8 +204,9 @@ function blockCommentEnd(sql: string, open: number): number {
 
 /**
  * Scans `sql` and returns NEEDS_PARSE or the number of statements n, with kinds[0..n) (PLAIN or
- * READ_ONLY) for each; entries past n are stale. `routing`: a query the prefilter cannot prove read-only (SELECT with a
- * function call, WITH, EXPLAIN, ...) needs the parser too; otherwise it is PLAIN.
+ * READ_ONLY) for each; entries past n are stale. `routing`: a query the prefilter cannot prove
+ * read-only (a SELECT calling a function, WITH, EXPLAIN, ...) needs the parser too; otherwise it
+ * is PLAIN.
  */
 export function prefilter(sql: string, routing: boolean, kinds: number[]): number {
   // Plain locals, no closure over them: V8 keeps them in registers.
@@ -248,7 +254,7 @@ export function prefilter(sql: string, routing: boolean, kinds: number[]): numbe
       while (i < n) {
         const d = sql.charCodeAt(i);
         if ((classOf(d) & IDENT_PART) === 0) break;
-        hash = (Math.imul(hash, 31) + (d | 0x20)) | 0;
+        hash = hashStep(hash, d);
         i++;
       }
       const next = sql.charCodeAt(i);
