@@ -1,7 +1,14 @@
 // Every statement form the pooler acts on, and the tricks that try to hide one, classified through
 // the public entry points; each row gives the verdicts as describeVerdict writes them.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { classify, classifyForRouting, classifierCounters, describeVerdict, loadClassifier } from './index.js';
+import {
+  classify,
+  classifyForRouting,
+  classifierCounters,
+  describeVerdict,
+  loadClassifier,
+  MAX_PARSED_LENGTH,
+} from './index.js';
 
 beforeAll(async () => {
   await loadClassifier();
@@ -323,6 +330,14 @@ describe('big statements', () => {
     expect(classify(sql)[0]!.effects[0]).toMatchObject({ kind: 'set', name: 'a.b' });
     expect(classify(sql)[0]!.effects[0]).toMatchObject({ kind: 'set', name: 'a.b' });
     expect(classifierCounters.parsed).toBe(before + 2);
+  });
+
+  it('does not parse a text over MAX_PARSED_LENGTH: one opaque verdict, unless the prefilter decides alone', () => {
+    const huge = `SELECT '${'z'.repeat(MAX_PARSED_LENGTH)}'`;
+    const before = classifierCounters.parsed;
+    expect(described(huge)).toEqual(['read-only']);
+    expect(described(`${huge}; SET a.b = 1`)).toEqual(['opaque']);
+    expect(classifierCounters.parsed).toBe(before);
   });
 });
 
