@@ -1,7 +1,14 @@
 // Every statement form the pooler acts on, and the tricks that try to hide one, classified through
 // the public entry points; each row gives the verdicts as describeVerdict writes them.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { classify, classifyForRouting, classifierCounters, describeVerdict, loadClassifier } from './index.js';
+import {
+  classify,
+  classifyForRouting,
+  classifierCounters,
+  describeVerdict,
+  loadClassifier,
+  MAX_PARSED_LENGTH,
+} from './index.js';
 
 beforeAll(async () => {
   await loadClassifier();
@@ -40,7 +47,8 @@ describe('SET and RESET', () => {
     ['SET search_path TO DEFAULT', ['set search_path=default']],
     // with pg_temp first, an unqualified CREATE TABLE makes a temporary table
     ['SET search_path = pg_temp, public', ["set search_path='pg_temp', 'public', pin temp_table"]],
-    ['SET LOCAL search_path = pg_temp', ["local search_path='pg_temp'"]],
+    ['SET LOCAL search_path = pg_temp', ["local search_path='pg_temp', pin temp_table"]],
+    ["SELECT set_config('search_path', 'pg_temp', true)", ["local search_path='pg_temp', pin temp_table"]],
     ["SET TIME ZONE 'Europe/Paris'", ["set timezone='Europe/Paris'"]],
     ['SET TIME ZONE -3.5', ['set timezone=-3.5']],
     ['SET TIME ZONE LOCAL', ['set timezone=default']],
@@ -322,6 +330,14 @@ describe('big statements', () => {
     expect(classify(sql)[0]!.effects[0]).toMatchObject({ kind: 'set', name: 'a.b' });
     expect(classify(sql)[0]!.effects[0]).toMatchObject({ kind: 'set', name: 'a.b' });
     expect(classifierCounters.parsed).toBe(before + 2);
+  });
+
+  it('does not parse a text over MAX_PARSED_LENGTH: one opaque verdict, unless the prefilter decides alone', () => {
+    const huge = `SELECT '${'z'.repeat(MAX_PARSED_LENGTH)}'`;
+    const before = classifierCounters.parsed;
+    expect(described(huge)).toEqual(['read-only']);
+    expect(described(`${huge}; SET a.b = 1`)).toEqual(['opaque']);
+    expect(classifierCounters.parsed).toBe(before);
   });
 });
 

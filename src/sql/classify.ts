@@ -18,7 +18,16 @@ export const classifierCounters = {
   parseErrors: 0,
   /** texts whose parse tree the classifier failed to read: answered as opaque */
   failures: 0,
+  /** texts over MAX_PARSED_LENGTH the prefilter could not decide: answered as opaque, unparsed */
+  tooLarge: 0,
 };
+
+/**
+ * Longer texts are not parsed: the WebAssembly parser takes ~50 ms a MB and keeps the memory it
+ * grew to (a 64 MB text leaves the process 600 MB larger), so one client could stall or bloat the
+ * pooler. Such a text gets a single opaque verdict, unless the prefilter decides it alone.
+ */
+export const MAX_PARSED_LENGTH = 2 * 1024 * 1024;
 
 const cache = new VerdictCache<readonly StatementVerdict[]>(10_000, 64 * 1024, 8 * 1024 * 1024);
 
@@ -27,6 +36,7 @@ const kinds: number[] = [];
 
 /** the verdict for a statement whose parse tree could not be read: anything may happen */
 const UNREADABLE = verdict([], null, false, true);
+const ONE_UNREADABLE = Object.freeze([UNREADABLE]);
 
 const ONE_NEUTRAL = Object.freeze([NEUTRAL]);
 const ONE_READ_ONLY = Object.freeze([NEUTRAL_READ_ONLY]);
@@ -42,7 +52,7 @@ export async function loadClassifier(): Promise<void> {
  * One verdict per statement of a simple Query or Parse text, for session effects and transaction
  * control. `readOnly` is true only where it came free (the prefilter proved it, or the text was
  * parsed anyway): ask classifyForRouting when routing depends on it. A syntax error anywhere gives
- * the single verdict PARSE_ERROR.
+ * a single verdict with parseError set.
  */
 export function classify(sql: string): readonly StatementVerdict[] {
   return run(sql, false);
@@ -83,6 +93,10 @@ function run(sql: string, routing: boolean): readonly StatementVerdict[] {
       classifierCounters.cacheHits++;
       return hit;
     }
+  }
+  if (sql.length > MAX_PARSED_LENGTH) {
+    classifierCounters.tooLarge++;
+    return ONE_UNREADABLE;
   }
   const verdicts = parsed(sql);
   cache.set(sql, verdicts);

@@ -115,7 +115,9 @@ function variableSet(v: VariableSetStmt, out: Effects): void {
       const value = setArgsText(v.args);
       if (value === null) out.opaque = true;
       else setting(name, value, local, out);
-      if (!local && name === 'search_path' && isTempSchema(stringConstant(v.args?.[0]) ?? undefined)) {
+      // With pg_temp first, an unqualified CREATE TABLE makes a temporary table, which outlives
+      // even a SET LOCAL: pin now, before the table comes.
+      if (name === 'search_path' && isTempSchema(stringConstant(v.args?.[0]) ?? undefined)) {
         out.effects.push(pin('temp_table', null));
       }
       return;
@@ -309,19 +311,21 @@ function setConfig(call: FuncCall, direct: boolean): readonly SessionEffect[] | 
   const rawName = stringConstant(args[0]);
   const value = stringConstant(args[1]);
   // A local change lasts until the transaction ends, wherever the call sits: no session effect.
+  const name = rawName === null ? null : gucName(rawName);
+  const pinsTemp = name === 'search_path' && value !== null && isTempSchema(firstListItem(value) ?? undefined);
   if (local === true) {
-    if (rawName === null || value === null) return NONE;
-    return [{ kind: 'set', name: gucName(rawName), value: quoteLiteral(value), local: true }];
+    if (name === null || value === null) return NONE;
+    const set: SessionEffect = { kind: 'set', name, value: quoteLiteral(value), local: true };
+    return pinsTemp ? [set, pin('temp_table', null)] : [set];
   }
-  if (local === null || !direct || rawName === null || value === null) return null;
-  const name = gucName(rawName);
+  if (local === null || !direct || name === null || value === null) return null;
   if (name === 'role' || name === 'session_authorization') {
     return [name === 'role' && value === 'none' ? unpin('set_role', name) : pin('set_role', name)];
   }
   const text = setValueFromString(name, value);
   if (text === null) return null;
   const set: SessionEffect = { kind: 'set', name, value: text, local: false };
-  return name === 'search_path' && isTempSchema(firstListItem(value) ?? undefined) ? [set, pin('temp_table', null)] : [set];
+  return pinsTemp ? [set, pin('temp_table', null)] : [set];
 }
 
 /** the FuncCalls standing alone in the select list of a plain `SELECT f(...), g(...)` */

@@ -8,5 +8,6 @@ export {
   classifierCounters,
   clearClassifierCache,
   loadClassifier,
+  MAX_PARSED_LENGTH,
 } from './classify.js';
 export { replaySet } from './guc.js';

@@ -35,12 +35,20 @@ const WORDS: ReadonlyArray<readonly [string, number]> = [
 /** identifiers that start these touch session state too: pg_temp.x, pg_advisory_lock(...) */
 const PREFIXES: readonly string[] = ['pg_temp', 'pg_advisory_', 'pg_try_advisory_'];
 
-/** a word's hash as wordHash computes it, for the table lookup; the letters are then compared */
+/**
+ * One more character into a word's hash. Bit 0x20 set first makes letters lower case, cheaper
+ * than folding only them; what else it folds together a letter-by-letter check tells apart.
+ */
+function hashStep(hash: number, c: number): number {
+  return (Math.imul(hash, 31) + (c | 0x20)) | 0;
+}
+
+/** WORDS by their hash; a hit is confirmed letter by letter */
 const WORD_TABLE: ReadonlyMap<number, readonly [string, number]> = (() => {
   const table = new Map<number, readonly [string, number]>();
   for (const entry of WORDS) {
     let h = 0;
-    for (let i = 0; i < entry[0].length; i++) h = (Math.imul(h, 31) + entry[0].charCodeAt(i)) | 0;
+    for (let i = 0; i < entry[0].length; i++) h = hashStep(h, entry[0].charCodeAt(i));
     if (table.has(h)) throw new Error(`prefilter word table: ${entry[0]} collides`);
     table.set(h, entry);
   }
@@ -52,33 +60,57 @@ function lower(c: number): number {
   return c >= 0x41 && c <= 0x5a ? c | 0x20 : c;
 }
 
-function isIdentStart(c: number): boolean {
-  return (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || c === 0x5f || c >= 0x80;
+/** READ_ONLY_OPERATORS of one character, by code */
+const ONE_CHAR_OPERATORS: Uint8Array = (() => {
+  const table = new Uint8Array(128);
+  for (const op of READ_ONLY_OPERATORS) if (op.length === 1) table[op.charCodeAt(0)] = 1;
+  return table;
+})();
+
+/** character classes of ASCII; every character from 0x80 up is an identifier character */
+const SPACE = 1; // space, \t, \n, \v, \f, \r
+const IDENT_START = 2; // A-Z a-z _
+const IDENT_PART = 4; // IDENT_START, digits, and '$' (in identifiers, not in dollar-quote tags)
+const DIGIT = 8;
+const OP = 16; // PostgreSQL's operator characters: ~ ! @ # ^ & | ` ? + - * / % < > =
+
+const CLASSES: Uint8Array = (() => {
+  const classes = new Uint8Array(128);
+  const mark = (chars: string, flags: number): void => {
+    for (const ch of chars) classes[ch.charCodeAt(0)]! |= flags;
+  };
+  mark(' \t\n\v\f\r', SPACE);
+  mark('ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_', IDENT_START | IDENT_PART);
+  mark('0123456789', DIGIT | IDENT_PART);
+  mark('$', IDENT_PART);
+  mark('~!@#^&|`?+-*/%<>=', OP);
+  return classes;
+})();
+
+/** the classes of a character code; 0 for NaN, which charCodeAt gives past the end */
+function classOf(c: number): number {
+  return c < 0x80 ? CLASSES[c]! : c >= 0x80 ? IDENT_START | IDENT_PART : 0;
 }
 
-/** identifier characters after the first; '$' only in identifiers, not in dollar-quote tags */
-function isIdentPart(c: number, dollar: boolean): boolean {
-  return isIdentStart(c) || (c >= 0x30 && c <= 0x39) || (dollar && c === 0x24);
+function isIdentStart(c: number): boolean {
+  return (classOf(c) & IDENT_START) !== 0;
+}
+
+/** a dollar-quote tag's characters after the first: an identifier's, less '$' */
+function isTagPart(c: number): boolean {
+  return c !== 0x24 && (classOf(c) & IDENT_PART) !== 0;
 }
 
 function isDigit(c: number): boolean {
-  return c >= 0x30 && c <= 0x39;
+  return (classOf(c) & DIGIT) !== 0;
 }
 
-/** space, \t, \n, \v, \f, \r */
 function isSpace(c: number): boolean {
-  return c === 0x20 || (c >= 0x09 && c <= 0x0d);
+  return (classOf(c) & SPACE) !== 0;
 }
 
-/** PostgreSQL's operator characters: ~ ! @ # ^ & | ` ? + - * / % < > = */
 function isOpChar(c: number): boolean {
-  switch (c) {
-    case 0x7e: case 0x21: case 0x40: case 0x23: case 0x5e: case 0x26: case 0x7c: case 0x60:
-    case 0x3f: case 0x2b: case 0x2d: case 0x2a: case 0x2f: case 0x25: case 0x3c: case 0x3e: case 0x3d:
-      return true;
-    default:
-      return false;
-  }
+  return (classOf(c) & OP) !== 0;
 }
 
 /** the flags of the text's word [start, end) (case-insensitive), 0 when it is none of WORDS */
@@ -106,7 +138,7 @@ function prefixFlags(sql: string, start: number, end: number): number {
 /** the whole text of a "quoted identifier" checked as a word would be */
 function quotedFlags(text: string): number {
   let h = 0;
-  for (let i = 0; i < text.length; i++) h = (Math.imul(h, 31) + lower(text.charCodeAt(i))) | 0;
+  for (let i = 0; i < text.length; i++) h = hashStep(h, text.charCodeAt(i));
   return wordFlags(text, 0, text.length, h) & ANYWHERE;
 }
 
@@ -171,30 +203,23 @@ function blockCommentEnd(sql: string, open: number): number {
 }
 
 /**
- * Scans `sql` and returns NEEDS_PARSE or the number of statements, with kinds[i] (PLAIN or
- * READ_ONLY) for each. `routing`: a query the prefilter cannot prove read-only (SELECT with a
- * function call, WITH, EXPLAIN, ...) needs the parser too; otherwise it is PLAIN.
+ * Scans `sql` and returns NEEDS_PARSE or the number of statements n, with kinds[0..n) (PLAIN or
+ * READ_ONLY) for each; entries past n are stale. `routing`: a query the prefilter cannot prove
+ * read-only (a SELECT calling a function, WITH, EXPLAIN, ...) needs the parser too; otherwise it
+ * is PLAIN.
  */
 export function prefilter(sql: string, routing: boolean, kinds: number[]): number {
-  kinds.length = 0;
+  // Plain locals, no closure over them: V8 keeps them in registers.
   const n = sql.length;
+  let count = 0; // statements finished
   let tokens = 0; // tokens in the current statement
   let opener = 0; // flags of the current statement's first word; QUERY for '('
   let unproven = false; // something a simple query may not hold to be proven read-only here
   let depth = 0;
   let i = 0;
-  const finish = (): boolean => {
-    if (tokens === 0) return true;
-    if ((opener & SIMPLE_QUERY) !== 0 && !unproven) kinds.push(READ_ONLY);
-    else if (routing && (opener & (SIMPLE_QUERY | QUERY)) !== 0) return false;
-    else kinds.push(PLAIN);
-    tokens = 0;
-    opener = 0;
-    unproven = false;
-    return true;
-  };
-  while (i < n) {
-    const c = sql.charCodeAt(i);
+  // the end of the text ends the last statement as a ';' would
+  while (i <= n) {
+    const c = i < n ? sql.charCodeAt(i) : 0x3b;
     if (isSpace(c)) {
       i++;
       continue;
@@ -211,7 +236,15 @@ export function prefilter(sql: string, routing: boolean, kinds: number[]): numbe
     }
     if (c === 0x3b) {
       // ';' inside parentheses belongs to BEGIN ATOMIC or a rule's action list: the parser splits those
-      if (depth !== 0 || !finish()) return NEEDS_PARSE;
+      if (depth !== 0) return NEEDS_PARSE;
+      if (tokens > 0) {
+        const kind = statementKind(opener, unproven, routing);
+        if (kind === NEEDS_PARSE) return NEEDS_PARSE;
+        kinds[count++] = kind;
+        tokens = 0;
+        opener = 0;
+        unproven = false;
+      }
       i++;
       continue;
     }
@@ -220,8 +253,8 @@ export function prefilter(sql: string, routing: boolean, kinds: number[]): numbe
       let hash = 0;
       while (i < n) {
         const d = sql.charCodeAt(i);
-        if (!isIdentPart(d, true)) break;
-        hash = (Math.imul(hash, 31) + lower(d)) | 0;
+        if ((classOf(d) & IDENT_PART) === 0) break;
+        hash = hashStep(hash, d);
         i++;
       }
       const next = sql.charCodeAt(i);
@@ -278,15 +311,24 @@ export function prefilter(sql: string, routing: boolean, kinds: number[]): numbe
         if ((d === 0x2d && e === 0x2d) || (d === 0x2f && e === 0x2a)) break;
         i++;
       }
-      if (!unproven && !READ_ONLY_OPERATORS.has(sql.slice(start, i))) unproven = true;
+      // only a simple query's operators matter, and most are one character long
+      if (!unproven && (opener & SIMPLE_QUERY) !== 0) {
+        unproven = i - start === 1 ? !ONE_CHAR_OPERATORS[c]! : !READ_ONLY_OPERATORS.has(sql.slice(start, i));
+      }
     } else {
       // , . : :: [ ] and anything the lexer itself would reject
       if (c !== 0x2c && c !== 0x2e && c !== 0x3a && c !== 0x5b && c !== 0x5d) unproven = true;
       i++;
     }
   }
-  if (depth !== 0 || !finish()) return NEEDS_PARSE;
-  return kinds.length;
+  return count;
+}
+
+/** what a finished statement is, from its first word and what followed */
+function statementKind(opener: number, unproven: boolean, routing: boolean): number {
+  if ((opener & SIMPLE_QUERY) !== 0 && !unproven) return READ_ONLY;
+  if (routing && (opener & (SIMPLE_QUERY | QUERY)) !== 0) return NEEDS_PARSE;
+  return PLAIN;
 }
 
 /** after $: a parameter ($1) or a dollar-quoted string ($$...$$, $tag$...$tag$); -1 when neither ends */
@@ -298,7 +340,7 @@ function dollar(sql: string, open: number): number {
   }
   if (sql.charCodeAt(i) !== 0x24) {
     if (!isIdentStart(sql.charCodeAt(i))) return -1;
-    while (i < sql.length && isIdentPart(sql.charCodeAt(i), false)) i++;
+    while (i < sql.length && isTagPart(sql.charCodeAt(i))) i++;
     if (sql.charCodeAt(i) !== 0x24) return -1;
   }
   const tag = sql.slice(open, i + 1);

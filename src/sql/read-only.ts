@@ -1,6 +1,6 @@
 // Whether one parsed statement is provably read-only, so a standby may run it: a query that
 // writes nothing, locks no rows and calls only allow-listed builtins (builtins.ts).
-import type { A_Expr, FuncCall, Node, SubLink } from 'libpg-query';
+import type { A_Expr, FuncCall, Node, SortBy, SubLink } from 'libpg-query';
 import { builtinName, explainAnalyzes, walk } from './ast.js';
 import { READ_ONLY_FUNCTIONS, READ_ONLY_OPERATORS } from './builtins.js';
 
@@ -23,7 +23,8 @@ export function isReadOnly(stmt: Node): boolean {
     if (key === 'intoClause' || key === 'lockingClause' || WRITES.has(key)) readOnly = false;
     else if (key === 'FuncCall') readOnly = isReadOnlyCall(value as FuncCall);
     else if (key === 'A_Expr') readOnly = isReadOnlyOperator(value as A_Expr);
-    else if (key === 'SubLink') readOnly = isReadOnlySubLink(value as SubLink);
+    else if (key === 'SubLink') readOnly = isReadOnlyOperatorName((value as SubLink).operName);
+    else if (key === 'SortBy') readOnly = isReadOnlyOperatorName((value as SortBy).useOp);
   });
   return readOnly;
 }
@@ -33,11 +34,14 @@ function isReadOnlyCall(call: FuncCall): boolean {
   return name !== null && READ_ONLY_FUNCTIONS.has(name);
 }
 
-/** x op ANY (SELECT ...) names its operator too; EXISTS and plain subqueries have none */
-function isReadOnlySubLink(link: SubLink): boolean {
-  if (link.operName === undefined) return true;
-  const name = builtinName(link.operName);
-  return name !== null && READ_ONLY_OPERATORS.has(name);
+/**
+ * An operator as its name list: an A_Expr's, x op ANY (SELECT ...)'s, ORDER BY x USING op's.
+ * Absent (nothing to check) for EXISTS and plain subqueries, and for ORDER BY without USING.
+ */
+function isReadOnlyOperatorName(name: readonly Node[] | undefined): boolean {
+  if (name === undefined) return true;
+  const operator = builtinName(name);
+  return operator !== null && READ_ONLY_OPERATORS.has(operator);
 }
 
 /** BETWEEN and its kin carry a keyword, not an operator, in their name */
@@ -48,9 +52,7 @@ function isReadOnlyOperator(expr: A_Expr): boolean {
     case 'AEXPR_BETWEEN_SYM':
     case 'AEXPR_NOT_BETWEEN_SYM':
       return true;
-    default: {
-      const name = builtinName(expr.name);
-      return name !== null && READ_ONLY_OPERATORS.has(name);
-    }
+    default:
+      return isReadOnlyOperatorName(expr.name ?? []);
   }
 }

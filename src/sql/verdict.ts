@@ -53,8 +53,9 @@ export interface StatementVerdict {
    */
   readonly readOnly: boolean;
   /**
-   * the statement may change session state in ways `effects` does not list: a DO block, or a
-   * set_config() whose arguments or position leave its effect unknown. Pin to be safe.
+   * the statement may change session state in ways `effects` does not list: a DO block, a
+   * set_config() whose arguments or position leave its effect unknown, a SET whose value has no
+   * replayable spelling; or the whole text, unparsed, when it is over MAX_PARSED_LENGTH. Pin to be safe.
    */
   readonly opaque: boolean;
   /**
