@@ -68,6 +68,8 @@ describe('SHOW columns and types are PgBouncer 1.25.2\'s', () => {
     ['local_addr', TEXT], ['local_port', INT4], ['connect_time', TEXT], ['request_time', TEXT], ['wait', INT4], ['wait_us', INT4],
     ['close_needed', INT4], ['ptr', TEXT], ['link', TEXT], ['remote_pid', INT4], ['tls', TEXT], ['application_name', TEXT],
     ['prepared_statements', INT4], ['id', INT4],
+    // pooler's own, after PgBouncer's 21: exporters read columns by name, so extra ones at the end are safe
+    ['pinned', INT4], ['pin_reason', TEXT],
   ];
   const STATS_STEMS = ['server_assignment_count', 'xact_count', 'query_count', 'received', 'sent', 'xact_time', 'query_time', 'wait_time', 'client_parse_count', 'server_parse_count', 'bind_count'];
   const EXPECTED: Record<string, (string | number)[][]> = {

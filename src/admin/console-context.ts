@@ -58,6 +58,8 @@ export interface ClientSnapshot extends SocketAddresses {
   tls: string;
   applicationName: string;
   preparedStatements: number;
+  /** what pins the client (of this server) to its server, comma-separated; '' when nothing does */
+  pinReason: string;
 }
 
 export interface ServerSnapshot extends SocketAddresses {
@@ -73,6 +75,8 @@ export interface ServerSnapshot extends SocketAddresses {
   processId: number;
   applicationName: string;
   preparedStatements: number;
+  /** what pins the client (of this server) to its server, comma-separated; '' when nothing does */
+  pinReason: string;
 }
 
 export interface TopologyMemberSnapshot {

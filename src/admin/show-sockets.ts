@@ -1,5 +1,6 @@
 // SHOW CLIENTS and SHOW SERVERS: one row per connection with PgBouncer 1.25.2's 21 columns
-// (socket_header in admin.c), ids usable with KILL_CLIENT.
+// (socket_header in admin.c), ids usable with KILL_CLIENT, then pooler's own: whether the client
+// (or the server's client) is pinned to its server, and why.
 import type { ClientSnapshot, ConsoleView, ServerSnapshot, SocketAddresses } from './console-context.js';
 import { splitSeconds, timestamp } from './format.js';
 import { int4, text, type Cell, type ResultSet } from './result-set.js';
@@ -26,6 +27,8 @@ const SOCKET_COLUMNS = [
   text('application_name'),
   int4('prepared_statements'),
   int4('id'),
+  int4('pinned'),
+  text('pin_reason'),
 ];
 
 /** PgBouncer prints pointers here; ids in hex keep the column's role of a unique handle */
@@ -64,6 +67,8 @@ function clientRow(client: ClientSnapshot, state: string): Cell[] {
     client.applicationName,
     client.preparedStatements,
     client.id,
+    client.pinReason === '' ? 0 : 1,
+    client.pinReason,
   ];
 }
 
@@ -118,6 +123,8 @@ function serverRow(server: ServerSnapshot): Cell[] {
     server.applicationName,
     server.preparedStatements,
     server.id,
+    server.pinReason === '' ? 0 : 1,
+    server.pinReason,
   ];
 }
 

@@ -37,6 +37,8 @@ export interface ClientLink {
   /** statements are classified for session state: Query and Parse texts must be read */
   readonly classifies: boolean;
   readonly preparedStatementCount: number;
+  /** what pins the client to its server, comma-separated; '' when nothing does */
+  readonly pinReason: string;
   requestServer(): void;
   /** answer a lone Parse + Sync without a server, when the statement is known; false otherwise */
   answerWithoutServer(chunk: Buffer): boolean;

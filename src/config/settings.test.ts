@@ -64,6 +64,7 @@ describe('the settings table', () => {
       'server_ban_failures',
       'server_ban_time',
       'server_cores',
+      'session_state',
       'shutdown_timeout',
     ]);
     expect(UNSUPPORTED_SETTINGS.filter((row) => !PGBOUNCER_PARAMETERS.includes(row.name))).toEqual([]);

@@ -57,6 +57,7 @@ export function clientSnapshot(client: ClientConnection): ClientSnapshot {
     tls: client.tlsDescription,
     applicationName: client.parameters.get('application_name') ?? '',
     preparedStatements: client.preparedStatementCount,
+    pinReason: client.link?.pinReason ?? '',
   };
 }
 
@@ -84,6 +85,7 @@ function serverSnapshot(pool: Pool, server: PoolServer): ServerSnapshot {
     processId: server.processId,
     applicationName: server.parameters.get('application_name') ?? '',
     preparedStatements: server.statements?.statementCount ?? 0,
+    pinReason: server.link?.pinReason ?? '',
   };
 }
 

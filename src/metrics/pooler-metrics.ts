@@ -92,6 +92,12 @@ export function createPoolerMetrics(view: MetricsView): Registry {
   registerScrapeMetric(registry, 'pooler_transaction_duration_seconds', 'Transaction time on the server, first request to ReadyForQuery idle', 'histogram', () =>
     stats().flatMap((s) => histogramSamples('pooler_transaction_duration_seconds', s.database, s.transactionHistogram)),
   );
+  registerScrapeMetric(registry, 'pooler_pins_total', 'Clients pinned to their server (session_state = track_and_pin), by what pinned them first', 'counter', () =>
+    stats().flatMap((s) => [...s.pinsByReason].map(([reason, count]) => ({ labels: { database: s.database, reason }, value: count }))),
+  );
+  registerScrapeMetric(registry, 'pooler_pinned_seconds_total', 'Seconds clients spent pinned to their server, counted when they unpin or leave', 'counter', () =>
+    stats().map((s) => ({ labels: { database: s.database }, value: s.pinnedMs / 1000 })),
+  );
   registerFailoverMetrics(registry, view);
   collectDefaultMetrics({ register: registry });
   return registry;
