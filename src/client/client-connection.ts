@@ -114,6 +114,8 @@ for (const code of [
 /** with prepared statements tracked, statement names are read from the messages that carry them */
 const PREPARED_WORK_TABLE = Uint8Array.from(WORK_TABLE);
 for (const code of [FrontendCode.Parse, FrontendCode.Bind, FrontendCode.Describe, FrontendCode.Close]) PREPARED_WORK_TABLE[code] = Treat.Whole;
+// Execute too (it is short): a Bind that meets a stale plan is retried with it
+PREPARED_WORK_TABLE[FrontendCode.Execute] = Treat.Whole;
 
 /**
  * with session state followed (transaction and statement mode), Query and Parse texts are read

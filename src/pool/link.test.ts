@@ -350,3 +350,52 @@ describe('Link with prepared statements rewritten (transaction mode)', () => {
     expect(live.rig.pool.activeServers.first()!.statements!.statementCount).toBe(2);
   });
 });
+
+describe('Link: a stale shared plan (0A000) met by a client whose Parse the pooler answered', () => {
+  const StalePlan = wire().bytes('S').cstring('ERROR').bytes('C').cstring('0A000').bytes('M').cstring('cached plan must not change result type').bytes(Buffer.from([0])).message('E');
+  const CloseComplete = wire().message('3');
+
+  /** a second client whose Parse of a text the server has is answered by the pooler */
+  async function secondClient(sql: string): Promise<{ live: Live; second: FakeSocket }> {
+    const live = await start('transaction', { max_prepared_statements: 10 });
+    live.client.feed(all(Parse('first', sql), Bind('', 'first'), Execute(), Sync));
+    live.server.take();
+    live.server.feed(all(ParseComplete, BindComplete, Row('1'), Complete('SELECT 1'), Ready('I')));
+    live.client.take();
+    const second = live.rig.connect().socket;
+    second.take();
+    return { live, second };
+  }
+
+  it('outside a transaction block, the batch goes again with the statement prepared afresh, and the client sees only the retried replies', async () => {
+    const { live, second } = await secondClient('select 201');
+    second.feed(all(Parse('mine', 'select 201'), Bind('', 'mine'), Execute(), Sync));
+    expect(codes(live.server.take())).toBe('BES');
+    live.server.feed(all(StalePlan, Ready('I')));
+    // the error and its ReadyForQuery are swallowed; Close, Parse, Bind, Execute, Sync go again
+    expect(codes(live.server.take())).toBe('CPBES');
+    live.server.feed(all(CloseComplete, ParseComplete, BindComplete, Row('x'), Complete('SELECT 1'), Ready('I')));
+    expect(second.take()).toEqual(all(ParseComplete, BindComplete, Row('x'), Complete('SELECT 1'), Ready('I')));
+    expect(where(live)).toBe('released');
+  });
+
+  it('inside a transaction block, the client gets PostgreSQL\'s error where it stood', async () => {
+    const { live, second } = await secondClient('select 202');
+    second.feed(Query('begin'));
+    live.server.feed(all(Complete('BEGIN'), Ready('T')));
+    second.take();
+    live.server.take();
+    second.feed(all(Parse('mine', 'select 202'), Bind('', 'mine'), Execute(), Sync));
+    live.server.feed(all(StalePlan, Ready('E')));
+    expect(codes(live.server.take())).toBe('BES');
+    expect(second.take()).toEqual(all(ParseComplete, StalePlan, Ready('E')));
+  });
+
+  it('a client whose own Parse made the plan gets PostgreSQL\'s error, as it would direct', async () => {
+    const { live } = await secondClient('select 203');
+    live.client.feed(all(Bind('', 'first'), Execute(), Sync));
+    live.server.feed(all(StalePlan, Ready('I')));
+    expect(live.client.take()).toEqual(all(StalePlan, Ready('I')));
+    expect(codes(live.server.take())).toBe('BES');
+  });
+});

@@ -3,7 +3,7 @@
 // request times the stats read, and the only judge of whether the server is quiet enough to release.
 import { clock } from '../clock.js';
 import { Disposition } from '../net/packet-stream.js';
-import { BackendCode, ErrorField, FrontendCode, HEADER_LENGTH, TxStatus } from '../protocol/codes.js';
+import { BackendCode, DescribeTarget, ErrorField, FrontendCode, HEADER_LENGTH, TxStatus } from '../protocol/codes.js';
 import { decodeField } from '../protocol/decode.js';
 import { Action, endsRequest, NOT_A_REQUEST, PLAIN_REQUESTS, ReplyQueue, Request } from '../protocol/reply-queue.js';
 import { ClientStatements } from '../prepared/client-statements.js';
@@ -12,9 +12,9 @@ import { ServerStatements } from '../prepared/server-statements.js';
 import type { SharedStatement } from '../prepared/statement-registry.js';
 import { PoolerError, SqlState } from '../errors.js';
 import { errorResponseFor } from '../protocol/backend-messages.js';
-import { parseMessage } from '../prepared/messages.js';
-import { cstringEnd } from '../prepared/messages.js';
-import { queryMessage } from '../protocol/frontend-messages.js';
+import { cstringEnd, parseMessage, statementMessage } from '../prepared/messages.js';
+import { Effect } from '../prepared/server-statements.js';
+import { queryMessage, syncMessage } from '../protocol/frontend-messages.js';
 import { classify, type SessionEffect, type TxControl } from '../sql/index.js';
 import { SessionState, type PinCause } from './session-state.js';
 import type { Listed, StateList } from '../state-list.js';
@@ -26,6 +26,18 @@ const STALE_PLAN = SqlState.featureNotSupported;
 
 /** what a request did to session state, kept with its Sync or Query in the queue until the reply says whether it stands */
 type Noted = SessionEffect | TxControl;
+
+/** a batch whose Bind met a stale plan (0A000), and what sending it again takes */
+interface StaleRetry {
+  /** the server's error, for the client if the batch is not retried */
+  error: Buffer;
+  statement: SharedStatement;
+  /** the client's name for the statement */
+  name: string;
+  bind: Buffer;
+  describe: Buffer | null;
+  execute: Buffer;
+}
 
 /** sent in place of a refused statement (session_state = error): the server fails it, and its error is replaced by the pooler's */
 const REFUSED_QUERY = queryMessage('pooler refused this statement');
@@ -93,6 +105,11 @@ export class Link implements Listed<Link> {
   private txFailed = false;
   /** when the client was last pinned (ms), for the pinned-seconds count; 0 while not pinned */
   private pinnedSince = 0;
+  /** the last Execute and Describe of a portal the client sent (prepared statements rewritten): a stale-plan retry sends them again */
+  private lastExecute: Buffer | null = null;
+  private lastDescribe: Buffer | null = null;
+  /** a Bind met a stale plan; whether it is retried waits for the ReadyForQuery after it */
+  private staleRetry: StaleRetry | null = null;
 
   constructor(
     readonly client: PoolClient,
@@ -225,6 +242,11 @@ export class Link implements Listed<Link> {
       if (textEnd > nameEnd && this.noteSession(buffer.toString('utf8', nameEnd + 1, textEnd))) return this.refuse(REFUSED_PARSE, Request.Parse, offset);
     }
     if (this.statements === null) return this.onHeader(code);
+    if (code === FrontendCode.Execute) {
+      this.lastExecute = buffer.subarray(offset, offset + total);
+      return this.onHeader(code);
+    }
+    if (code === FrontendCode.Describe) this.lastDescribe = buffer[offset + HEADER_LENGTH] === DescribeTarget.Portal ? buffer.subarray(offset, offset + total) : null;
     const disposition = this.statements.onMessage(code, buffer, offset, total);
     if (disposition !== Disposition.Hold) this.beginExtended();
     return disposition;
@@ -402,7 +424,9 @@ export class Link implements Listed<Link> {
       const queue = this.queue;
       const head = queue.size > 0 ? queue.index(0) : -1;
       const ends = head >= 0 && (queue.request(head) === Request.Sync || queue.request(head) === Request.Query);
-      this.settleSession(ends ? queue.note(head) : null, buffer![offset + HEADER_LENGTH]!);
+      const status = buffer![offset + HEADER_LENGTH]!;
+      if (this.staleRetry !== null && this.onStaleRetry(status, offset)) return Disposition.Skip;
+      this.settleSession(ends ? queue.note(head) : null, status);
     } else if (code === BackendCode.CommandComplete) {
       this.onCommandComplete(buffer!, offset, total);
     }
@@ -559,6 +583,62 @@ export class Link implements Listed<Link> {
     return sessionEffects.some((effect) => effect.kind === 'reset_all');
   }
 
+  /**
+   * A Bind of a shared statement met a stale plan ("cached plan must not change result type"). When
+   * the pooler answered the client's Parse from the shared copy, the client never had a plan of its
+   * own: PostgreSQL would have planned its statement at that Parse, after the change, so the batch
+   * is retried. A client whose own Parse made the plan gets PostgreSQL's error, as it would direct.
+   * Retried only when the batch is that Bind, maybe a Describe of its portal, an Execute and a Sync,
+   * and the last thing the client sent, so resending them keeps the order of everything.
+   */
+  private mayRetry(name: string): boolean {
+    const statements = this.statements;
+    if (statements === null || !statements.answeredByPooler.has(name) || statements.lastBindMessage === null || this.lastExecute === null) return false;
+    const queue = this.queue;
+    let n = 1;
+    if (n < queue.size && queue.request(queue.index(n)) === Request.DescribePortal) n++;
+    if (n >= queue.size || queue.request(queue.index(n)) !== Request.Execute) return false;
+    n++;
+    return n === queue.size - 1 && queue.request(queue.index(n)) === Request.Sync;
+  }
+
+  /**
+   * The ReadyForQuery after a stale-plan error. Outside a transaction block, with nothing sent
+   * after the batch, it is swallowed and the batch goes again with the statement prepared afresh,
+   * so the client sees only the retried replies; otherwise the client gets PostgreSQL's error where
+   * it stood. True when swallowed.
+   */
+  private onStaleRetry(status: number, offset: number): boolean {
+    const retry = this.staleRetry!;
+    this.staleRetry = null;
+    const queue = this.queue;
+    const server = this.server!;
+    if (status !== TxStatus.Idle || queue.size !== 1 || queue.request(queue.index(0)) !== Request.Sync) {
+      server.stream.inject(retry.error, offset);
+      return false;
+    }
+    const note = queue.note(queue.index(0));
+    queue.shift();
+    this.failedSinceReady = false;
+    const { statement } = retry;
+    const cache = this.serverStatements;
+    const before = cache.generationOf(statement);
+    cache.add(statement);
+    this.push(Request.Close, Action.Swallow);
+    this.push(Request.Parse, Action.Swallow, Effect.ServerAdd, statement, null, null, before);
+    this.push(Request.Bind, Action.Forward, Effect.None, statement, retry.name);
+    if (retry.describe !== null) this.push(Request.DescribePortal, Action.Forward);
+    this.push(Request.Execute, Action.Forward, Effect.None, statement);
+    this.pending = note === null ? null : [...note];
+    this.push(Request.Sync, Action.Forward);
+    const parts = [statementMessage(FrontendCode.Close, statement.serverName), parseMessage(statement.serverName, statement.body), retry.bind];
+    if (retry.describe !== null) parts.push(retry.describe);
+    parts.push(retry.execute, syncMessage);
+    server.socket.write(Buffer.concat(parts));
+    this.pool.stats.serverParses++;
+    return true;
+  }
+
   /** the client is gone: the time it spent pinned counts */
   private endPin(): void {
     if (this.pinnedSince === 0) return;
@@ -597,6 +677,17 @@ export class Link implements Listed<Link> {
     if (buffer !== null && statement !== null && decodeField(buffer.subarray(offset, offset + total), ErrorField.Code) === STALE_PLAN) {
       // every server's copy is as stale as this one: the next use anywhere prepares it afresh
       statement.generation++;
+      if (request === Request.Bind && name !== null && this.mayRetry(name)) {
+        this.staleRetry = {
+          error: Buffer.from(buffer.subarray(offset, offset + total)),
+          statement,
+          name,
+          bind: this.statements!.lastBindMessage!,
+          describe: this.lastDescribe,
+          execute: this.lastExecute!,
+        };
+        disposition = Disposition.Skip;
+      }
     }
     // The server now skips everything up to Sync; undo, newest first, what those messages changed.
     let skipped = 0;

@@ -50,6 +50,13 @@ export class ClientStatements implements StatementClient {
   readonly names = new Map<string, SharedStatement>();
   /** the statement of the last named Bind: a stale-plan error at Execute is about it */
   private lastBound: SharedStatement | null = null;
+  /**
+   * names whose Parse the pooler answered from a statement some server already had: the client
+   * never had a plan of its own, so a stale plan met through them is the shared copy's, not its own
+   */
+  readonly answeredByPooler = new Set<string>();
+  /** the last named Bind as the server got it (the shared name in place): a stale-plan retry sends it again */
+  lastBindMessage: Buffer | null = null;
   /** a message was refused: the rest of the pipeline up to Sync is skipped, as PostgreSQL does after an error */
   private skipping = false;
 
@@ -101,6 +108,7 @@ export class ClientStatements implements StatementClient {
     const name = chunk.toString('utf8', HEADER_LENGTH, nameEnd);
     if (this.names.has(name) || sharedStatements.find(chunk, nameEnd + 1, total)?.parsed !== true) return false;
     this.names.set(name, sharedStatements.acquire(chunk, nameEnd + 1, total));
+    this.answeredByPooler.add(name);
     this.counters.clientParses++;
     this.owner.socket.write(parsedAndIdle);
     return true;
@@ -181,7 +189,9 @@ export class ClientStatements implements StatementClient {
     this.names.set(name, statement);
     if (queue.serverStatements.has(statement)) {
       queue.push(Request.Parse, Action.Fake, Effect.ClientAdd, statement, name, parseComplete);
+      this.answeredByPooler.add(name);
     } else {
+      this.answeredByPooler.delete(name);
       this.prepare(queue, statement, offset, Action.Forward, Effect.ClientAdd, name);
     }
     return Disposition.Skip;
@@ -195,6 +205,7 @@ export class ClientStatements implements StatementClient {
     const nameEnd = portalEnd < 0 ? -1 : cstringEnd(buffer, nameStart, end);
     if (nameEnd <= nameStart) {
       this.lastBound = null;
+      this.lastBindMessage = null;
       queue.push(Request.Bind, Action.Forward);
       return Disposition.Forward;
     }
@@ -204,9 +215,11 @@ export class ClientStatements implements StatementClient {
     const statement = this.names.get(name);
     if (statement === undefined) return this.refuseUnknown(name, offset);
     this.ensurePrepared(queue, statement, offset);
-    this.owner.stream.inject(replaceName(buffer, offset, total, nameStart, nameEnd, statement.serverName), offset);
+    const rewritten = replaceName(buffer, offset, total, nameStart, nameEnd, statement.serverName);
+    this.owner.stream.inject(rewritten, offset);
     queue.push(Request.Bind, Action.Forward, Effect.None, statement, name);
     this.lastBound = statement;
+    this.lastBindMessage = rewritten;
     return Disposition.Skip;
   }
 

@@ -50,6 +50,8 @@ export function extendedQuery(sql: string, parameters: readonly (string | null)[
 
 export const terminateMessage = new WireWriter(0).message(FrontendCode.Terminate);
 
+export const syncMessage = new WireWriter(0).message(FrontendCode.Sync);
+
 export function cancelRequest(processId: number, secretKey: number): Buffer {
   return new WireWriter(12).int32(CANCEL_REQUEST_CODE).int32(processId).int32(secretKey).untyped();
 }
