@@ -2,7 +2,7 @@
 // server to server (startup parameters, options -c, session-level SET / RESET / set_config) and
 // what pins it to its server (temp tables, LISTEN, session advisory locks, SQL PREPARE, WITH HOLD
 // cursors, SET ROLE, LOAD, and anything the classifier cannot see through).
-import { quoteLiteral, replaySet } from '../sql/guc.js';
+import { gucName, quoteLiteral, replaySet, setValueFromString } from '../sql/guc.js';
 import type { PinReason, SessionEffect } from '../sql/index.js';
 
 /** why a client is pinned: what it created, or 'unknown' for a statement whose effects cannot be known (a DO block) */
@@ -36,10 +36,11 @@ export class SessionState {
     private readonly trackedElsewhere: ReadonlySet<string>,
   ) {
     const startup = new Map<string, string>();
-    for (const [name, value] of startupSettings) {
-      const lower = name.toLowerCase();
-      if (trackedElsewhere.has(lower)) continue;
-      startup.set(lower, quoteLiteral(value));
+    for (const [given, value] of startupSettings) {
+      const name = gucName(given);
+      if (trackedElsewhere.has(name)) continue;
+      // a startup value is a setting's string form, as set_config takes it: search_path=a,b is two schemas
+      startup.set(name, setValueFromString(name, value) ?? quoteLiteral(value));
     }
     this.startup = startup;
     this.resetAll();
