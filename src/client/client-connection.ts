@@ -360,7 +360,7 @@ export class ClientConnection implements PacketHandler, LoginHost {
     this.phase = { name: 'closed', startup: this.startup, link, console: phase.name === 'console' };
     this.stream.stop();
     this.held = [];
-    if (phase.name === 'login') phase.login.stop();
+    if (phase.name === 'login') phase.login.stop(reason);
     link?.close();
     if (!this.socket.destroyed) this.socket.destroySoon();
     this.context.onClientClosed(this);

@@ -8,8 +8,8 @@ import { PoolerError, SqlState, type DisconnectReason } from '../errors.js';
 import type { Logger } from '../log.js';
 import { describeCode, Disposition, Treat, type PacketStream } from '../net/packet-stream.js';
 import { acceptEncryption, negotiateProtocolVersion, refuseEncryption } from '../protocol/backend-messages.js';
-import { FrontendCode, MAX_STARTUP_PACKET_LENGTH } from '../protocol/codes.js';
-import { decodeFirstMessage } from '../protocol/decode.js';
+import { CANCEL_REQUEST_CODE, FrontendCode, MAX_STARTUP_PACKET_LENGTH } from '../protocol/codes.js';
+import { decodeFirstMessage, type FirstMessage } from '../protocol/decode.js';
 import type { ScramClientKeys } from '../auth/scram-client.js';
 import type { ChosenAuth } from '../auth/client-auth-rules.js';
 import type { HbaConnection } from '../auth/hba.js';
@@ -79,8 +79,12 @@ const POSTGRESQL_ALPN = 'postgresql';
 
 /** where a login stands */
 type Step =
-  /** reading the startup packet; `pending` is the start of one cut off by a chunk boundary */
-  | { readonly name: 'startup'; pending: Buffer | null }
+  /**
+   * reading the startup packet; `pending` is the start of one cut off by a chunk boundary. An
+   * SSLRequest or GSSENCRequest was answered (`sslDone`, `gssDone`): as in PostgreSQL, each may come
+   * once, the other may follow a refusal, and TLS settles both.
+   */
+  | { readonly name: 'startup'; pending: Buffer | null; sslDone: boolean; gssDone: boolean }
   /** the startup packet is read: the database, the auth method and the secret are looked up (auth_query takes a while) */
   | { readonly name: 'lookup'; readonly startup: ClientStartup }
   /** the authenticator and the client exchange messages */
@@ -97,7 +101,7 @@ type Step =
   | { readonly name: 'over'; readonly startup: ClientStartup | null };
 
 export class Login<H extends LoginHost> {
-  private step: Step = { name: 'startup', pending: null };
+  private step: Step = { name: 'startup', pending: null, sslDone: false, gssDone: false };
   /** the authenticator (or the auth_query lookup) is working on the client's last message */
   private busy = false;
   /** what the client sent after a message the authenticator was still working on */
@@ -148,36 +152,52 @@ export class Login<H extends LoginHost> {
   }
 
   /** the connection closed: nothing held is read any more */
-  stop(): void {
+  stop(reason: DisconnectReason): void {
+    const step = this.step;
+    if (step.name === 'startup' && step.pending !== null && reason === 'client_close' && this.context.settings.log_pooler_errors) {
+      this.host.log.info({ received: step.pending.length }, 'incomplete startup packet');
+    }
     this.step = { name: 'over', startup: this.startup };
     this.held = [];
+  }
+
+  /**
+   * What PostgreSQL refuses with a COMMERROR: logged (never the bytes), nothing sent, the
+   * connection closed. Whatever sent it is not speaking the protocol, or has gone already.
+   */
+  private closeSilently(message: string, details: Record<string, number> = {}): void {
+    if (this.context.settings.log_pooler_errors) this.host.log.info(details, `${message}; closed without a reply, as PostgreSQL does`);
+    this.host.close('protocol_error');
   }
 
   // --- startup packet
 
   private onStartupData(chunk: Buffer, step: Extract<Step, { name: 'startup' }>): void {
     const host = this.host;
-    // a TLS handshake record where a startup packet belongs: PostgreSQL 17's sslnegotiation=direct
-    if (step.pending === null && chunk[0] === TLS_HANDSHAKE_RECORD && !this.overTls) {
+    // A TLS handshake record as the connection's first byte: PostgreSQL 17's sslnegotiation=direct.
+    // Without TLS, PostgreSQL closes without a word (and later, 0x16 would read as a huge length).
+    if (step.pending === null && !step.sslDone && !step.gssDone && chunk[0] === TLS_HANDSHAKE_RECORD && !this.overTls) {
       if (this.context.clientTls !== null) return this.startTls(this.context.clientTls, chunk);
-      return host.fail(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, 'direct TLS connection, but client_tls_sslmode = disable'), 'protocol_error');
+      return this.closeSilently('direct TLS connection, but client_tls_sslmode = disable');
     }
     let data = step.pending === null ? chunk : Buffer.concat([step.pending, chunk]);
     while (this.step === step) {
       if (data.length < 4) break;
       const length = data.readUInt32BE(0);
-      if (length < 8 || length > MAX_STARTUP_PACKET_LENGTH) {
-        return host.fail(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, `invalid startup packet length ${length}`), 'protocol_error');
-      }
+      // PostgreSQL's bounds are on what follows the length field. Past them, or below the 4 bytes
+      // of a version, it is not a startup packet: node-postgres's end() before its connect()
+      // finished sends a Terminate here (length 0x58000000), and must not get an error back.
+      if (length - 4 < 4 || length - 4 > MAX_STARTUP_PACKET_LENGTH) return this.closeSilently('invalid length of startup packet', { length });
       if (data.length < length) break;
       const packet = data.subarray(0, length);
       data = data.subarray(length);
-      const plain = !this.overTls;
-      this.onFirstMessage(packet);
-      if (plain && this.overTls && data.length > 0) {
+      const kind = this.onFirstMessage(packet, step);
+      if ((kind === 'ssl' || kind === 'gssenc') && this.step === step && data.length > 0) {
         // Bytes sent after SSLRequest but before the handshake were never encrypted: whoever sent
-        // them could be anyone on the path (CVE-2021-23214), so they are never read.
-        return host.fail(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, 'received unencrypted data after SSL request'), 'protocol_error');
+        // them could be anyone on the path (CVE-2021-23214), so they are never read. PostgreSQL
+        // refuses them after a refusal ('N') too.
+        const request = kind === 'ssl' ? 'SSL request' : 'GSSAPI encryption request';
+        return host.fail(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, `received unencrypted data after ${request}`), 'protocol_error');
       }
     }
     if (this.step === step) {
@@ -188,26 +208,57 @@ export class Login<H extends LoginHost> {
     if (data.length > 0) host.receive(Buffer.from(data));
   }
 
-  private onFirstMessage(packet: Buffer): void {
+  /** one untyped message read whole; its kind, for what may follow it */
+  private onFirstMessage(packet: Buffer, step: Extract<Step, { name: 'startup' }>): FirstMessage['kind'] {
     const first = decodeFirstMessage(packet);
+    const host = this.host;
     switch (first.kind) {
       case 'ssl':
-        if (this.context.clientTls !== null && !this.overTls) return this.startTls(this.context.clientTls, null);
-        this.host.socket.write(refuseEncryption);
-        return;
+        // a second one reads as a protocol version, as in PostgreSQL
+        if (step.sslDone) this.refuseProtocol(packet.readUInt16BE(4), packet.readUInt16BE(6));
+        else this.onEncryptionRequest(first.kind, step);
+        return first.kind;
       case 'gssenc':
-        this.host.socket.write(refuseEncryption);
-        return;
+        if (step.gssDone) this.refuseProtocol(packet.readUInt16BE(4), packet.readUInt16BE(6));
+        else this.onEncryptionRequest(first.kind, step);
+        return first.kind;
       case 'cancel':
         // nothing goes back to the client, as PostgreSQL does
         this.context.forwardCancel(first.processId, first.secretKey);
-        this.host.close('client_close');
-        return;
+        host.close('client_close');
+        return first.kind;
       case 'invalid':
-        return this.host.fail(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, first.reason), 'protocol_error');
+        if (packet.readUInt32BE(4) === CANCEL_REQUEST_CODE) this.closeSilently('invalid length of cancel request', { length: packet.length });
+        else host.fail(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, first.reason), 'protocol_error');
+        return first.kind;
       case 'startup':
-        return this.onStartup(first.major, first.minor, first.parameters);
+        this.onStartup(first.major, first.minor, first.parameters);
+        return first.kind;
     }
+  }
+
+  /** SSLRequest: TLS when configured (which settles GSS too), else 'N'; GSSENCRequest: always 'N' */
+  private onEncryptionRequest(kind: 'ssl' | 'gssenc', step: Extract<Step, { name: 'startup' }>): void {
+    if (kind === 'gssenc') {
+      step.gssDone = true;
+      this.host.socket.write(refuseEncryption);
+      return;
+    }
+    step.sslDone = true;
+    if (this.context.clientTls === null || this.overTls) {
+      this.host.socket.write(refuseEncryption);
+      return;
+    }
+    step.gssDone = true;
+    this.startTls(this.context.clientTls, null);
+  }
+
+  /** a version other than 3.x, or a repeated encryption request: PostgreSQL's FATAL */
+  private refuseProtocol(major: number, minor: number): void {
+    this.host.fail(
+      new PoolerError('UNSUPPORTED_PROTOCOL', SqlState.featureNotSupported, `unsupported frontend protocol ${major}.${minor}: server supports 3.0 to 3.0`),
+      'protocol_error',
+    );
   }
 
   /**
@@ -238,7 +289,7 @@ export class Login<H extends LoginHost> {
       if (tlsConfig.verifyClient && !this.certificateVerified) {
         host.fail(new PoolerError('AUTH_FAILED', SqlState.invalidAuthorization, 'the client certificate did not verify against client_tls_ca_file'), 'auth_failed');
       } else if (hello !== null && secure.alpnProtocol !== POSTGRESQL_ALPN) {
-        host.fail(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, 'direct TLS connection without ALPN "postgresql"'), 'protocol_error');
+        this.closeSilently('direct TLS connection without ALPN "postgresql"');
       }
     });
     host.attachSocket(secure);
@@ -250,17 +301,13 @@ export class Login<H extends LoginHost> {
   private onStartup(major: number, minor: number, parameters: Map<string, string>): void {
     const host = this.host;
     const context = this.context;
+    // the version first: PostgreSQL refuses it before it looks at SSL (pg_hba.conf)
+    if (major !== 3) return this.refuseProtocol(major, minor);
     const tlsConfig = context.clientTls;
     if (tlsConfig !== null && tlsRequired(tlsConfig.mode) && !this.overTls) {
       return host.fail(
         new PoolerError('AUTH_FAILED', SqlState.invalidAuthorization, 'SSL required', 'FATAL', `client_tls_sslmode = ${tlsConfig.mode}`),
         'auth_failed',
-      );
-    }
-    if (major !== 3) {
-      return host.fail(
-        new PoolerError('UNSUPPORTED_PROTOCOL', SqlState.featureNotSupported, `unsupported frontend protocol ${major}.${minor}: server supports 3.0 to 3.0`),
-        'protocol_error',
       );
     }
     let startup: ClientStartup;
