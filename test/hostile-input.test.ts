@@ -88,18 +88,20 @@ async function scramLogin(tamper: (clientFinal: string) => string = (final) => f
 }
 
 describe('hostile input at login', () => {
-  it('refuses a startup packet over 10 000 bytes with 08P01 and closes', async () => {
+  // PostgreSQL only logs an impossible startup length; test/startup-refusals.test.ts compares with it
+  it('closes without a word on a startup packet over 10 000 bytes', async () => {
     const client = await RawClient.connect(pooler.port);
     const huge = wire().int32(196608).cstring('user').cstring('x'.repeat(10_050)).bytes(Buffer.from([0])).untyped();
     client.send(huge);
-    expectError(await client.readMessage(), '08P01', /invalid startup packet length 10\d{3}/);
-    expect(await closes(client)).toBe(true);
+    expect(await client.readMessage()).toBeNull();
+    expect(client.closed).toBe(true);
   });
 
-  it('refuses a startup length below the minimum, and a login message whose length lies', async () => {
+  it('closes without a word on a startup length below the minimum, and refuses a login message whose length lies', async () => {
     const tiny = await RawClient.connect(pooler.port);
     tiny.send(Buffer.from([0, 0, 0, 3, 0, 0, 0, 0]));
-    expectError(await tiny.readMessage(), '08P01', /invalid startup packet length 3/);
+    expect(await tiny.readMessage()).toBeNull();
+    expect(tiny.closed).toBe(true);
 
     const liar = await RawClient.connect(pooler.port);
     liar.send(startup('scram_user'));

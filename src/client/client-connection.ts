@@ -1,83 +1,57 @@
-// One client connection: startup (SSL/GSS refusal, cancel, protocol negotiation), login, then the
-// work phase — holding what the client sends until the pool links a server, forwarding it as
-// slices once linked, and tracking which messages the server still owes replies for.
+// One client connection: its login (login.ts), then the work phase — holding what the client sends
+// until the pool links a server, forwarding it as slices once linked, and tracking which messages
+// the server still owes replies for — or a console session.
 import { randomInt } from 'node:crypto';
 import type { Socket } from 'node:net';
-import tls from 'node:tls';
+import type tls from 'node:tls';
 import { clock } from '../clock.js';
-import type { DatabaseConfig, Settings } from '../config/types.js';
 import { PoolerError, SqlState, type DisconnectReason } from '../errors.js';
 import type { Logger } from '../log.js';
 import { describeCode, Disposition, PacketStream, Treat, treatTable, type PacketHandler } from '../net/packet-stream.js';
 import { tuneSocket, WriteStall } from '../net/socket-tuning.js';
 import type { ClientLink, ClientPool } from './pool-port.js';
-import {
-  authenticationOk,
-  backendKeyData,
-  errorResponseFor,
-  negotiateProtocolVersion,
-  parameterStatus,
-  readyForQueryIdle,
-  refuseEncryption,
-  acceptEncryption,
-} from '../protocol/backend-messages.js';
+import { authenticationOk, backendKeyData, errorResponseFor, parameterStatus, readyForQueryIdle } from '../protocol/backend-messages.js';
 import {
   FrontendCode,
   MAX_AUTH_MESSAGE_LENGTH,
   MAX_CLASSIFIED_STATEMENT_LENGTH,
   MAX_CONSOLE_MESSAGE_LENGTH,
   MAX_SMALL_MESSAGE_LENGTH,
-  MAX_STARTUP_PACKET_LENGTH,
   SMALL_FRONTEND_CODES,
 } from '../protocol/codes.js';
-import { decodeFirstMessage } from '../protocol/decode.js';
 import { CONSOLE_PARAMETERS, type ConsoleChannel } from './console-port.js';
-import type { ScramClientKeys } from '../auth/scram-client.js';
-import type { ChosenAuth } from '../auth/client-auth-rules.js';
-import type { HbaConnection } from '../auth/hba.js';
-import { tlsServerEndPoint } from '../auth/channel-binding.js';
-import { peerCertificateVerified, tlsRequired, type ClientTls } from '../net/client-tls.js';
-import { ClientAuthenticator } from './client-auth.js';
-import { checkStartupParameters, TRACKED_PARAMETERS, type ClientStartup } from './startup-parameters.js';
+import { Login, LOGIN_TABLE, type LoginContext, type LoginHost, type LoginResult } from './login.js';
+import { TRACKED_PARAMETERS, type ClientStartup } from './startup-parameters.js';
 import { parametersKey } from './parameters-key.js';
 import { isLoneBegin } from './replayable-begin.js';
 
-/** what a client needs from the pooler around it */
-export interface ClientContext {
-  readonly settings: Settings;
+export { CONSOLE } from './login.js';
+
+/** what a client needs from the pooler around it: what its login needs, and a few things after */
+export interface ClientContext extends LoginContext<ClientConnection> {
   readonly log: Logger;
-  /** the login method for this connection: auth_type, or the matching auth_hba_file rule */
-  chooseAuth(connection: HbaConnection): ChosenAuth | PoolerError;
-  /** the stored secret for a user (auth_file, DATABASE_URL), or null */
-  lookupSecret(user: string): string | null;
-  /** auth_query's answer for a user missing from auth_file; undefined when no auth_user applies */
-  querySecret(database: DatabaseConfig, user: string): Promise<string | null> | undefined;
-  /** the user logged in against a secret from auth_query: servers log in with it too */
-  rememberQueriedSecret(database: DatabaseConfig, user: string, secret: string): void;
-  /** the database entry a client name maps to, CONSOLE for the admin console, or an error to send; `client` sent its startup packet */
-  findDatabase(name: string, client: ClientConnection): DatabaseConfig | typeof CONSOLE | PoolerError;
-  /** a console session for an authenticated user, or the error that refuses them */
-  openConsole(client: ClientConnection, user: string): ConsoleChannel | PoolerError;
-  poolFor(database: DatabaseConfig, user: string): ClientPool;
   /** a client finished login and holds a cancel key now */
   registerCancelKey(client: ClientConnection): void;
-  /** TLS toward clients, or null when client_tls_sslmode = disable */
-  readonly clientTls: ClientTls | null;
-  /** a CancelRequest arrived on a new connection */
-  forwardCancel(processId: number, secretKey: number): void;
   onClientClosed(client: ClientConnection): void;
 }
 
-type Phase = 'startup' | 'auth' | 'welcome' | 'ready' | 'console' | 'closed';
-
-/** what findDatabase returns for the console's names (pooler, pgbouncer) */
-export const CONSOLE = Symbol('console');
+/** where a client stands, and what exists there: a login, a pool and its link, or a console session */
+type Phase =
+  /** startup packet, TLS and authentication: the login reads what the client sends */
+  | { readonly name: 'login'; readonly login: Login<ClientConnection> }
+  /**
+   * logged in to a pool that has no welcome (server parameters) yet; what the client sends is held.
+   * `link` is null only while the pool's addClient runs.
+   */
+  | { readonly name: 'welcome'; readonly startup: ClientStartup; readonly pool: ClientPool; link: ClientLink | null }
+  /** welcomed: work goes to a server through the link */
+  | { readonly name: 'ready'; readonly startup: ClientStartup; readonly pool: ClientPool; readonly link: ClientLink }
+  | { readonly name: 'console'; readonly startup: ClientStartup; readonly session: ConsoleChannel }
+  | { readonly name: 'closed'; readonly startup: ClientStartup | null; readonly link: ClientLink | null; readonly console: boolean };
 
 /** the console reads every message whole; none is forwarded */
 const CONSOLE_TABLE = new Uint8Array(256).fill(Treat.Whole);
 
-/** during login every message is read whole: only PasswordMessage belongs there, anything else is refused */
-const LOGIN_TABLE = new Uint8Array(256).fill(Treat.Whole);
 /**
  * After login every message type PostgreSQL accepts is read by its header, except CopyData and
  * Flush, which pass; any other type is refused here, never forwarded: PostgreSQL would end the
@@ -142,10 +116,6 @@ function lowerNamesFor(names: ReadonlySet<string>): ReadonlySet<string> {
   return lower;
 }
 
-/** a TLS record of type handshake: the first byte of a ClientHello */
-const TLS_HANDSHAKE_RECORD = 0x16;
-const POSTGRESQL_ALPN = 'postgresql';
-
 /** one shared set per configuration rather than one per client: it is the same for all of them */
 const trackedNameSets = new WeakMap<readonly string[], ReadonlySet<string>>();
 function trackedNamesFor(extra: readonly string[]): ReadonlySet<string> {
@@ -157,20 +127,16 @@ function trackedNamesFor(extra: readonly string[]): ReadonlySet<string> {
   return names;
 }
 
-export class ClientConnection implements PacketHandler {
+export class ClientConnection implements PacketHandler, LoginHost {
   readonly id = nextClientId++;
   readonly stream: PacketStream;
   readonly connectTime = clock.refresh();
-  /** the client's pool and its link to it, once logged in */
-  pool: ClientPool | null = null;
-  link: ClientLink | null = null;
   /** the linked server's socket, once it has the client's parameters; what the client sends goes there */
   private serverSocket: Socket | null = null;
   lastActivity = clock.now;
   /** the random key this client cancels with; never the server's */
   readonly processId = randomInt(1, 0x7fffffff);
   readonly secretKey = randomInt(0, 0x7fffffff) | 0;
-  startup: ClientStartup | null = null;
   /** the client's view of the tracked session parameters */
   readonly parameters = new Map<string, string>();
   /** `parameters` as one string, rebuilt when they change; equal keys mean equal settings */
@@ -180,19 +146,7 @@ export class ClientConnection implements PacketHandler {
   /** the parameter names whose values follow the client from server to server */
   private readonly trackedNames: ReadonlySet<string>;
 
-  private phase: Phase = 'startup';
-  /** the secret auth_query found for this client, until handed to the pool */
-  private queriedSecret: string | null = null;
-  /** from a SCRAM login, until handed to the pool (pass-through); not kept after that */
-  private scramKeys: ScramClientKeys | null = null;
-  /** set once a console user logged in; the client then never gets a pool */
-  private console: ConsoleChannel | null = null;
-  private startupBytes: Buffer | null = null;
-  private authenticator: ClientAuthenticator | null = null;
-  /** the authenticator is working on the client's last message (a hash, an auth_query lookup) */
-  private authBusy = false;
-  /** what the client sent during login after a message the authenticator was still working on */
-  private loginHeld: Buffer[] = [];
+  private phase: Phase;
   /** what the client sent while it had no server, in order */
   private held: Buffer[] = [];
   /** the lone BEGIN that is all this client sent its server so far; null once it sends more */
@@ -209,8 +163,6 @@ export class ClientConnection implements PacketHandler {
   socket: Socket;
   /** the negotiated TLS version and cipher, for SHOW CLIENTS; '' without TLS */
   tlsDescription = '';
-  /** the client presented a certificate that verified against client_tls_ca_file */
-  private certificateVerified = false;
 
   constructor(
     socket: Socket,
@@ -219,6 +171,7 @@ export class ClientConnection implements PacketHandler {
     this.socket = socket;
     this.stream = new PacketStream(this, LOGIN_TABLE, MAX_AUTH_MESSAGE_LENGTH);
     this.trackedNames = trackedNamesFor(context.settings.track_extra_parameters);
+    this.phase = { name: 'login', login: new Login(this, context) };
     tuneSocket(socket, context.settings);
     this.listenTo(socket);
   }
@@ -241,58 +194,47 @@ export class ClientConnection implements PacketHandler {
     socket.on('close', this.onSocketGone);
   }
 
-  /**
-   * Continue over TLS; the TLS socket takes over the TCP one. After an SSLRequest we answer 'S'
-   * first; with PostgreSQL 17's direct TLS (`hello`: the ClientHello already read) there is no
-   * request, and ALPN must say "postgresql", as PostgreSQL insists.
-   */
-  private startTls(tlsConfig: ClientTls, hello: Buffer | null): void {
+  // --- LoginHost
+
+  detachSocket(): void {
     const raw = this.socket;
-    if (hello === null) raw.write(acceptEncryption);
     raw.off('data', this.onSocketData);
     raw.off('drain', this.onSocketDrain);
     raw.off('error', this.onSocketGone);
     raw.off('close', this.onSocketGone);
-    if (hello !== null) {
-      // TLSSocket reads what is buffered on the socket first, so the ClientHello goes back there
-      raw.pause();
-      raw.unshift(hello);
-    }
-    const secure = new tls.TLSSocket(raw, {
-      isServer: true,
-      secureContext: tlsConfig.context,
-      requestCert: tlsConfig.requestCert,
-      rejectUnauthorized: tlsConfig.verifyClient,
-      ALPNProtocols: [POSTGRESQL_ALPN],
-    });
-    secure.once('secure', () => {
-      this.tlsDescription = `${secure.getProtocol() ?? 'TLS'}/${secure.getCipher()?.name ?? ''}`;
-      this.certificateVerified = peerCertificateVerified(secure);
-      if (tlsConfig.verifyClient && !this.certificateVerified) {
-        this.fail(new PoolerError('AUTH_FAILED', SqlState.invalidAuthorization, 'the client certificate did not verify against client_tls_ca_file'), 'auth_failed');
-      } else if (hello !== null && secure.alpnProtocol !== POSTGRESQL_ALPN) {
-        this.fail(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, 'direct TLS connection without ALPN "postgresql"'), 'protocol_error');
-      }
-    });
+  }
+
+  attachSocket(secure: tls.TLSSocket): void {
     this.socket = secure;
     this.listenTo(secure);
-    if (hello !== null) secure.resume();
   }
 
-  /** over TLS, what SCRAM-SHA-256-PLUS binds to: the hash of the certificate we presented */
-  private channelBinding(): Buffer | null {
-    if (!(this.socket instanceof tls.TLSSocket)) return null;
-    const own = this.socket.getCertificate();
-    return own !== null && 'raw' in own ? tlsServerEndPoint(own.raw) : null;
+  receive(chunk: Buffer): void {
+    this.onData(chunk);
   }
 
-  /** the CN of a client certificate that verified against client_tls_ca_file; null without one */
-  private certificateName(): string | null {
-    const socket = this.socket;
-    if (!(socket instanceof tls.TLSSocket) || !this.certificateVerified) return null;
-    const cn = socket.getPeerCertificate().subject?.CN;
-    return typeof cn === 'string' ? cn : null;
+  loggedIn(result: LoginResult): void {
+    if (result.kind === 'console') return this.openConsole(result.startup, result.session);
+    const phase: Phase = { name: 'welcome', startup: result.startup, pool: result.pool, link: null };
+    this.phase = phase;
+    // the pool may welcome the client (onWelcome) or fail it before addClient returns
+    const link = result.pool.addClient(this);
+    if (this.phase === phase) phase.link = link;
   }
+
+  private openConsole(startup: ClientStartup, session: ConsoleChannel): void {
+    this.phase = { name: 'console', startup, session };
+    this.stream.table = CONSOLE_TABLE;
+    this.stream.maxMessageLength = MAX_CONSOLE_MESSAGE_LENGTH;
+    const welcome = [authenticationOk, ...CONSOLE_PARAMETERS.map(([name, value]) => parameterStatus(name, value))];
+    this.socket.write(Buffer.concat([...welcome, backendKeyData(this.processId, this.secretKey), readyForQueryIdle]));
+    this.context.registerCancelKey(this);
+    if (this.context.settings.log_connections) {
+      this.log.info({ db: startup.database, user: startup.user, admin: session.user.admin }, 'login attempt: ok (console)');
+    }
+  }
+
+  // --- what the pooler reads
 
   get address(): string {
     return this.socket.remoteAddress ?? 'unix';
@@ -308,9 +250,22 @@ export class ClientConnection implements PacketHandler {
    * A client waiting for a server has a query queued, so it is not.
    */
   get betweenTransactions(): boolean {
-    if (this.phase !== 'ready') return this.phase !== 'welcome';
-    if (this.link === null || this.link.state === 'waiting' || this.held.length > 0 || !this.stream.betweenMessages) return false;
-    return this.link.quiet;
+    const phase = this.phase;
+    if (phase.name !== 'ready') return phase.name !== 'welcome';
+    if (phase.link.state === 'waiting' || this.held.length > 0 || !this.stream.betweenMessages) return false;
+    return phase.link.quiet;
+  }
+
+  /** the client's startup parameters, once its startup packet is read */
+  get startup(): ClientStartup | null {
+    const phase = this.phase;
+    return phase.name === 'login' ? phase.login.startup : phase.startup;
+  }
+
+  /** the client's link to its pool, once logged in to one */
+  get link(): ClientLink | null {
+    const phase = this.phase;
+    return phase.name === 'welcome' || phase.name === 'ready' || phase.name === 'closed' ? phase.link : null;
   }
 
   /** 'login' until the pool has it, then its link's state */
@@ -324,11 +279,12 @@ export class ClientConnection implements PacketHandler {
   }
 
   get isConsole(): boolean {
-    return this.console !== null;
+    const phase = this.phase;
+    return phase.name === 'console' || (phase.name === 'closed' && phase.console);
   }
 
   get inLogin(): boolean {
-    return this.phase === 'startup' || this.phase === 'auth';
+    return this.phase.name === 'login';
   }
 
   /** settings from the startup packet beyond the tracked ones, replayed on every server the client gets */
@@ -348,10 +304,10 @@ export class ClientConnection implements PacketHandler {
   // --- pool events (PoolClient)
 
   onWelcome(welcome: Map<string, string>, link: ClientLink): void {
-    this.link = link;
-    if (this.phase === 'closed') return;
+    const phase = this.phase;
+    if (phase.name !== 'welcome') return;
     const messages: Buffer[] = [authenticationOk];
-    const tracked = this.startup!.tracked;
+    const tracked = phase.startup.tracked;
     for (const [name, value] of welcome) messages.push(parameterStatus(name, tracked.get(name) ?? value));
     for (const [name, value] of tracked) if (!welcome.has(name)) messages.push(parameterStatus(name, value));
     for (const name of this.trackedNames) {
@@ -361,26 +317,25 @@ export class ClientConnection implements PacketHandler {
     this.parametersKey = parametersKey(this.parameters);
     messages.push(backendKeyData(this.processId, this.secretKey), readyForQueryIdle);
     this.socket.write(Buffer.concat(messages));
-    this.phase = 'ready';
-    this.stream.table = WORK_TABLE;
+    this.phase = { name: 'ready', startup: phase.startup, pool: phase.pool, link };
+    this.stream.table = link.classifies ? (link.statements ? SESSION_PREPARED_WORK_TABLE : SESSION_WORK_TABLE) : link.statements ? PREPARED_WORK_TABLE : WORK_TABLE;
     this.stream.maxMessageLength = this.context.settings.max_packet_size;
     this.stream.codeLimits = WORK_CODE_LIMITS;
-    this.stream.table = link.classifies ? (link.statements ? SESSION_PREPARED_WORK_TABLE : SESSION_WORK_TABLE) : link.statements ? PREPARED_WORK_TABLE : WORK_TABLE;
     this.stream.inspectLimit = MAX_CLASSIFIED_STATEMENT_LENGTH;
     this.context.registerCancelKey(this);
     if (this.context.settings.log_connections) {
-      this.log.info({ db: this.startup!.database, user: this.startup!.user }, 'login attempt: ok');
+      this.log.info({ db: phase.startup.database, user: phase.startup.user }, 'login attempt: ok');
     }
     // Anything the client sent before our ReadyForQuery is work for a server now.
     const early = this.held;
     this.held = [];
     this.pausedForServer = false;
-    for (const chunk of early) this.onWorkData(chunk);
+    for (const chunk of early) this.onWorkData(chunk, link);
     this.updateReading();
   }
 
   onLinked(serverSocket: Socket): void {
-    if (this.phase === 'closed') return;
+    if (this.phase.name === 'closed') return;
     this.serverSocket = serverSocket;
     this.stream.target = serverSocket;
     this.sendHeld();
@@ -395,8 +350,8 @@ export class ClientConnection implements PacketHandler {
       // has finished with this one
       this.heldForAnswers = false;
       setImmediate(() => {
-        const link = this.link;
-        if (this.phase === 'ready' && link !== null && this.serverSocket === null && this.held.length > 0 && link.state !== 'waiting') link.requestServer();
+        const phase = this.phase;
+        if (phase.name === 'ready' && this.serverSocket === null && this.held.length > 0 && phase.link.state !== 'waiting') phase.link.requestServer();
       });
     }
     if (this.pausedForPeer) {
@@ -408,7 +363,7 @@ export class ClientConnection implements PacketHandler {
   holdUnansweredBegin(): boolean {
     const begin = this.unansweredBegin;
     this.unansweredBegin = null;
-    if (begin === null || this.phase !== 'ready' || this.held.length > 0) return false;
+    if (begin === null || this.phase.name !== 'ready' || this.held.length > 0) return false;
     this.held = [begin];
     this.pausedForServer = true;
     this.updateReading();
@@ -429,23 +384,24 @@ export class ClientConnection implements PacketHandler {
   }
 
   fail(error: PoolerError, reason: DisconnectReason): void {
-    if (this.phase === 'closed') return;
+    if (this.phase.name === 'closed') return;
     if (this.context.settings.log_pooler_errors) this.log.warn({ sqlstate: error.sqlstate, reason }, `pooler error: ${error.message}`);
     if (this.socket.writable) this.socket.end(errorResponseFor(error, error.severity === 'ERROR' ? 'FATAL' : error.severity));
     this.close(reason);
   }
 
   close(reason: DisconnectReason): void {
-    if (this.phase === 'closed') return;
-    const wasLoggedIn = this.phase === 'ready';
-    this.phase = 'closed';
+    const phase = this.phase;
+    if (phase.name === 'closed') return;
+    const link = this.link;
+    this.phase = { name: 'closed', startup: this.startup, link, console: phase.name === 'console' };
     this.stream.stop();
     this.held = [];
-    this.loginHeld = [];
-    this.link?.close();
+    if (phase.name === 'login') phase.login.stop(reason);
+    link?.close();
     if (!this.socket.destroyed) this.socket.destroySoon();
     this.context.onClientClosed(this);
-    if (wasLoggedIn && this.context.settings.log_disconnections) {
+    if (phase.name === 'ready' && this.context.settings.log_disconnections) {
       const age = ((clock.refresh() - this.connectTime) / 1000).toFixed(1);
       this.log.info({ reason, age }, `closing because: ${reason} (age=${age}s)`);
     }
@@ -462,39 +418,35 @@ export class ClientConnection implements PacketHandler {
       this.fail(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, `invalid frontend message type ${code}`), 'protocol_error');
       return Disposition.Skip;
     }
-    return this.link!.onHeader(code);
+    // only the work phase's tables read headers
+    const phase = this.phase;
+    return phase.name === 'ready' ? phase.link.onHeader(code) : Disposition.Skip;
   }
 
   onMessage(code: number, buffer: Buffer, offset: number, total: number): Disposition {
-    if (this.phase === 'ready' && this.link !== null) return this.link.onMessage(code, buffer, offset, total);
-    if (this.phase === 'console') {
-      this.console!.receive(buffer.subarray(offset, offset + total));
-      return Disposition.Skip;
+    const phase = this.phase;
+    switch (phase.name) {
+      case 'ready':
+        return phase.link.onMessage(code, buffer, offset, total);
+      case 'console':
+        phase.session.receive(buffer.subarray(offset, offset + total));
+        return Disposition.Skip;
+      case 'login':
+        return phase.login.onMessage(code, buffer, offset, total);
+      case 'welcome':
+      case 'closed':
+        // never fed: held until welcomed, or stopped
+        return Disposition.Skip;
     }
-    if (this.phase === 'auth' && code === FrontendCode.Password && this.authenticator !== null) {
-      // What follows this message waits for the authenticator's answer, and after a login it is
-      // work: read it in the phase this message leads to, never with the login's table.
-      this.stream.pauseAfterCurrent();
-      this.authBusy = true;
-      this.authenticator.onPassword(Buffer.from(buffer.subarray(offset, offset + total)));
-      return Disposition.Skip;
-    }
-    if (this.phase === 'auth' && code === FrontendCode.Terminate) {
-      this.close('client_terminate');
-      return Disposition.Skip;
-    }
-    this.fail(
-      new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, `expected a password message during login, got message type ${describeCode(code)}`),
-      'protocol_error',
-    );
-    return Disposition.Skip;
   }
 
   onFramingError(code: number, length: number): void {
-    const small = this.phase === 'ready' && WORK_CODE_LIMITS[code]! > 0 && length > WORK_CODE_LIMITS[code]!;
+    const phase = this.phase.name;
+    const codeLimit = WORK_CODE_LIMITS[code] ?? 0;
+    const small = phase === 'ready' && codeLimit > 0 && length > codeLimit;
     const limit = small
-      ? `PostgreSQL's limit for this message type (${WORK_CODE_LIMITS[code]} bytes)`
-      : `${this.phase === 'ready' ? 'max_packet_size' : this.phase === 'console' ? 'the console\'s limit' : 'the limit for login messages'} (${this.stream.maxMessageLength} bytes)`;
+      ? `PostgreSQL's limit for this message type (${codeLimit} bytes)`
+      : `${phase === 'ready' ? 'max_packet_size' : phase === 'console' ? 'the console\'s limit' : 'the limit for login messages'} (${this.stream.maxMessageLength} bytes)`;
     const message =
       length < 4
         ? `client sent invalid message length ${length} for message type ${describeCode(code)}`
@@ -518,13 +470,12 @@ export class ClientConnection implements PacketHandler {
   private onData(chunk: Buffer): void {
     // once per read, not per message: query and transaction times need better than the tick
     this.lastActivity = clock.refresh();
-    switch (this.phase) {
+    const phase = this.phase;
+    switch (phase.name) {
       case 'ready':
-        return this.onWorkData(chunk);
-      case 'startup':
-        return this.onStartupData(chunk);
-      case 'auth':
-        return this.onLoginData(chunk);
+        return this.onWorkData(chunk, phase.link);
+      case 'login':
+        return phase.login.receive(chunk);
       case 'console':
         this.stream.feed(chunk);
         return;
@@ -539,42 +490,13 @@ export class ClientConnection implements PacketHandler {
     }
   }
 
-  /** a chunk during login: one password message at a time, the rest kept until it is answered */
-  private onLoginData(chunk: Buffer): void {
-    if (this.authBusy) {
-      this.loginHeld.push(chunk);
-      return;
-    }
-    this.stream.feed(chunk);
-    const rest = this.stream.takeRest();
-    if (rest === null) return;
-    // still working on the message before it: keep it first in line; else the phase it led to reads it
-    if (this.authBusy) this.loginHeld.unshift(rest);
-    else this.onData(rest);
-  }
-
-  /** the authenticator answered (asked for more, or finished): read what the client sent meanwhile */
-  private onAuthStep(): void {
-    this.authBusy = false;
-    const held = this.loginHeld;
-    this.loginHeld = [];
-    for (let i = 0; i < held.length; i++) {
-      if (this.authBusy) {
-        this.loginHeld.push(...held.slice(i));
-        return;
-      }
-      this.onData(held[i]!);
-    }
-  }
-
-  private onWorkData(chunk: Buffer): void {
+  private onWorkData(chunk: Buffer, link: ClientLink): void {
     this.unansweredBegin = null;
     if (this.serverSocket !== null && this.held.length === 0) {
       this.feedWork(chunk, null);
       return;
     }
     this.held.push(chunk);
-    const link = this.link!;
     if (link.serverId !== null || link.state === 'waiting') return;
     // A Terminate from a client with no server needs no server.
     if (this.stream.betweenMessages && this.held.length === 1 && chunk[0] === FrontendCode.Terminate) {
@@ -593,9 +515,14 @@ export class ClientConnection implements PacketHandler {
     const held = this.held;
     this.held = [];
     this.pausedForServer = false;
-    this.unansweredBegin = held.length === 1 && this.pool!.replaysBegin && isLoneBegin(held[0]!) ? held[0]! : null;
-    for (let i = 0; i < held.length; i++) {
-      if (!this.feedWork(held[i]!, held.slice(i + 1))) return;
+    const phase = this.phase;
+    const lone = held.length === 1 ? held[0] : undefined;
+    const replaysBegin = (phase.name === 'ready' || phase.name === 'welcome') && phase.pool.replaysBegin;
+    this.unansweredBegin = lone !== undefined && replaysBegin && isLoneBegin(lone) ? lone : null;
+    let next = 1;
+    for (const chunk of held) {
+      if (!this.feedWork(chunk, held.slice(next))) return;
+      next++;
     }
     this.updateReading();
   }
@@ -611,7 +538,7 @@ export class ClientConnection implements PacketHandler {
       this.close('client_terminate');
       return false;
     }
-    if (this.phase === 'closed') return false;
+    if (this.phase.name === 'closed') return false;
     const rest = this.stream.takeRest();
     if (rest === null) return true;
     this.held = later === null ? [rest] : [rest, ...later];
@@ -632,183 +559,8 @@ export class ClientConnection implements PacketHandler {
   }
 
   private updateReading(): void {
-    if (this.phase === 'closed') return;
+    if (this.phase.name === 'closed') return;
     if (this.pausedForServer || this.pausedForPeer) this.socket.pause();
     else this.socket.resume();
   }
-
-  // --- login
-
-  private onStartupData(chunk: Buffer): void {
-    // a TLS handshake record where a startup packet belongs: PostgreSQL 17's sslnegotiation=direct
-    if (this.startupBytes === null && chunk[0] === TLS_HANDSHAKE_RECORD && !(this.socket instanceof tls.TLSSocket)) {
-      if (this.context.clientTls !== null) return this.startTls(this.context.clientTls, chunk);
-      return this.fail(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, 'direct TLS connection, but client_tls_sslmode = disable'), 'protocol_error');
-    }
-    let data = this.startupBytes === null ? chunk : Buffer.concat([this.startupBytes, chunk]);
-    while (this.phase === 'startup') {
-      if (data.length < 4) break;
-      const length = data.readUInt32BE(0);
-      if (length < 8 || length > MAX_STARTUP_PACKET_LENGTH) {
-        return this.fail(
-          new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, `invalid startup packet length ${length}`),
-          'protocol_error',
-        );
-      }
-      if (data.length < length) break;
-      const packet = data.subarray(0, length);
-      data = data.subarray(length);
-      const plain = !(this.socket instanceof tls.TLSSocket);
-      this.onFirstMessage(packet);
-      if (plain && this.socket instanceof tls.TLSSocket && data.length > 0) {
-        // Bytes sent after SSLRequest but before the handshake were never encrypted: whoever sent
-        // them could be anyone on the path (CVE-2021-23214), so they are never read.
-        return this.fail(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, 'received unencrypted data after SSL request'), 'protocol_error');
-      }
-    }
-    this.startupBytes = data.length > 0 && this.phase === 'startup' ? Buffer.from(data) : null;
-    // Bytes after the startup packet (a pipelining client) belong to the next phase.
-    if (this.phase !== 'startup' && this.phase !== 'closed' && data.length > 0) this.onData(Buffer.from(data));
-  }
-
-  private onFirstMessage(packet: Buffer): void {
-    const first = decodeFirstMessage(packet);
-    switch (first.kind) {
-      case 'ssl':
-        if (this.context.clientTls !== null && !(this.socket instanceof tls.TLSSocket)) {
-          return this.startTls(this.context.clientTls, null);
-        }
-        this.socket.write(refuseEncryption);
-        return;
-      case 'gssenc':
-        this.socket.write(refuseEncryption);
-        return;
-      case 'cancel':
-        this.context.forwardCancel(first.processId, first.secretKey);
-        this.phase = 'closed';
-        this.context.onClientClosed(this);
-        this.socket.destroySoon();
-        return;
-      case 'invalid':
-        return this.fail(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, first.reason), 'protocol_error');
-      case 'startup':
-        return this.onStartup(first.major, first.minor, first.parameters);
-    }
-  }
-
-  private onStartup(major: number, minor: number, parameters: Map<string, string>): void {
-    const tlsConfig = this.context.clientTls;
-    if (tlsConfig !== null && tlsRequired(tlsConfig.mode) && !(this.socket instanceof tls.TLSSocket)) {
-      return this.fail(
-        new PoolerError('AUTH_FAILED', SqlState.invalidAuthorization, 'SSL required', 'FATAL', `client_tls_sslmode = ${tlsConfig.mode}`),
-        'auth_failed',
-      );
-    }
-    if (major !== 3) {
-      return this.fail(
-        new PoolerError(
-          'UNSUPPORTED_PROTOCOL',
-          SqlState.featureNotSupported,
-          `unsupported frontend protocol ${major}.${minor}: server supports 3.0 to 3.0`,
-        ),
-        'protocol_error',
-      );
-    }
-    let startup: ClientStartup;
-    try {
-      startup = checkStartupParameters(parameters, {
-        trackExtra: this.context.settings.track_extra_parameters,
-        ignore: this.context.settings.ignore_startup_parameters,
-      });
-    } catch (error) {
-      return this.fail(error as PoolerError, 'unsupported_parameter');
-    }
-    this.startup = startup;
-    if (minor > 0 || startup.protocolOptions.length > 0) {
-      this.socket.write(negotiateProtocolVersion(0, startup.protocolOptions));
-    }
-    const database = this.context.findDatabase(startup.database, this);
-    if (database instanceof PoolerError) return this.fail(database, 'no_such_database');
-    const auth = this.context.chooseAuth({
-      local: this.socket.remoteAddress === undefined,
-      tls: this.socket instanceof tls.TLSSocket,
-      database: startup.database,
-      user: startup.user,
-      replication: false,
-      address: this.socket.remoteAddress ?? '',
-    });
-    if (auth instanceof PoolerError) return this.fail(auth, 'auth_failed');
-    this.phase = 'auth';
-    this.stream.table = LOGIN_TABLE;
-    const secret = this.context.lookupSecret(startup.user);
-    const needsSecret = auth.method !== 'any' && auth.method !== 'cert';
-    const queried = needsSecret && secret === null && database !== CONSOLE ? this.context.querySecret(database, startup.user) : undefined;
-    if (queried === undefined) return this.beginAuth(database, auth, secret);
-    // the lookup runs first: anything the client sends meanwhile waits for it
-    this.authBusy = true;
-    queried.then(
-      (found) => {
-        if (this.phase !== 'auth') return;
-        this.queriedSecret = found;
-        this.beginAuth(database, auth, found);
-      },
-      (error: PoolerError) => this.fail(error, 'auth_failed'),
-    );
-  }
-
-  private beginAuth(database: DatabaseConfig | typeof CONSOLE, auth: ChosenAuth, secret: string | null): void {
-    const startup = this.startup!;
-    this.authenticator = new ClientAuthenticator(auth.method, startup.user, {
-      secret,
-      certificateName: this.certificateName(),
-      channelBinding: this.channelBinding(),
-      certificateMap: auth.certificateMap,
-      requireKnownUser: this.context.settings.auth_file !== null,
-      send: (message) => {
-        this.socket.write(message);
-        this.onAuthStep();
-      },
-      done: (error) => {
-        if (database === CONSOLE) this.onConsoleAuthenticated(error);
-        else this.onAuthenticated(database, error);
-        this.onAuthStep();
-      },
-      onScramKeys: (keys) => (this.scramKeys = keys),
-    });
-    this.authenticator.begin();
-  }
-
-  private onConsoleAuthenticated(error: PoolerError | null): void {
-    this.authenticator = null;
-    if (this.phase === 'closed') return;
-    if (error !== null) return this.fail(error, 'auth_failed');
-    const session = this.context.openConsole(this, this.startup!.user);
-    if (session instanceof PoolerError) return this.fail(session, 'auth_failed');
-    this.console = session;
-    this.phase = 'console';
-    this.stream.table = CONSOLE_TABLE;
-    this.stream.maxMessageLength = MAX_CONSOLE_MESSAGE_LENGTH;
-    const welcome = [authenticationOk, ...CONSOLE_PARAMETERS.map(([name, value]) => parameterStatus(name, value))];
-    this.socket.write(Buffer.concat([...welcome, backendKeyData(this.processId, this.secretKey), readyForQueryIdle]));
-    this.context.registerCancelKey(this);
-    if (this.context.settings.log_connections) {
-      this.log.info({ db: this.startup!.database, user: this.startup!.user, admin: session.user.admin }, 'login attempt: ok (console)');
-    }
-  }
-
-  private onAuthenticated(database: DatabaseConfig, error: PoolerError | null): void {
-    this.authenticator = null;
-    if (this.phase === 'closed') return;
-    if (error !== null) return this.fail(error, 'auth_failed');
-    this.phase = 'welcome';
-    const user = database.user ?? this.startup!.user;
-    if (this.queriedSecret !== null && database.user === null) this.context.rememberQueriedSecret(database, user, this.queriedSecret);
-    this.queriedSecret = null;
-    const pool = this.context.poolFor(database, user);
-    this.pool = pool;
-    if (this.scramKeys !== null) pool.rememberScramKeys(this.scramKeys);
-    this.scramKeys = null;
-    this.link = pool.addClient(this);
-  }
-
 }

@@ -17,8 +17,9 @@ export function isLoneBegin(chunk: Buffer): boolean {
   if (chunk.readUInt32BE(1) + 1 !== chunk.length || chunk[chunk.length - 1] !== 0) return false;
   // every transaction start of a client in transaction mode passes here: decode only "be…" and "st…"
   let start = HEADER_LENGTH;
-  while (start < chunk.length && WHITESPACE.has(chunk[start]!)) start++;
-  const first = chunk[start]! | LOWER_CASE;
+  // the chunk ends in a zero byte, which stops this loop
+  while (WHITESPACE.has(chunk[start] ?? 0)) start++;
+  const first = (chunk[start] ?? 0) | LOWER_CASE;
   const second = (chunk[start + 1] ?? 0) | LOWER_CASE;
   if (!(first === 0x62 && second === 0x65) && !(first === 0x73 && second === 0x74)) return false;
   return LONE_BEGIN.test(chunk.toString('utf8', HEADER_LENGTH, chunk.length - 1));

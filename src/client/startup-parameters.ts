@@ -84,7 +84,7 @@ function readOptions(options: string, canonical: Map<string, string>, tracked: M
   const words = splitOptions(options);
   for (let i = 0; i < words.length; i++) {
     let setting: string | undefined;
-    const word = words[i]!;
+    const word = words[i] ?? '';
     if (word === '-c') setting = words[++i];
     else if (word.startsWith('-c')) setting = word.slice(2);
     else if (word.startsWith('--')) setting = word.slice(2);
@@ -112,7 +112,7 @@ function splitOptions(options: string): string[] {
   const words: string[] = [];
   let word: string | null = null;
   for (let i = 0; i < options.length; i++) {
-    const c = options[i]!;
+    const c = options.charAt(i);
     if (/\s/.test(c)) {
       if (word !== null) words.push(word);
       word = null;
