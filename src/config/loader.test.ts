@@ -144,6 +144,12 @@ describe('loadConfig: a PgBouncer config', () => {
     expect(config.origins.get('users.user1')).toBe(`pgbouncer.ini:${lineOf(PGBOUNCER_INI, 'user1')}`);
   });
 
+  it('says that the read-replica settings are not used yet, rather than let them look in force', () => {
+    const config = load('[databases]\napp = host=h1,h2 port=5432 read_write_split=on\n[pooler]\nload_balance = round_robin\n', 'pooler.ini');
+    const replicas = config.warnings.filter((w) => w.includes('read replicas are not implemented yet'));
+    expect(replicas.map((w) => w.split(':')[0])).toEqual(['load_balance = round_robin', 'database "app"']);
+  });
+
   it('accepts the PgBouncer settings it does not support, with a warning naming file:line', () => {
     const config = load(PGBOUNCER_INI, 'pgbouncer.ini');
     expect(config.warnings).toContain(

@@ -222,6 +222,26 @@ function addSanityWarnings(config: Config): void {
     config.warnings.push('listen_addr and unix_socket_dir are both empty: the pooler has nowhere to listen');
   }
   config.warnings.push(...tcpTuningWarnings(settings));
+  config.warnings.push(...replicaWarnings(config));
+}
+
+/**
+ * The read-replica settings are read and checked, but pools do not use them yet: say so rather
+ * than let an operator believe reads are balanced or split.
+ */
+function replicaWarnings(config: Config): string[] {
+  const used: string[] = [];
+  const { settings } = config;
+  if (settings.load_balance !== 'first') used.push(`load_balance = ${settings.load_balance}`);
+  if (settings.read_write_split) used.push('read_write_split = on');
+  for (const db of config.databases.values()) {
+    if (db.load_balance !== null && db.load_balance !== 'first') used.push(`database "${db.name}": load_balance=${db.load_balance}`);
+    if (db.read_write_split === true) used.push(`database "${db.name}": read_write_split=on`);
+    if (db.weight.length > 0) used.push(`database "${db.name}": weight=`);
+  }
+  return used.map(
+    (what) => `${what}: read replicas are not implemented yet — every transaction still goes to the first suitable host (the primary with target_session_attrs or patroni=)`,
+  );
 }
 
 function assertNever(value: never): never {
