@@ -112,6 +112,22 @@ export function markdown(summaries: CellSummary[], idle: IdleResult[]): string {
       lines.push(`| ${r.target} | ${r.connections} | ${(r.rssBeforeBytes / 2 ** 20).toFixed(1)} | ${(r.rssAfterBytes / 2 ** 20).toFixed(1)} | ${r.bytesPerConnection} |`);
     }
   }
+  if (summaries.some((s) => s.target === 'variant')) {
+    lines.push(
+      '',
+      '### pooler against the variant (the same build with the --variant settings), in the same run',
+      '',
+      '| workload | clients | variant CPU µs/xact | pooler CPU µs/xact | pooler / variant CPU | variant tps | pooler tps |',
+      '|---|---:|---:|---:|---:|---:|---:|',
+    );
+    for (const { workload, clients } of rows) {
+      const v = find(summaries, workload, clients, 'variant');
+      const p = find(summaries, workload, clients, 'pooler');
+      const cpu = (s: CellSummary | undefined) => cell(s, (x) => (x.cpuUsPerXact ?? 0).toFixed(1));
+      const tps = (s: CellSummary | undefined) => cell(s, (x) => x.tps.toFixed(0));
+      lines.push(`| ${workload} | ${clients} | ${cpu(v)} | ${cpu(p)} | ${ratio(okValue(p, (x) => x.cpuUsPerXact), okValue(v, (x) => x.cpuUsPerXact))} | ${tps(v)} | ${tps(p)} |`);
+    }
+  }
   const errors = summaries.filter((s) => s.status !== 'ok');
   if (errors.length > 0) {
     lines.push('', 'Cells that did not run:', '');
@@ -120,7 +136,7 @@ export function markdown(summaries: CellSummary[], idle: IdleResult[]): string {
   return lines.join('\n') + '\n';
 }
 
-const COLORS: Record<TargetName, string> = { direct: '#888888', pgbouncer: '#1f77b4', pooler: '#d62728' };
+const COLORS: Record<TargetName, string> = { direct: '#888888', pgbouncer: '#1f77b4', pooler: '#d62728', variant: '#ff9896' };
 
 /** small multiples: one panel per workload, x = clients on a log scale, y = tps from 0 */
 export function svgChart(summaries: CellSummary[]): string {

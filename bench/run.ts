@@ -6,6 +6,8 @@
 //   npm run bench -- --workloads 'select-only extended' --clients 100 --rounds 5 --seconds 10
 //   npm run bench -- --auth scram --workloads 'select-only connect-per-xact'   clients log in to
 //                                      both poolers with SCRAM-SHA-256 (PostgreSQL direct: trust)
+//   npm run bench -- --variant 'session_state = ignore'   a second pooler with these settings
+//                                      (';'-separated), and a table of what the first costs more
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, hostname } from 'node:os';
@@ -29,6 +31,7 @@ const { values: options } = parseArgs({
     idle: { type: 'string' },
     out: { type: 'string' },
     auth: { type: 'string', default: 'trust' },
+    variant: { type: 'string' },
   },
 });
 
@@ -58,6 +61,8 @@ async function main(): Promise<void> {
     targets.push(directTarget(postgres, `PostgreSQL ${postgresVersion}`));
     targets.push(await startPgbouncer(postgres.port, poolSize, auth));
     targets.push(await startPooler(postgres.port, poolSize, auth));
+    // --variant 'session_state = ignore': a second pooler, interleaved with the first, so what the settings cost is measured in one run
+    if (options.variant) targets.push(await startPooler(postgres.port, poolSize, auth, options.variant.split(';').map((line) => line.trim())));
 
     const results: CellResult[] = [];
     // kept up to date after every cell, so a run that dies late still leaves its figures

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { asServerUser, startLocalPostgres, type LocalPostgres } from '../src/demo/local-postgres.js';
 import { freePort } from '../src/net/free-port.js';
 
-export type TargetName = 'direct' | 'pgbouncer' | 'pooler';
+/** `variant`: a second pooler with some settings changed (--variant), to measure what they cost */
+export type TargetName = 'direct' | 'pgbouncer' | 'pooler' | 'variant';
 
 export interface Target {
   name: TargetName;
@@ -132,16 +133,21 @@ export async function startPgbouncer(postgresPort: number, poolSize: number, aut
   return { name: 'pgbouncer', port, pid, version, password, stop: () => stopProcess(pid, dir) };
 }
 
-export async function startPooler(postgresPort: number, poolSize: number, auth: BenchAuth): Promise<Target> {
+/** `extra`: setting lines appended to [pgbouncer], which make this pooler the `variant` target */
+export async function startPooler(postgresPort: number, poolSize: number, auth: BenchAuth, extra: string[] = []): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-pooler-'));
   const port = await freePort();
   const password = writeUserlist(dir, auth);
-  writeFileSync(join(dir, 'pooler.ini'), poolerIni('pgbouncer', postgresPort, port, dir, poolSize, auth));
+  writeFileSync(join(dir, 'pooler.ini'), poolerIni('pgbouncer', postgresPort, port, dir, poolSize, auth) + extra.map((line) => `${line}\n`).join(''));
   const cli = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
-  const child = spawn(process.execPath, [cli, 'start', '-c', join(dir, 'pooler.ini')], { stdio: 'ignore', env: { ...process.env, DATABASE_URL: '' } });
+  // BENCH_POOLER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the pooler under the workload
+  const nodeArgs = (process.env.BENCH_POOLER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, cli, 'start', '-c', join(dir, 'pooler.ini')], { stdio: 'ignore', env: { ...process.env, DATABASE_URL: '' } });
   const pid = await waitForPidfile(dir, child, 'pooler');
   const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
-  return { name: 'pooler', port, pid, version: `pooler ${pkg.version} (node ${process.version})`, password, stop: () => stopProcess(pid, dir) };
+  const name = extra.length === 0 ? 'pooler' : 'variant';
+  const version = `pooler ${pkg.version} (node ${process.version})${extra.length === 0 ? '' : ` with ${extra.join(', ')}`}`;
+  return { name, port, pid, version, password, stop: () => stopProcess(pid, dir) };
 }
 
 export function directTarget(postgres: LocalPostgres, version: string): Target {

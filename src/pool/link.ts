@@ -15,7 +15,7 @@ import { errorResponseFor } from '../protocol/backend-messages.js';
 import { cstringEnd, parseMessage, statementMessage } from '../prepared/messages.js';
 import { Effect } from '../prepared/server-statements.js';
 import { queryMessage, syncMessage } from '../protocol/frontend-messages.js';
-import { classify, type SessionEffect, type TxControl } from '../sql/index.js';
+import { classify, classifyRepeated, type SessionEffect, type StatementVerdict, type TxControl } from '../sql/index.js';
 import { SessionState, type PinCause } from './session-state.js';
 import type { Listed, StateList } from '../state-list.js';
 import type { ClientState, Pool, PoolClient } from './pool.js';
@@ -26,6 +26,31 @@ const STALE_PLAN = SqlState.featureNotSupported;
 
 /** what a request did to session state, kept with its Sync or Query in the queue until the reply says whether it stands */
 type Noted = SessionEffect | TxControl;
+
+/** where one message lies in the chunk that carried it */
+class MessageSpan {
+  private buffer: Buffer | null = null;
+  private offset = 0;
+  private total = 0;
+
+  set(buffer: Buffer, offset: number, total: number): void {
+    this.buffer = buffer;
+    this.offset = offset;
+    this.total = total;
+  }
+
+  clear(): void {
+    this.buffer = null;
+  }
+
+  get empty(): boolean {
+    return this.buffer === null;
+  }
+
+  copy(): Buffer | null {
+    return this.buffer === null ? null : Buffer.from(this.buffer.subarray(this.offset, this.offset + this.total));
+  }
+}
 
 /** a batch whose Bind met a stale plan (0A000), and what sending it again takes */
 interface StaleRetry {
@@ -105,9 +130,13 @@ export class Link implements Listed<Link> {
   private txFailed = false;
   /** when the client was last pinned (ms), for the pinned-seconds count; 0 while not pinned */
   private pinnedSince = 0;
-  /** the last Execute and Describe of a portal the client sent (prepared statements rewritten): a stale-plan retry sends them again */
-  private lastExecute: Buffer | null = null;
-  private lastDescribe: Buffer | null = null;
+  /**
+   * The last Execute and Describe of a portal the client sent (statements rewritten), as where they
+   * lie in the chunk that carried them (no slice made per message): a stale-plan retry sends them
+   * again. Chunks are never changed once read, so holding one is safe.
+   */
+  private readonly lastExecute = new MessageSpan();
+  private readonly lastDescribe = new MessageSpan();
   /** a Bind met a stale plan; whether it is retried waits for the ReadyForQuery after it */
   private staleRetry: StaleRetry | null = null;
 
@@ -232,21 +261,23 @@ export class Link implements Listed<Link> {
   onMessage(code: number, buffer: Buffer, offset: number, total: number): Disposition {
     if (code === FrontendCode.Query) {
       const sql = buffer.toString('utf8', offset + HEADER_LENGTH, offset + total - 1);
-      if (this.classifies && this.noteSession(sql)) return this.refuse(REFUSED_QUERY, Request.Query, offset);
+      if (this.classifies && this.noteSession(classify(sql))) return this.refuse(REFUSED_QUERY, Request.Query, offset);
       return this.onHeader(code);
     }
     if (code === FrontendCode.Parse && this.classifies) {
       const end = offset + total;
       const nameEnd = cstringEnd(buffer, offset + HEADER_LENGTH, end);
       const textEnd = nameEnd < 0 ? -1 : cstringEnd(buffer, nameEnd + 1, end);
-      if (textEnd > nameEnd && this.noteSession(buffer.toString('utf8', nameEnd + 1, textEnd))) return this.refuse(REFUSED_PARSE, Request.Parse, offset);
+      if (textEnd > nameEnd && this.noteSession(classifyRepeated(buffer.toString('utf8', nameEnd + 1, textEnd)))) return this.refuse(REFUSED_PARSE, Request.Parse, offset);
     }
     if (this.statements === null) return this.onHeader(code);
     if (code === FrontendCode.Execute) {
-      this.lastExecute = buffer.subarray(offset, offset + total);
+      this.lastExecute.set(buffer, offset, total);
       return this.onHeader(code);
     }
-    if (code === FrontendCode.Describe) this.lastDescribe = buffer[offset + HEADER_LENGTH] === DescribeTarget.Portal ? buffer.subarray(offset, offset + total) : null;
+    // a Describe of the portal belongs to the batch of the Bind before it
+    if (code === FrontendCode.Bind) this.lastDescribe.clear();
+    else if (code === FrontendCode.Describe && buffer[offset + HEADER_LENGTH] === DescribeTarget.Portal) this.lastDescribe.set(buffer, offset, total);
     const disposition = this.statements.onMessage(code, buffer, offset, total);
     if (disposition !== Disposition.Hold) this.beginExtended();
     return disposition;
@@ -257,8 +288,7 @@ export class Link implements Listed<Link> {
    * anyone else before the reply), the rest waits in `pending` for the reply that says whether it
    * stands. True when session_state = error refuses it.
    */
-  private noteSession(sql: string): boolean {
-    const verdicts = classify(sql);
+  private noteSession(verdicts: readonly StatementVerdict[]): boolean {
     if (this.refuses) {
       for (const verdict of verdicts) {
         const cause = verdict.opaque ? 'unknown' : (verdict.effects.find((effect) => effect.kind === 'pin')?.reason ?? null);
@@ -593,7 +623,7 @@ export class Link implements Listed<Link> {
    */
   private mayRetry(name: string): boolean {
     const statements = this.statements;
-    if (statements === null || !statements.answeredByPooler.has(name) || statements.lastBindMessage === null || this.lastExecute === null) return false;
+    if (statements === null || !statements.answeredByPooler.has(name) || statements.lastBindMessage === null || this.lastExecute.empty) return false;
     const queue = this.queue;
     let n = 1;
     if (n < queue.size && queue.request(queue.index(n)) === Request.DescribePortal) n++;
@@ -683,8 +713,8 @@ export class Link implements Listed<Link> {
           statement,
           name,
           bind: this.statements!.lastBindMessage!,
-          describe: this.lastDescribe,
-          execute: this.lastExecute!,
+          describe: this.lastDescribe.copy(),
+          execute: this.lastExecute.copy()!,
         };
         disposition = Disposition.Skip;
       }

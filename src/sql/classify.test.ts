@@ -4,6 +4,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import {
   classify,
   classifyForRouting,
+  classifyRepeated,
   classifierCounters,
   describeVerdict,
   loadClassifier,
@@ -370,5 +371,16 @@ describe('the hot path', () => {
     expect(Object.isFrozen(v)).toBe(true);
     expect(Object.isFrozen(v!.effects)).toBe(true);
     expect(Object.isFrozen(v!.effects[0])).toBe(true);
+  });
+});
+
+describe('classifyRepeated (Parse texts)', () => {
+  it('gives the same verdicts as classify, and a repeat is a cache hit even where the prefilter decided', () => {
+    for (const sql of ['SELECT abalance FROM pgbench_accounts WHERE aid = $1 /* repeated */', 'SET search_path = app', 'BEGIN']) {
+      expect(classifyRepeated(sql).map(describeVerdict)).toEqual(described(sql));
+      const hits = classifierCounters.cacheHits;
+      classifyRepeated(sql);
+      expect(classifierCounters.cacheHits).toBe(hits + 1);
+    }
   });
 });

@@ -55,12 +55,25 @@ export async function loadClassifier(): Promise<void> {
  * a single verdict with parseError set.
  */
 export function classify(sql: string): readonly StatementVerdict[] {
-  return run(sql, false);
+  return run(sql, false, false);
 }
+
+/**
+ * classify for a text that is likely to come again (a Parse: the extended protocol sends the same
+ * parameterised text each time): the cache is asked first, and even the prefilter's answers are
+ * kept, so a repeat costs a lookup instead of a scan. A Query's text, which often holds literal
+ * values and so is new each time, goes through `classify` and does not fill the cache.
+ */
+export function classifyRepeated(sql: string): readonly StatementVerdict[] {
+  return run(sql, false, true);
+}
+
+/** the longest text whose prefilter answer classifyRepeated keeps */
+const MAX_KEPT_PREFILTERED_LENGTH = 4096;
 
 /** classify, and `readOnly` decided for every statement: parses the SELECTs the prefilter cannot prove */
 export function classifyForRouting(sql: string): readonly StatementVerdict[] {
-  return run(sql, true);
+  return run(sql, true, false);
 }
 
 /** forgets every cached verdict (tests, and a pooler that wants to drop the memory) */
@@ -68,14 +81,14 @@ export function clearClassifierCache(): void {
   cache.clear();
 }
 
-function run(sql: string, routing: boolean): readonly StatementVerdict[] {
+function run(sql: string, routing: boolean, repeated: boolean): readonly StatementVerdict[] {
   assertParserLoaded();
   // The server reads a Query's text up to its terminating NUL, whatever follows.
   const nul = sql.indexOf('\0');
   if (nul >= 0) sql = sql.slice(0, nul);
   // Routing parses most SELECTs, so their cached verdicts come first; session-effect
   // classification lets most texts through the prefilter, so that comes first.
-  if (routing) {
+  if (routing || repeated) {
     const hit = cache.get(sql);
     if (hit !== undefined) {
       classifierCounters.cacheHits++;
@@ -85,9 +98,11 @@ function run(sql: string, routing: boolean): readonly StatementVerdict[] {
   const count = prefilter(sql, routing, kinds);
   if (count !== NEEDS_PARSE) {
     classifierCounters.prefiltered++;
-    return prefiltered(count);
+    const verdicts = prefiltered(count);
+    if (repeated && sql.length <= MAX_KEPT_PREFILTERED_LENGTH) cache.set(sql, verdicts);
+    return verdicts;
   }
-  if (!routing) {
+  if (!routing && !repeated) {
     const hit = cache.get(sql);
     if (hit !== undefined) {
       classifierCounters.cacheHits++;

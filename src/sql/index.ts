@@ -5,6 +5,7 @@ export { describeVerdict, isNeutral } from './verdict.js';
 export {
   classify,
   classifyForRouting,
+  classifyRepeated,
   classifierCounters,
   clearClassifierCache,
   loadClassifier,
