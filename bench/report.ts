@@ -91,21 +91,8 @@ export function markdown(summaries: CellSummary[], idle: IdleResult[]): string {
     const tpsOf = (s: CellSummary | undefined) => okValue(s, (x) => x.tps);
     lines.push(`| ${workload} | ${clients} | ${tps(d)} | ${tps(b)} | ${tps(p)} | ${ratio(tpsOf(p), tpsOf(b))} | ${ratio(tpsOf(p), tpsOf(d))} | ${lat(d)} | ${lat(b)} | ${lat(p)} |`);
   }
-  lines.push(
-    '',
-    '### Pooler process cost (CPU µs per transaction, user + system; peak RSS in MB)',
-    '',
-    '| workload | clients | PgBouncer CPU µs/xact | pooler CPU µs/xact | pooler / PgBouncer | PgBouncer peak RSS | pooler peak RSS |',
-    '|---|---:|---:|---:|---:|---:|---:|',
-  );
-  for (const { workload, clients } of rows) {
-    const b = find(summaries, workload, clients, 'pgbouncer');
-    const p = find(summaries, workload, clients, 'pooler');
-    const cpu = (s: CellSummary | undefined) => cell(s, (x) => (x.cpuUsPerXact ?? 0).toFixed(1));
-    const rss = (s: CellSummary | undefined) => (s?.peakRssBytes ? (s.peakRssBytes / 2 ** 20).toFixed(1) : '–');
-    const cpuOf = (s: CellSummary | undefined) => okValue(s, (x) => x.cpuUsPerXact);
-    lines.push(`| ${workload} | ${clients} | ${cpu(b)} | ${cpu(p)} | ${ratio(cpuOf(p), cpuOf(b))} | ${rss(b)} | ${rss(p)} |`);
-  }
+  lines.push('', '### Pooler process cost (CPU µs per transaction, user + system; peak RSS in MB)', '');
+  lines.push(...costTable(summaries, rows, 'pgbouncer', 'PgBouncer', (s) => (s?.peakRssBytes ? (s.peakRssBytes / 2 ** 20).toFixed(1) : '–'), 'peak RSS'));
   if (idle.length > 0) {
     lines.push('', '### Idle clients', '', '| target | idle clients | RSS before (MB) | RSS after (MB) | bytes per client |', '|---|---:|---:|---:|---:|');
     for (const r of idle) {
@@ -113,20 +100,8 @@ export function markdown(summaries: CellSummary[], idle: IdleResult[]): string {
     }
   }
   if (summaries.some((s) => s.target === 'variant')) {
-    lines.push(
-      '',
-      '### pooler against the variant (the same build with the --variant settings), in the same run',
-      '',
-      '| workload | clients | variant CPU µs/xact | pooler CPU µs/xact | pooler / variant CPU | variant tps | pooler tps |',
-      '|---|---:|---:|---:|---:|---:|---:|',
-    );
-    for (const { workload, clients } of rows) {
-      const v = find(summaries, workload, clients, 'variant');
-      const p = find(summaries, workload, clients, 'pooler');
-      const cpu = (s: CellSummary | undefined) => cell(s, (x) => (x.cpuUsPerXact ?? 0).toFixed(1));
-      const tps = (s: CellSummary | undefined) => cell(s, (x) => x.tps.toFixed(0));
-      lines.push(`| ${workload} | ${clients} | ${cpu(v)} | ${cpu(p)} | ${ratio(okValue(p, (x) => x.cpuUsPerXact), okValue(v, (x) => x.cpuUsPerXact))} | ${tps(v)} | ${tps(p)} |`);
-    }
+    lines.push('', '### pooler against the variant (the same build with the --variant settings), in the same run', '');
+    lines.push(...costTable(summaries, rows, 'variant', 'variant', (s) => cell(s, (x) => x.tps.toFixed(0)), 'tps'));
   }
   const errors = summaries.filter((s) => s.status !== 'ok');
   if (errors.length > 0) {
@@ -134,6 +109,29 @@ export function markdown(summaries: CellSummary[], idle: IdleResult[]): string {
     for (const s of errors) lines.push(`- ${s.target}, ${s.workload}, ${s.clients} clients: ${s.status} (${s.error ?? ''})`);
   }
   return lines.join('\n') + '\n';
+}
+
+/** CPU per transaction of pooler beside another target's, with one more figure of each */
+function costTable(
+  summaries: CellSummary[],
+  rows: { workload: string; clients: number }[],
+  other: TargetName,
+  otherLabel: string,
+  extra: (s: CellSummary | undefined) => string,
+  extraLabel: string,
+): string[] {
+  const lines = [
+    `| workload | clients | ${otherLabel} CPU µs/xact | pooler CPU µs/xact | pooler / ${otherLabel} | ${otherLabel} ${extraLabel} | pooler ${extraLabel} |`,
+    '|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  const cpu = (s: CellSummary | undefined) => cell(s, (x) => (x.cpuUsPerXact ?? 0).toFixed(1));
+  const cpuOf = (s: CellSummary | undefined) => okValue(s, (x) => x.cpuUsPerXact);
+  for (const { workload, clients } of rows) {
+    const o = find(summaries, workload, clients, other);
+    const p = find(summaries, workload, clients, 'pooler');
+    lines.push(`| ${workload} | ${clients} | ${cpu(o)} | ${cpu(p)} | ${ratio(cpuOf(p), cpuOf(o))} | ${extra(o)} | ${extra(p)} |`);
+  }
+  return lines;
 }
 
 const COLORS: Record<TargetName, string> = { direct: '#888888', pgbouncer: '#1f77b4', pooler: '#d62728', variant: '#ff9896' };
