@@ -142,12 +142,15 @@ describe('server connections', () => {
 });
 
 describe('server reset', () => {
-  it('leaves a plain SET on the server in transaction mode, as PgBouncer does', async () => {
+  it('keeps a plain SET with its client in transaction mode: the next client of that server sees its own value (PgBouncer would leak it)', async () => {
     const setter = await connect(pooler, 'lc_idle');
     await setter.query("SET work_mem = '7MB'");
+    const setterPid = await backendPid(setter);
     const reader = await connect(pooler, 'lc_idle');
+    expect(await backendPid(reader)).toBe(setterPid);
     const { rows } = await reader.query('SHOW work_mem');
-    expect(rows[0].work_mem).toBe('7MB');
+    expect(rows[0].work_mem).toBe('4MB');
+    expect((await setter.query('SHOW work_mem')).rows[0].work_mem).toBe('7MB');
     await Promise.all([setter.end(), reader.end()]);
   });
 

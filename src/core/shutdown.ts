@@ -93,7 +93,12 @@ export class Shutdown {
         let active = 0;
         for (const pool of this.context.pools()) {
           for (const link of pool.waitingClients.toArray()) link.client.fail(shuttingDown('server shutting down'), 'shutdown');
-          active += pool.activeServers.size + pool.loginServers.size;
+          active += pool.loginServers.size;
+          // a client pinned to its server (temp tables, LISTEN, ...) holds it between transactions
+          // too; that is not work in progress, and the shutdown does not wait for it to leave
+          for (let server = pool.activeServers.first(); server !== null; server = server.next) {
+            if (server.link === null || !server.link.pinned || !server.link.quiet) active++;
+          }
         }
         if (active === 0) this.finish();
         return;
