@@ -28,7 +28,7 @@ async function showHosts(): Promise<HostRow[]> {
 
 const hostOf = (rows: HostRow[], i: 'primary' | number) => rows.find((r) => r.port === cluster.server(i).port)!;
 
-/** the log lines the pooler wrote, as messages */
+/** the log lines the pooler wrote, as messages (written asynchronously: wait for the ones expected) */
 function logMessages(): string[] {
   return readFileSync(pooler.logFile, 'utf8')
     .split('\n')
@@ -115,7 +115,8 @@ describe('SHOW HOSTS over a primary and two standbys', () => {
     const back = await waitUntil(showHosts, (r) => hostOf(r, 0).lagging === 0, 'the standby caught up', 10_000);
     expect(Number(hostOf(back, 0).lag_bytes)).toBeLessThan(512 * 1024);
     const port = cluster.standbys[0]!.port;
-    expect(logMessages().filter((m) => m.includes(`host 127.0.0.1:${port}`))).toEqual([
+    const lines = await waitUntil(async () => logMessages().filter((m) => m.includes(`host 127.0.0.1:${port}`)), (l) => l.length >= 2, 'two log lines', 5000);
+    expect(lines).toEqual([
       expect.stringMatching(new RegExp(`^database app: host 127.0.0.1:${port} taken out: \\d+ bytes, [\\d.]+s behind, over max_replica_lag$`)),
       expect.stringMatching(new RegExp(`^database app: host 127.0.0.1:${port} caught up`)),
     ]);
@@ -137,7 +138,8 @@ describe('SHOW HOSTS over a primary and two standbys', () => {
     expect(await metric('pooler_host_bans_total', `host="127.0.0.1:${port}",reason="health_check"`)).toBe(1);
     expect(await metric('pooler_host_bans_total', `host="127.0.0.1:${port}",reason="probe"`)).toBeGreaterThanOrEqual(1);
     expect(await metric('pooler_host_up', `host="127.0.0.1:${port}"`)).toBe(1);
-    const lines = logMessages().filter((m) => m.includes(`host 127.0.0.1:${port}`));
+    // the log file is written asynchronously: wait for the return's line
+    const lines = await waitUntil(async () => logMessages().filter((m) => m.includes(`host 127.0.0.1:${port}`)), (l) => l.at(-1)?.endsWith(' back') === true, 'the line saying it is back', 5000);
     expect(lines[0]).toMatch(new RegExp(`^database app: host 127.0.0.1:${port} banned for 2s: health check failed: `));
     expect(lines.at(-1)).toBe(`database app: host 127.0.0.1:${port} back`);
   });
