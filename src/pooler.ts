@@ -21,6 +21,7 @@ import { PoolerConsole } from './core/console-context.js';
 import { DatabaseDirectory } from './core/databases.js';
 import { IdleReaper } from './core/idle-reaper.js';
 import { Janitor } from './core/janitor.js';
+import { checkLogin, ServerHostChecker } from './core/host-checker.js';
 import { Listeners } from './core/listeners.js';
 import { PauseState } from './core/pause-state.js';
 import { PoolRegistry } from './core/pool-registry.js';
@@ -60,6 +61,12 @@ export class Pooler implements ClientContext {
     this.topologies = new Topologies({
       log,
       pollInterval: () => this.settings.patroni_poll_interval,
+      settings: () => this.settings,
+      checker: new ServerHostChecker({
+        settings: () => this.settings,
+        serverTls: () => this.auth.serverTls,
+        login: (database) => checkLogin(database, this.settings, this.auth, this.pools.of(database.name)[0]?.user ?? null),
+      }),
       // the target moved: idle servers close now, busy ones when released, and waiting clients get
       // servers at the new target (or keep waiting while there is none)
       onChange: (topology, previous) => {
@@ -164,6 +171,7 @@ export class Pooler implements ClientContext {
     this.janitor.add((now) => this.auth.closeIdle(now));
     this.janitor.add((now) => reaper.tick(now));
     this.janitor.add((now) => this.pools.rollStatsPeriod(now));
+    this.janitor.add(() => this.topologies.tick());
     this.janitor.add(() => this.shutdownState.check());
   }
 

@@ -9,6 +9,7 @@ import { showLists, showPools, showState } from './show-pools.js';
 import { showClients, showServers } from './show-sockets.js';
 import { showLatency, showStats, showStatsAverages, showStatsTotals, showTotals } from './show-stats.js';
 import { showTopology } from './show-topology.js';
+import { showHosts } from './show-hosts.js';
 import { runControl, CONTROL_VERBS } from './control.js';
 import type { ConsoleContext, ConsoleView } from './console-context.js';
 import { HELP } from './help.js';
@@ -36,6 +37,7 @@ const SHOWS: Record<string, (view: ConsoleView) => ResultSet> = {
   latency: showLatency,
   pool_size: showPoolSize,
   topology: showTopology,
+  hosts: showHosts,
   help: () => ({ columns: null, rows: [], tag: 'SHOW', notices: [{ severity: 'NOTICE', code: SqlState.successfulCompletion, message: 'Console usage', detail: HELP }] }),
 };
 

@@ -103,6 +103,34 @@ export interface TopologySnapshot {
   holding: boolean;
 }
 
+/** one host of a database as SHOW HOSTS lists it (failover/host-monitor.ts checks it) */
+export interface HostSnapshot {
+  database: string;
+  host: string;
+  port: number;
+  role: 'primary' | 'standby' | 'unknown';
+  state: 'up' | 'banned' | 'probing';
+  /** over max_replica_lag: no new transactions until caught up */
+  lagging: boolean;
+  /** ms since the epoch; 0 unless banned */
+  bannedUntil: number;
+  banReason: string | null;
+  lagBytes: number | null;
+  lagMs: number | null;
+  /** when the last check came back (ms since the epoch); 0: never */
+  checkedAt: number;
+  /** false for a single static host, which nothing checks */
+  monitored: boolean;
+  /** times taken out, by why: failures, health_check, probe, replica_lag */
+  bans: Readonly<Record<string, number>>;
+  /** server connections to this host linked to clients / ready for one (idle and used) */
+  activeServers: number;
+  idleServers: number;
+  /** transactions routed to the host and their moving-average time; fed once pools route per host */
+  transactions: number;
+  avgTransactionMs: number;
+}
+
 /** what SHOW and the metrics read */
 export interface ConsoleView {
   /** the configuration in effect, with SET applied; read only */
@@ -118,6 +146,8 @@ export interface ConsoleView {
   /** the counters per database, for reading only */
   stats(): readonly DatabaseStats[];
   topologies(): TopologySnapshot[];
+  /** every host of every database the pooler follows */
+  hosts(): HostSnapshot[];
   consoleSessions(): number;
   /** PAUSE (or KILL) holds `database`, or with null: every database, or any */
   isPaused(database: string | null): boolean;

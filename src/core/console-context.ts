@@ -1,6 +1,6 @@
 // The console's ConsoleContext, implemented over the pooler's parts: snapshot views for SHOW and
 // the metrics, and the control commands as explicit actions on pools, clients and flags.
-import type { ClientSnapshot, ConsoleContext, PoolSnapshot, ServerSnapshot, TopologySnapshot } from '../admin/console-context.js';
+import type { ClientSnapshot, ConsoleContext, HostSnapshot, PoolSnapshot, ServerSnapshot, TopologySnapshot } from '../admin/console-context.js';
 import { setSetting } from '../config/settings.js';
 import type { Config, DatabaseConfig } from '../config/types.js';
 import { PoolerError, SqlState } from '../errors.js';
@@ -8,6 +8,7 @@ import type { Logger } from '../log.js';
 import type { DatabaseStats } from '../stats/database-stats.js';
 import type { ClientRegistry } from './clients.js';
 import type { DatabaseDirectory } from './databases.js';
+import { hostSnapshots } from './host-snapshots.js';
 import type { Janitor } from './janitor.js';
 import type { PauseState } from './pause-state.js';
 import type { PoolRegistry } from './pool-registry.js';
@@ -80,6 +81,10 @@ export class PoolerConsole implements ConsoleContext {
 
   topologies(): TopologySnapshot[] {
     return [...this.parts.topologies.values()].map(topologySnapshot);
+  }
+
+  hosts(): HostSnapshot[] {
+    return hostSnapshots(this.parts.topologies, (database) => this.parts.pools.of(database));
   }
 
   consoleSessions(): number {

@@ -1,7 +1,9 @@
 // One Topology per database with failover or a static target, made on first use and followed from
 // startup (so the first client finds its primary known); RELOAD updates or restarts them, and a
-// move of the target is passed on to the database's pools.
-import type { DatabaseConfig } from '../config/types.js';
+// move of the target is passed on to the database's pools. The host monitor watches their hosts.
+import { clock } from '../clock.js';
+import type { DatabaseConfig, Settings } from '../config/types.js';
+import { HostMonitor, type HostChecker } from '../failover/host-monitor.js';
 import { Topology, type ServerAddress } from '../failover/topology.js';
 import type { Logger } from '../log.js';
 
@@ -11,12 +13,20 @@ export interface TopologiesContext {
   pollInterval(): number;
   /** the target of a database moved (or vanished, or came back); `previous` is where it was */
   onChange(topology: Topology, previous: ServerAddress | null): void;
+  /** the settings in effect, for the host monitor's policy */
+  settings(): Settings;
+  /** the host monitor's login checks */
+  readonly checker: HostChecker;
 }
 
 export class Topologies {
   private readonly byName = new Map<string, Topology>();
+  /** the health, role and lag of every host of a database with several hosts or Patroni */
+  readonly hosts: HostMonitor;
 
-  constructor(private readonly context: TopologiesContext) {}
+  constructor(private readonly context: TopologiesContext) {
+    this.hosts = new HostMonitor({ log: context.log, checker: context.checker, settings: () => context.settings(), now: () => clock.now });
+  }
 
   topologyFor(database: DatabaseConfig): Topology {
     let topology = this.byName.get(database.name);
@@ -63,6 +73,12 @@ export class Topologies {
 
   stopAll(): void {
     for (const topology of this.byName.values()) topology.stop();
+    this.hosts.stop();
+  }
+
+  /** the janitor tick: the host checks and probes that are due */
+  tick(): void {
+    this.hosts.tick(this.byName.values());
   }
 
   values(): IterableIterator<Topology> {

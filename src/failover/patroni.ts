@@ -28,6 +28,11 @@ export interface PatroniView {
 
 const LEADER_ROLES = new Set(['leader', 'master', 'primary']);
 
+/** Patroni's role for the member that takes writes, in any version's spelling */
+export function isLeaderRole(role: string): boolean {
+  return LEADER_ROLES.has(role);
+}
+
 function member(raw: Record<string, unknown>): PatroniMember | null {
   if (typeof raw.name !== 'string' || typeof raw.host !== 'string') return null;
   const lag = typeof raw.lag === 'number' ? raw.lag : null;
@@ -48,6 +53,11 @@ function member(raw: Record<string, unknown>): PatroniMember | null {
 const REPLICA_ROLES = new Set(['replica', 'sync_standby', 'quorum_standby']);
 /** running before Patroni 3.0.4; streaming from then on (not `in archive recovery`: it may be far behind) */
 const REPLICA_STATES = new Set(['running', 'streaming']);
+
+/** the member's PostgreSQL runs (or streams) as Patroni last saw it: anything else is down, starting or far behind */
+export function memberRuns(member: Pick<PatroniMember, 'state'>): boolean {
+  return REPLICA_STATES.has(member.state);
+}
 
 /** the members reads may go to: replicas that stream and are not tagged noloadbalance */
 export function balancedReplicas(members: readonly PatroniMember[]): PatroniMember[] {

@@ -34,6 +34,8 @@ export class Topology {
   /** where new server connections go; null while there is no server to write to (clients are held) */
   current: ServerAddress | null;
   members: TopologyMember[] = [];
+  /** when `members` last came from a /cluster answer (ms since the epoch); 0 before the first */
+  membersPolledAt = 0;
   /** when `current` last changed (ms since the epoch), and why */
   lastChange = Date.now();
   reason = 'configured';
@@ -183,6 +185,7 @@ export class Topology {
         return;
       }
       this.members = view.members.map(toMember);
+      this.membersPolledAt = Date.now();
       let next: ServerAddress | null = null;
       let why = view.problem ?? '';
       if (view.leader !== null) {

@@ -18,7 +18,7 @@ function viewWith(stats: DatabaseStats): MetricsView {
     '[databases]\napp = host=127.0.0.1 port=5432 dbname=app pool_size=7\n[pgbouncer]\nauth_type = trust\nmax_client_conn = 321\n',
   );
   const config = loadConfig({ file: 'pooler.ini', env: {}, cwd: dir });
-  return { config, pools: () => [], stats: () => [stats], topologies: () => [] };
+  return { config, pools: () => [], stats: () => [stats], topologies: () => [], hosts: () => [] };
 }
 
 /** sample lines as `name{labels}` → value */

@@ -8,6 +8,7 @@ import { VERSION } from '../admin/show-config.js';
 import type { DatabaseStats } from '../stats/database-stats.js';
 import { LATENCY_BUCKETS_US, type LatencyHistogram } from '../stats/latency-histogram.js';
 import { registerFailoverMetrics } from './failover-metrics.js';
+import { registerHostMetrics } from './host-metrics.js';
 import { registerScrapeMetric, type Sample } from './scrape-metric.js';
 
 const POOL_GAUGES: [string, string, (pool: PoolSnapshot) => number][] = [
@@ -22,7 +23,7 @@ const POOL_GAUGES: [string, string, (pool: PoolSnapshot) => number][] = [
 ];
 
 /** what the metrics read: the console's views */
-export type MetricsView = Pick<ConsoleView, 'config' | 'pools' | 'stats' | 'topologies'>;
+export type MetricsView = Pick<ConsoleView, 'config' | 'pools' | 'stats' | 'topologies' | 'hosts'>;
 
 const MICROS = 1e-6;
 const STATS_COUNTERS: [string, string, (s: DatabaseStats) => number][] = [
@@ -99,6 +100,7 @@ export function createPoolerMetrics(view: MetricsView): Registry {
     stats().map((s) => ({ labels: { database: s.database }, value: s.pinnedMs / 1000 })),
   );
   registerFailoverMetrics(registry, view);
+  registerHostMetrics(registry, view);
   collectDefaultMetrics({ register: registry });
   return registry;
 }
