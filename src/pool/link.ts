@@ -1,22 +1,22 @@
 // The Link: one logged-in client of a pool and the server it holds at the moment, if any. The only
 // writer of what that server owes (the always-on reply queue), of COPY and request state and of the
-// request times the stats read, and the only judge of whether the server is quiet enough to release.
+// request times the stats read, and the only judge of whether the server may be released. Prepared
+// statements, session state (session-tracker.ts) and stale-plan retries (stale-plan-retry.ts) hang off it.
 import { clock } from '../clock.js';
 import { Disposition } from '../net/packet-stream.js';
 import { BackendCode, DescribeTarget, ErrorField, FrontendCode, HEADER_LENGTH, TxStatus } from '../protocol/codes.js';
 import { decodeField } from '../protocol/decode.js';
 import { Action, endsRequest, NOT_A_REQUEST, PLAIN_REQUESTS, ReplyQueue, Request } from '../protocol/reply-queue.js';
 import { ClientStatements } from '../prepared/client-statements.js';
-import { forgetsAllStatements, tampersWithStatements } from '../prepared/messages.js';
+import { forgetsAllStatements, parseMessage, tampersWithStatements } from '../prepared/messages.js';
 import { ServerStatements } from '../prepared/server-statements.js';
 import type { SharedStatement } from '../prepared/statement-registry.js';
-import { PoolerError, SqlState } from '../errors.js';
+import { SqlState, type PoolerError } from '../errors.js';
 import { errorResponseFor } from '../protocol/backend-messages.js';
-import { cstringEnd, parseMessage, statementMessage } from '../prepared/messages.js';
-import { Effect } from '../prepared/server-statements.js';
-import { queryMessage, syncMessage } from '../protocol/frontend-messages.js';
-import { classify, classifyRepeated, type SessionEffect, type StatementVerdict, type TxControl } from '../sql/index.js';
-import { SessionState, type PinCause } from './session-state.js';
+import { queryMessage } from '../protocol/frontend-messages.js';
+import type { SessionState } from './session-state.js';
+import { SessionTracker, Settled, type Noted } from './session-tracker.js';
+import { StalePlanRetry, type RetryingLink } from './stale-plan-retry.js';
 import type { Listed, StateList } from '../state-list.js';
 import type { ClientState, Pool, PoolClient } from './pool.js';
 import type { PoolServer } from './pool-server.js';
@@ -24,63 +24,11 @@ import type { PoolServer } from './pool-server.js';
 /** "cached plan must not change result type": the server's copy of a statement went stale */
 const STALE_PLAN = SqlState.featureNotSupported;
 
-/** what a request did to session state, kept with its Sync or Query in the queue until the reply says whether it stands */
-type Noted = SessionEffect | TxControl;
-
-/** where one message lies in the chunk that carried it */
-class MessageSpan {
-  private buffer: Buffer | null = null;
-  private offset = 0;
-  private total = 0;
-
-  set(buffer: Buffer, offset: number, total: number): void {
-    this.buffer = buffer;
-    this.offset = offset;
-    this.total = total;
-  }
-
-  clear(): void {
-    this.buffer = null;
-  }
-
-  get empty(): boolean {
-    return this.buffer === null;
-  }
-
-  copy(): Buffer | null {
-    return this.buffer === null ? null : Buffer.from(this.buffer.subarray(this.offset, this.offset + this.total));
-  }
-}
-
-/** a batch whose Bind met a stale plan (0A000), and what sending it again takes */
-interface StaleRetry {
-  /** the server's error, for the client if the batch is not retried */
-  error: Buffer;
-  statement: SharedStatement;
-  /** the client's name for the statement */
-  name: string;
-  bind: Buffer;
-  describe: Buffer | null;
-  execute: Buffer;
-}
-
 /** sent in place of a refused statement (session_state = error): the server fails it, and its error is replaced by the pooler's */
 const REFUSED_QUERY = queryMessage('pooler refused this statement');
 const REFUSED_PARSE = parseMessage(Buffer.alloc(0), Buffer.from('pooler refused this statement\0\0\0', 'latin1'));
 
-/** how an error names what would pin the client */
-const PIN_WORDS: Record<PinCause, string> = {
-  temp_table: 'a temporary table',
-  listen: 'LISTEN',
-  advisory_lock: 'a session advisory lock',
-  prepare: 'a SQL-level PREPARE',
-  with_hold_cursor: 'a cursor WITH HOLD',
-  set_role: 'SET ROLE / SET SESSION AUTHORIZATION',
-  load: 'LOAD',
-  unknown: 'a statement whose effect on the session cannot be known (a DO block, a computed set_config)',
-};
-
-export class Link implements Listed<Link> {
+export class Link implements Listed<Link>, RetryingLink {
   // the pool's client lists
   list: StateList<Link> | null = null;
   prev: Link | null = null;
@@ -114,31 +62,10 @@ export class Link implements Listed<Link> {
   /** an extended-protocol batch is open (a message since the last Sync): its next message starts no new request for the stats */
   private unsynced = false;
 
-  /** the client's settings and pins (transaction and statement mode follow them; session mode replays its startup settings once) */
-  readonly session: SessionState;
-  /** statements are classified for their session state: transaction and statement mode, unless session_state = ignore */
-  readonly classifies: boolean;
-  /** session_state = error: a statement that would pin is refused */
-  private readonly refuses: boolean;
-  /** session effects of what was sent since the last Sync or Query, until that goes into the queue */
-  private pending: Noted[] | null = null;
-  /** effects staged in the open transaction block, applied when it commits */
-  private txEffects: Noted[] = [];
-  /** an ErrorResponse arrived since the last ReadyForQuery */
-  private failedSinceReady = false;
-  /** the last ReadyForQuery said the transaction block had failed */
-  private txFailed = false;
-  /** when the client was last pinned (ms), for the pinned-seconds count; 0 while not pinned */
-  private pinnedSince = 0;
-  /**
-   * The last Execute and Describe of a portal the client sent (statements rewritten), as where they
-   * lie in the chunk that carried them (no slice made per message): a stale-plan retry sends them
-   * again. Chunks are never changed once read, so holding one is safe.
-   */
-  private readonly lastExecute = new MessageSpan();
-  private readonly lastDescribe = new MessageSpan();
-  /** a Bind met a stale plan; whether it is retried waits for the ReadyForQuery after it */
-  private staleRetry: StaleRetry | null = null;
+  /** the client's session state, followed through what it sends and what the server answers */
+  private readonly tracker: SessionTracker;
+  /** a stale shared plan met by a client whose Parse the pooler answered is retried (stale-plan-retry.ts) */
+  private readonly staleRetry = new StalePlanRetry();
 
   constructor(
     readonly client: PoolClient,
@@ -146,10 +73,17 @@ export class Link implements Listed<Link> {
     preparedCapacity: number,
   ) {
     this.statements = preparedCapacity > 0 && pool.mode !== 'session' ? new ClientStatements(client, this, pool.stats, preparedCapacity) : null;
-    this.session = new SessionState(client.startupSettings, client.trackedParameterNames);
-    const mode = pool.sessionStateMode;
-    this.classifies = pool.mode !== 'session' && mode !== 'ignore';
-    this.refuses = mode === 'error';
+    this.tracker = new SessionTracker(client, pool);
+  }
+
+  /** the client's settings and pins */
+  get session(): SessionState {
+    return this.tracker.session;
+  }
+
+  /** statements are classified for their session state: Query and Parse texts must be read */
+  get classifies(): boolean {
+    return this.tracker.classifies;
   }
 
   // --- what the client sees
@@ -198,7 +132,7 @@ export class Link implements Listed<Link> {
 
   /** the client is gone; its server goes back to the pool or closes */
   close(): void {
-    this.endPin();
+    this.tracker.endPin();
     this.statements?.release();
     this.pool.removeClient(this);
   }
@@ -259,89 +193,34 @@ export class Link implements Listed<Link> {
 
   /** a whole Query or Parse (read for session state), or Parse, Bind, Describe or Close (read because statements are rewritten) */
   onMessage(code: number, buffer: Buffer, offset: number, total: number): Disposition {
+    const tracker = this.tracker;
     if (code === FrontendCode.Query) {
-      const sql = buffer.toString('utf8', offset + HEADER_LENGTH, offset + total - 1);
-      if (this.classifies && this.noteSession(classify(sql))) return this.refuse(REFUSED_QUERY, Request.Query, offset);
-      return this.onHeader(code);
+      const refusal = tracker.classifies ? tracker.noteQuery(buffer, offset, total) : null;
+      return refusal === null ? this.onHeader(code) : this.refuse(REFUSED_QUERY, Request.Query, offset, refusal);
     }
-    if (code === FrontendCode.Parse && this.classifies) {
-      const end = offset + total;
-      const nameEnd = cstringEnd(buffer, offset + HEADER_LENGTH, end);
-      const textEnd = nameEnd < 0 ? -1 : cstringEnd(buffer, nameEnd + 1, end);
-      if (textEnd > nameEnd && this.noteSession(classifyRepeated(buffer.toString('utf8', nameEnd + 1, textEnd)))) return this.refuse(REFUSED_PARSE, Request.Parse, offset);
+    if (code === FrontendCode.Parse && tracker.classifies) {
+      const refusal = tracker.noteParse(buffer, offset, total);
+      if (refusal !== null) return this.refuse(REFUSED_PARSE, Request.Parse, offset, refusal);
     }
     if (this.statements === null) return this.onHeader(code);
-    if (code === FrontendCode.Execute) {
-      this.lastExecute.set(buffer, offset, total);
-      return this.onHeader(code);
-    }
-    // a Describe of the portal belongs to the batch of the Bind before it
-    if (code === FrontendCode.Bind) this.lastDescribe.clear();
-    else if (code === FrontendCode.Describe && buffer[offset + HEADER_LENGTH] === DescribeTarget.Portal) this.lastDescribe.set(buffer, offset, total);
+    this.staleRetry.remember(code, buffer, offset, total, buffer[offset + HEADER_LENGTH] === DescribeTarget.Portal);
+    if (code === FrontendCode.Execute) return this.onHeader(code);
     const disposition = this.statements.onMessage(code, buffer, offset, total);
     if (disposition !== Disposition.Hold) this.beginExtended();
     return disposition;
   }
 
   /**
-   * What a statement text does to the session: pins are taken at once (the server must not go to
-   * anyone else before the reply), the rest waits in `pending` for the reply that says whether it
-   * stands. True when session_state = error refuses it.
-   */
-  private noteSession(verdicts: readonly StatementVerdict[]): boolean {
-    if (this.refuses) {
-      for (const verdict of verdicts) {
-        const cause = verdict.opaque ? 'unknown' : (verdict.effects.find((effect) => effect.kind === 'pin')?.reason ?? null);
-        if (cause !== null) {
-          this.refusal = new PoolerError(
-            'SESSION_STATE_REFUSED',
-            SqlState.featureNotSupported,
-            `${PIN_WORDS[cause]} would tie this client to one server, which ${this.pool.mode} pooling does not do with session_state = error`,
-            'ERROR',
-            'set session_state = track_and_pin to keep such clients on their server, or use session pooling',
-          );
-          return true;
-        }
-      }
-    }
-    for (const verdict of verdicts) {
-      if (verdict.opaque) this.takePin('unknown', null);
-      for (const effect of verdict.effects) {
-        if (effect.kind === 'pin') this.takePin(effect.reason, effect.name);
-        else (this.pending ??= []).push(effect);
-      }
-      // a COMMIT or ROLLBACK matters only when there are effects for it to keep or drop
-      const tx = verdict.tx;
-      if (tx !== null && (tx.kind === 'commit' || tx.kind === 'rollback') && (this.pending !== null || this.txEffects.length > 0)) {
-        (this.pending ??= []).push(tx);
-      }
-    }
-    return false;
-  }
-
-  /** the error a refused statement gets, between noteSession and refuse */
-  private refusal: PoolerError | null = null;
-
-  /**
    * Send `probe` in the refused message's place: the server fails it where the statement stood (so
    * an open transaction fails as PostgreSQL's would, and an extended batch skips to Sync), and its
    * error is replaced by the pooler's.
    */
-  private refuse(probe: Buffer, request: Request, at: number): Disposition {
-    const error = this.refusal!;
-    this.refusal = null;
+  private refuse(probe: Buffer, request: Request, at: number, error: PoolerError): Disposition {
     this.client.stream.inject(probe, at);
     this.push(request, Action.ReplaceError, 0, null, null, errorResponseFor(error));
     if (request === Request.Query) this.beginRequest();
     else this.beginExtended();
     return Disposition.Skip;
-  }
-
-  private takePin(cause: PinCause, name: string | null): void {
-    const first = this.session.pin(cause, name);
-    if (first === null) return;
-    this.pinnedSince = clock.now;
-    this.pool.onPinned(this, first);
   }
 
   /** Parse, Bind, Describe, Execute, Close: the first one since a Sync starts a request for the stats */
@@ -366,11 +245,7 @@ export class Link implements Listed<Link> {
 
   push(request: Request, action: Action, effects = 0, statement: SharedStatement | null = null, name: string | null = null, reply: Buffer | null = null, generation = 0): void {
     const queue = this.queue;
-    let note: readonly Noted[] | null = null;
-    if (this.pending !== null && (request === Request.Sync || request === Request.Query)) {
-      note = this.pending;
-      this.pending = null;
-    }
+    const note = request === Request.Sync || request === Request.Query ? this.tracker.takePending() : null;
     queue.push(request, action, effects, statement, name, reply, generation, note);
     if (this.discardUntilSync) {
       if (request === Request.Sync) {
@@ -455,8 +330,15 @@ export class Link implements Listed<Link> {
       const head = queue.size > 0 ? queue.index(0) : -1;
       const ends = head >= 0 && (queue.request(head) === Request.Sync || queue.request(head) === Request.Query);
       const status = buffer![offset + HEADER_LENGTH]!;
-      if (this.staleRetry !== null && this.onStaleRetry(status, offset)) return Disposition.Skip;
-      this.settleSession(ends ? queue.note(head) : null, status);
+      if (this.staleRetry.pending && this.staleRetry.onReady(this, status, (error) => this.server!.stream.inject(error, offset))) return Disposition.Skip;
+      const settled = this.tracker.settle(ends ? queue.note(head) : null, status);
+      if (settled !== Settled.Nothing) {
+        // the server ran what the client ran: it holds the client's settings now (after RESET ALL
+        // or DISCARD ALL, its own defaults, which the next link puts right)
+        const server = this.server!;
+        server.applied = settled === Settled.ResetAll ? new Map() : this.session.snapshot();
+        server.appliedKey = settled === Settled.ResetAll ? null : this.session.key;
+      }
     } else if (code === BackendCode.CommandComplete) {
       this.onCommandComplete(buffer!, offset, total);
     }
@@ -492,6 +374,22 @@ export class Link implements Listed<Link> {
     if (this.server === server && this.releasable && this.pool.mode !== 'session') this.pool.tryRelease(this);
   }
 
+  // --- what the stale-plan retry needs (RetryingLink)
+
+  restoreNote(note: readonly Noted[] | null): void {
+    // the retried batch decides whether the effects stand, as if the error had never come
+    this.tracker.forgetError();
+    this.tracker.restorePending(note);
+  }
+
+  sendToServer(bytes: Buffer): void {
+    this.server!.socket.write(bytes);
+  }
+
+  countServerParse(): void {
+    this.pool.stats.serverParses++;
+  }
+
   // --- linking
 
   /** the pool gives this client `server` */
@@ -517,10 +415,7 @@ export class Link implements Listed<Link> {
     this.syncsIgnoredByCopy = 0;
     this.discardUntilSync = false;
     while (this.queue.size > 0) this.queue.shift();
-    this.pending = null;
-    this.txEffects = [];
-    this.failedSinceReady = false;
-    this.txFailed = false;
+    this.tracker.forgetInFlight();
   }
 
   // --- internals
@@ -558,127 +453,9 @@ export class Link implements Listed<Link> {
     }
   }
 
-  /**
-   * A ReadyForQuery: the effects noted with the request it ends stand if no error came and the
-   * transaction committed (or there was none); inside a block they wait for its COMMIT.
-   */
-  private settleSession(note: readonly Noted[] | null, status: number): void {
-    const failed = this.failedSinceReady;
-    const blockHadFailed = this.txFailed;
-    this.failedSinceReady = false;
-    this.txFailed = status === TxStatus.Failed;
-    if (note === null && this.txEffects.length === 0) return;
-    if (failed || (blockHadFailed && status === TxStatus.Idle)) {
-      // what failed did not happen; a failed block's effects go when it ends
-      if (status === TxStatus.Idle) this.txEffects = [];
-      return;
-    }
-    let staged = this.txEffects;
-    let committed = false;
-    let resetAll = false;
-    for (const effect of note ?? []) {
-      if (effect.kind === 'commit') {
-        resetAll = this.apply(staged) || resetAll;
-        committed = true;
-        staged = [];
-      } else if (effect.kind === 'rollback') {
-        staged = [];
-      } else if (effect.kind !== 'begin' && effect.kind !== 'set_transaction') {
-        if (staged === this.txEffects) staged = [...staged];
-        staged.push(effect);
-      }
-    }
-    if (status === TxStatus.Idle && staged.length > 0) {
-      resetAll = this.apply(staged) || resetAll;
-      committed = true;
-      staged = [];
-    }
-    this.txEffects = staged;
-    if (!committed) return;
-    const server = this.server!;
-    // the server ran what the client ran: it holds the client's settings now (after RESET ALL or
-    // DISCARD ALL, its own defaults, which the next link puts right)
-    server.applied = resetAll ? new Map() : this.session.snapshot();
-    server.appliedKey = resetAll ? null : this.session.key;
-    if (!this.session.pinned && this.pinnedSince > 0) {
-      this.pool.stats.pinnedMs += clock.now - this.pinnedSince;
-      this.pinnedSince = 0;
-    }
-  }
-
-  /** commit effects to the session; true when they reset every setting */
-  private apply(effects: readonly Noted[]): boolean {
-    const sessionEffects = effects.filter((effect): effect is SessionEffect => effect.kind === 'set' || effect.kind === 'reset_all' || effect.kind === 'unpin' || effect.kind === 'pin');
-    this.session.commit(sessionEffects);
-    return sessionEffects.some((effect) => effect.kind === 'reset_all');
-  }
-
-  /**
-   * A Bind of a shared statement met a stale plan ("cached plan must not change result type"). When
-   * the pooler answered the client's Parse from the shared copy, the client never had a plan of its
-   * own: PostgreSQL would have planned its statement at that Parse, after the change, so the batch
-   * is retried. A client whose own Parse made the plan gets PostgreSQL's error, as it would direct.
-   * Retried only when the batch is that Bind, maybe a Describe of its portal, an Execute and a Sync,
-   * and the last thing the client sent, so resending them keeps the order of everything.
-   */
-  private mayRetry(name: string): boolean {
-    const statements = this.statements;
-    if (statements === null || !statements.answeredByPooler.has(name) || statements.lastBindMessage === null || this.lastExecute.empty) return false;
-    const queue = this.queue;
-    let n = 1;
-    if (n < queue.size && queue.request(queue.index(n)) === Request.DescribePortal) n++;
-    if (n >= queue.size || queue.request(queue.index(n)) !== Request.Execute) return false;
-    n++;
-    return n === queue.size - 1 && queue.request(queue.index(n)) === Request.Sync;
-  }
-
-  /**
-   * The ReadyForQuery after a stale-plan error. Outside a transaction block, with nothing sent
-   * after the batch, it is swallowed and the batch goes again with the statement prepared afresh,
-   * so the client sees only the retried replies; otherwise the client gets PostgreSQL's error where
-   * it stood. True when swallowed.
-   */
-  private onStaleRetry(status: number, offset: number): boolean {
-    const retry = this.staleRetry!;
-    this.staleRetry = null;
-    const queue = this.queue;
-    const server = this.server!;
-    if (status !== TxStatus.Idle || queue.size !== 1 || queue.request(queue.index(0)) !== Request.Sync) {
-      server.stream.inject(retry.error, offset);
-      return false;
-    }
-    const note = queue.note(queue.index(0));
-    queue.shift();
-    this.failedSinceReady = false;
-    const { statement } = retry;
-    const cache = this.serverStatements;
-    const before = cache.generationOf(statement);
-    cache.add(statement);
-    this.push(Request.Close, Action.Swallow);
-    this.push(Request.Parse, Action.Swallow, Effect.ServerAdd, statement, null, null, before);
-    this.push(Request.Bind, Action.Forward, Effect.None, statement, retry.name);
-    if (retry.describe !== null) this.push(Request.DescribePortal, Action.Forward);
-    this.push(Request.Execute, Action.Forward, Effect.None, statement);
-    this.pending = note === null ? null : [...note];
-    this.push(Request.Sync, Action.Forward);
-    const parts = [statementMessage(FrontendCode.Close, statement.serverName), parseMessage(statement.serverName, statement.body), retry.bind];
-    if (retry.describe !== null) parts.push(retry.describe);
-    parts.push(retry.execute, syncMessage);
-    server.socket.write(Buffer.concat(parts));
-    this.pool.stats.serverParses++;
-    return true;
-  }
-
-  /** the client is gone: the time it spent pinned counts */
-  private endPin(): void {
-    if (this.pinnedSince === 0) return;
-    this.pool.stats.pinnedMs += clock.now - this.pinnedSince;
-    this.pinnedSince = 0;
-  }
-
   /** `buffer` is null for an error too long to read: it names no statement and is no stale plan */
   private onError(buffer: Buffer | null, offset: number, total: number): Disposition {
-    this.failedSinceReady = true;
+    this.tracker.onError();
     // A COPY FROM STDIN that fails stops ignoring Syncs at a point the pooler cannot see: a Sync
     // counted as ignored may be answered after all, and that ReadyForQuery must reach no other client.
     if (this.copyIn && this.syncsIgnoredByCopy > 0) this.server!.closeNeeded = true;
@@ -707,15 +484,8 @@ export class Link implements Listed<Link> {
     if (buffer !== null && statement !== null && decodeField(buffer.subarray(offset, offset + total), ErrorField.Code) === STALE_PLAN) {
       // every server's copy is as stale as this one: the next use anywhere prepares it afresh
       statement.generation++;
-      if (request === Request.Bind && name !== null && this.mayRetry(name)) {
-        this.staleRetry = {
-          error: Buffer.from(buffer.subarray(offset, offset + total)),
-          statement,
-          name,
-          bind: this.statements!.lastBindMessage!,
-          describe: this.lastDescribe.copy(),
-          execute: this.lastExecute.copy()!,
-        };
+      const statements = this.statements;
+      if (request === Request.Bind && name !== null && statements !== null && this.staleRetry.catch(queue, statements, statement, name, buffer.subarray(offset, offset + total))) {
         disposition = Disposition.Skip;
       }
     }

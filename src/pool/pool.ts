@@ -140,12 +140,12 @@ export class Pool implements ServerOwner {
     return this.context.config.settings.session_state;
   }
 
-  /** a client is pinned to its server for the first time: say so once, and count it */
-  onPinned(link: Link, cause: PinCause): void {
+  /** a client is pinned to its server: count it, and say so the first time for that client */
+  onPinned(clientId: number, cause: PinCause, firstTime: boolean): void {
     this.stats.countPin(cause);
-    if (link.session.pinCount === 1) {
+    if (firstTime) {
       this.context.log.info(
-        { pool: this.name, client: link.client.id, reason: cause },
+        { pool: this.name, client: clientId, reason: cause },
         `client pinned to its server: it created ${cause.replace('_', ' ')} state that cannot move to another server (session_state = track_and_pin)`,
       );
     }
