@@ -11,6 +11,7 @@ import { clock } from '../clock.js';
 import { effectiveSetting, type GlobalValue, type OverridableSetting } from '../config/effective.js';
 import type { Config, DatabaseConfig, PoolMode, SessionStateMode } from '../config/types.js';
 import type { PinCause } from './session-state.js';
+import { PIN_WORDS } from './session-tracker.js';
 import { PoolerError, SqlState, shuttingDown, suggestsFailover, type DisconnectReason } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { ServerOwner, ServerPeer, ServerState, ServerTarget } from '../server/server-connection.js';
@@ -146,7 +147,7 @@ export class Pool implements ServerOwner {
     if (firstTime) {
       this.context.log.info(
         { pool: this.name, client: clientId, reason: cause },
-        `client pinned to its server: it created ${cause.replace('_', ' ')} state that cannot move to another server (session_state = track_and_pin)`,
+        `client pinned to its server by ${PIN_WORDS[cause]}, which cannot move to another server (session_state = track_and_pin)`,
       );
     }
   }

@@ -38,8 +38,8 @@ export interface TrackedClient {
   readonly trackedParameterNames: ReadonlySet<string>;
 }
 
-/** how an error names what would pin the client */
-const PIN_WORDS: Record<PinCause, string> = {
+/** how errors and log lines name what pins a client */
+export const PIN_WORDS: Record<PinCause, string> = {
   temp_table: 'a temporary table',
   listen: 'LISTEN',
   advisory_lock: 'a session advisory lock',
