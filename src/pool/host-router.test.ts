@@ -168,6 +168,34 @@ describe('host pools of a replica entry', () => {
     expect(await transactions(rig, socket, 3)).toEqual([PRIMARY, PRIMARY, PRIMARY]);
   });
 
+  it('a connection lost mid-transaction fails that client only and counts against its host', async () => {
+    const { rig, monitored } = await setup('round_robin');
+    const a = await client(rig);
+    const b = await client(rig);
+    const held = await send(rig, a, 'begin', 'T');
+    const other = await send(rig, b, 'begin', 'T');
+    rig.servers[rig.serverPorts.lastIndexOf(held)]!.destroy();
+    await settleAll();
+    expect(a.take().toString('latin1')).toContain('server');
+    expect(monitored.get(held)!.health.failures).toBe(1);
+    expect(await send(rig, b, 'commit', 'I')).toBe(other);
+  });
+
+  it('pool_size is per host: with one server a host, a third transaction waits for one of them', async () => {
+    const { rig } = await setup('round_robin', { pool_size: 1 });
+    const [a, b, c] = [await client(rig), await client(rig), await client(rig)];
+    await send(rig, a, 'begin', 'T');
+    await send(rig, b, 'begin', 'T');
+    c.feed(Query('select 3'));
+    await settleAll();
+    expect(rig.pool.waitingClients.size).toBe(1);
+    // c waits for the host the balancer chose for it, which frees when one of the two commits
+    await send(rig, a, 'commit', 'I');
+    if (rig.pool.waitingClients.size === 1) await send(rig, b, 'commit', 'I');
+    expect(rig.pool.waitingClients.size).toBe(0);
+    expect(rig.pool.serverCount).toBe(2);
+  });
+
   it('feeds each transaction to its host (SHOW HOSTS transactions, avg_xact_us)', async () => {
     const { rig, monitored } = await setup('round_robin');
     await transactions(rig, await client(rig), 4);

@@ -36,7 +36,7 @@ export class PoolServer extends ServerConnection {
   applied: ReadonlyMap<string, string | null> = new Map();
   /** the SessionState key `applied` was last found equal to; null when unknown */
   appliedKey: string | null = '';
-  /** the host entry it was opened to, where the database has several hosts or Patroni (passive health, SHOW HOSTS); else null */
+  /** the host entry it was opened to, for a libpq host list (passive health, SHOW HOSTS); else null */
   hostEntry: ServerAddress | null = null;
   /** the host monitor's object for `hostEntry`, once looked up */
   monitored: MonitoredHost | null = null;

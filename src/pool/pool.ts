@@ -762,7 +762,8 @@ export class Pool implements ServerOwner {
       this,
       { maxMessageLength: settings.max_packet_size, tuning: settings, ...(this.context.connectServer ? { connect: this.context.connectServer } : {}) },
     );
-    if (topology.kind !== 'static') server.hostEntry = address;
+    // passive health and per-host transaction times are kept for libpq host lists (Patroni's members are judged by Patroni)
+    if (topology.kind === 'multi-host') server.hostEntry = address;
     server.route = route;
     this.setServerState(server, 'login');
   }
