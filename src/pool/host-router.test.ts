@@ -202,6 +202,16 @@ describe('host pools of a replica entry', () => {
     expect([monitored.get(S1)!.transactions, monitored.get(S2)!.transactions]).toEqual([2, 2]);
   });
 
+  it('RELOAD keeps the host pools when the hosts and load_balance stay, and reconnects when they change', async () => {
+    const { rig } = await setup('round_robin');
+    await transactions(rig, await client(rig), 2);
+    expect(rig.pool.idleServers.size).toBe(2);
+    rig.pool.updateDatabase({ ...rig.pool.database }, false);
+    expect(rig.pool.idleServers.size).toBe(2);
+    rig.pool.updateDatabase({ ...rig.pool.database, load_balance: 'least_connections' }, false);
+    expect(rig.pool.serverCount).toBe(0);
+  });
+
   it('load_balance = first keeps today\'s single target: every transaction on the first host', async () => {
     const { rig } = await setup('first', { wants: 'any' });
     const ports = await transactions(rig, await client(rig), 4);

@@ -763,7 +763,7 @@ export class Pool implements ServerOwner {
       { maxMessageLength: settings.max_packet_size, tuning: settings, ...(this.context.connectServer ? { connect: this.context.connectServer } : {}) },
     );
     // passive health and per-host transaction times are kept for libpq host lists (Patroni's members are judged by Patroni)
-    if (topology.kind === 'multi-host') server.hostEntry = address;
+    if (topology.kind === 'multi-host' && this.database.hosts.length > 1) server.hostEntry = address;
     server.route = route;
     this.setServerState(server, 'login');
   }
