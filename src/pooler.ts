@@ -99,6 +99,7 @@ export class Pooler implements ClientContext {
       },
       isPaused: (database) => this.pause.isPaused(database),
       topologyFor: (database) => this.topologies.topologyFor(database),
+      monitoredHost: (database, address) => this.topologies.hosts.host(database, address),
       beingCanceled: (server) => this.cancels.beingCanceled(server),
       cancel: (link) => this.cancels.forwardToServer(link),
     });

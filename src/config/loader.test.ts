@@ -144,10 +144,15 @@ describe('loadConfig: a PgBouncer config', () => {
     expect(config.origins.get('users.user1')).toBe(`pgbouncer.ini:${lineOf(PGBOUNCER_INI, 'user1')}`);
   });
 
-  it('says that the read-replica settings are not used yet, rather than let them look in force', () => {
-    const config = load('[databases]\napp = host=h1,h2 port=5432 read_write_split=on\n[pooler]\nload_balance = round_robin\n', 'pooler.ini');
+  it('says that read_write_split is not used yet, and where load_balance changes nothing', () => {
+    const config = load(
+      '[databases]\napp = host=h1,h2 port=5432 read_write_split=on\nro = host=h1,h2 port=5432 target_session_attrs=standby load_balance=round_robin weight=2,1\nrw = host=h1,h2 port=5432 load_balance=round_robin\n[pooler]\nload_balance = round_robin\n',
+      'pooler.ini',
+    );
     const replicas = config.warnings.filter((w) => w.includes('read replicas are not implemented yet'));
-    expect(replicas.map((w) => w.split(':')[0])).toEqual(['load_balance = round_robin', 'database "app"']);
+    expect(replicas.map((w) => w.split(':')[0])).toEqual(['database "app"']);
+    const unbalanced = config.warnings.filter((w) => w.includes('only balance an entry'));
+    expect(unbalanced.map((w) => w.split(':')[0])).toEqual(['database "rw"']);
   });
 
   it('accepts the PgBouncer settings it does not support, with a warning naming file:line', () => {

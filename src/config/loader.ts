@@ -226,22 +226,30 @@ function addSanityWarnings(config: Config): void {
 }
 
 /**
- * The read-replica settings are read and checked, but pools do not use them yet: say so rather
- * than let an operator believe reads are balanced or split.
+ * read_write_split is read and checked, but pools do not use it yet: say so rather than let an
+ * operator believe reads are split. load_balance and weight= balance the hosts of an entry that
+ * wants standbys; on any other entry they change nothing, which is said too.
  */
 function replicaWarnings(config: Config): string[] {
-  const used: string[] = [];
+  const warnings: string[] = [];
   const { settings } = config;
-  if (settings.load_balance !== 'first') used.push(`load_balance = ${settings.load_balance}`);
-  if (settings.read_write_split) used.push('read_write_split = on');
+  const notSplit = 'read replicas are not implemented yet for read_write_split — every transaction still goes to the entry\'s target';
+  if (settings.read_write_split) warnings.push(`read_write_split = on: ${notSplit}`);
   for (const db of config.databases.values()) {
-    if (db.load_balance !== null && db.load_balance !== 'first') used.push(`database "${db.name}": load_balance=${db.load_balance}`);
-    if (db.read_write_split === true) used.push(`database "${db.name}": read_write_split=on`);
-    if (db.weight.length > 0) used.push(`database "${db.name}": weight=`);
+    if (db.read_write_split === true) warnings.push(`database "${db.name}": read_write_split=on: ${notSplit}`);
+    const balanced = db.load_balance !== null && db.load_balance !== 'first';
+    if ((balanced || db.weight.length > 0) && !balancesReplicas(db)) {
+      warnings.push(
+        `database "${db.name}": load_balance and weight= only balance an entry with several hosts, no patroni= and target_session_attrs = standby, read-only or prefer-standby; this one still uses its first suitable host`,
+      );
+    }
   }
-  return used.map(
-    (what) => `${what}: read replicas are not implemented yet — every transaction still goes to the first suitable host (the primary with target_session_attrs or patroni=)`,
-  );
+  return warnings;
+}
+
+function balancesReplicas(db: DatabaseConfig): boolean {
+  const wants = db.target_session_attrs;
+  return db.patroni.length === 0 && db.hosts.length > 1 && (wants === 'standby' || wants === 'read-only' || wants === 'prefer-standby');
 }
 
 function assertNever(value: never): never {

@@ -5,7 +5,8 @@ import { clock } from '../clock.js';
 import type { Config, DatabaseConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
 import type { ServerTls } from '../net/server-tls.js';
-import type { Topology } from '../failover/topology.js';
+import type { MonitoredHost } from '../failover/monitored-host.js';
+import type { ServerAddress, Topology } from '../failover/topology.js';
 import { maintainPool } from '../pool/maintenance.js';
 import { Pool, type PoolContext } from '../pool/pool.js';
 import type { Link } from '../pool/link.js';
@@ -47,6 +48,9 @@ export class PoolRegistry implements PoolContext {
   }
   topologyFor(database: DatabaseConfig): Topology {
     return this.surroundings.topologyFor(database);
+  }
+  monitoredHost(database: string, address: ServerAddress): MonitoredHost | null {
+    return this.surroundings.monitoredHost(database, address);
   }
   beingCanceled(server: PoolServer): boolean {
     return this.surroundings.beingCanceled(server);

@@ -20,6 +20,7 @@ import { StalePlanRetry, type RetryingLink } from './stale-plan-retry.js';
 import type { Listed, StateList } from '../state-list.js';
 import type { ClientState, Pool, PoolClient } from './pool.js';
 import type { PoolServer } from './pool-server.js';
+import type { RoutedHost } from './host-router.js';
 
 /** "cached plan must not change result type": the server's copy of a statement went stale */
 const STALE_PLAN = SqlState.featureNotSupported;
@@ -47,6 +48,8 @@ export class Link implements Listed<Link>, RetryingLink {
   requestStart = 0;
   /** when the current transaction's first request was sent (xact_time); 0 outside a transaction */
   xactStart = 0;
+  /** host pools: the host the balancer chose for this client while it waits for a server */
+  route: RoutedHost | null = null;
   /** an error emptied the queue before any Sync: the server ignores everything until the next one */
   private discardUntilSync = false;
   /** the server is in COPY FROM STDIN, waiting for the client's CopyData */
@@ -368,7 +371,11 @@ export class Link implements Listed<Link>, RetryingLink {
       const idle = server.txStatus === TxStatus.Idle;
       this.pool.stats.countRequestEnd(this, idle);
       this.requestStart = 0;
-      if (idle) this.xactStart = 0;
+      if (idle) {
+        // SHOW HOSTS' transactions and avg_xact_us, and least_response_time, for several hosts only
+        if (server.hostEntry !== null && this.xactStart !== 0) this.pool.transactionDone(server, clock.now - this.xactStart);
+        this.xactStart = 0;
+      }
     }
     this.client.onServerAnswered();
     if (this.server === server && this.releasable && this.pool.mode !== 'session') this.pool.tryRelease(this);

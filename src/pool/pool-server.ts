@@ -6,6 +6,9 @@ import { forgetsAllStatements } from '../prepared/messages.js';
 import type { ServerStatements } from '../prepared/server-statements.js';
 import { ServerConnection, workTableWith } from '../server/server-connection.js';
 import type { StateList } from '../state-list.js';
+import type { MonitoredHost } from '../failover/monitored-host.js';
+import type { ServerAddress } from '../failover/topology.js';
+import type { RoutedHost } from './host-router.js';
 import type { Link } from './link.js';
 
 /** the replies that end a request, read whole (they are short) so the Link can match them to its queue */
@@ -33,6 +36,12 @@ export class PoolServer extends ServerConnection {
   applied: ReadonlyMap<string, string | null> = new Map();
   /** the SessionState key `applied` was last found equal to; null when unknown */
   appliedKey: string | null = '';
+  /** the host entry it was opened to, for a libpq host list (passive health, SHOW HOSTS); else null */
+  hostEntry: ServerAddress | null = null;
+  /** the host monitor's object for `hostEntry`, once looked up */
+  monitored: MonitoredHost | null = null;
+  /** its host's pool, where the pool balances replica hosts (host-router.ts); else null */
+  route: RoutedHost | null = null;
 
   protected override workTable(): Uint8Array {
     return LINK_TABLE;

@@ -17,8 +17,10 @@ import type { Logger } from '../log.js';
 import type { ServerOwner, ServerPeer, ServerState, ServerTarget } from '../server/server-connection.js';
 import { parameterSetQuery } from '../server/parameter-sync.js';
 import { TxStatus } from '../protocol/codes.js';
-import type { Topology } from '../failover/topology.js';
-import { checkServerRole } from './server-role.js';
+import type { MonitoredHost } from '../failover/monitored-host.js';
+import type { ServerAddress, Topology } from '../failover/topology.js';
+import { HostRouter, type RoutedHost } from './host-router.js';
+import { checkServerRole, readServerRole } from './server-role.js';
 import { Link } from './link.js';
 import { PoolServer } from './pool-server.js';
 import { StateList } from '../state-list.js';
@@ -84,6 +86,8 @@ export interface PoolContext {
   evictIdleServer(pool: Pool, shares: (other: Pool) => boolean): boolean;
   /** where the database's servers are (static, multi-host, Patroni) */
   topologyFor(database: DatabaseConfig): Topology;
+  /** the host monitor's object for one host of a database (health, role, transaction times); null where nothing monitors it */
+  monitoredHost(database: string, address: ServerAddress): MonitoredHost | null;
   /** a cancel for this server is in flight: it stays with its client until that is done */
   beingCanceled(server: PoolServer): boolean;
   /** the client of `link` sent a CancelRequest: forward it to the link's server */
@@ -114,6 +118,8 @@ export class Pool implements ServerOwner {
   peakActive = 0;
   /** why markAllCloseNeeded marked a server, for the close at its release */
   private readonly closeReasons = new WeakMap<PoolServer, DisconnectReason>();
+  /** one pool per host, balanced (host-router.ts); null for every entry that is not a balanced replica list */
+  private router: HostRouter | null;
 
   constructor(
     readonly database: DatabaseConfig,
@@ -122,7 +128,15 @@ export class Pool implements ServerOwner {
     private password: string | null,
     private readonly context: PoolContext,
     readonly stats: DatabaseStats,
-  ) {}
+  ) {
+    this.router = this.makeRouter();
+  }
+
+  private makeRouter(): HostRouter | null {
+    const loadBalance = this.setting('load_balance');
+    if (!HostRouter.applies(this.context.topologyFor(this.database).kind, this.database, loadBalance)) return null;
+    return new HostRouter(this.database, loadBalance, (address) => this.context.monitoredHost(this.database.name, address));
+  }
 
   get name(): string {
     return `${this.database.name}/${this.user}`;
@@ -231,6 +245,13 @@ export class Pool implements ServerOwner {
    */
   updateDatabase(database: DatabaseConfig, reconnect: boolean): void {
     (this as { database: DatabaseConfig }).database = database;
+    const before = this.router;
+    const after = this.makeRouter();
+    if (before === null ? after !== null : !before.sameAs(after)) {
+      // servers counted in the old host pools (or in none) would be miscounted in the new ones
+      this.router = after;
+      reconnect = true;
+    }
     if (!reconnect) return;
     this.welcome = null;
     this.markAllCloseNeeded('config_changed');
@@ -334,12 +355,20 @@ export class Pool implements ServerOwner {
 
   onServerLogin(server: PoolServer, error: PoolerError | null): void {
     const topology = this.context.topologyFor(this.database);
+    if (server.hostEntry !== null) this.reportLogin(server, error);
     if (error !== null) {
       this.loginError = error;
       this.context.log.warn(
         { pool: this.name, server: `${server.target.host}:${server.target.port}`, sqlstate: error.sqlstate },
         `server login failed: ${error.message}`,
       );
+      const route = server.route;
+      if (route !== null) {
+        // this host is passed over for a moment; the close that follows dispatches, and the
+        // clients that were waiting for it choose again among the others
+        route.retryAt = clock.refresh() + Math.min(FAILOVER_LOGIN_RETRY_MS, this.context.config.settings.server_login_retry);
+        return;
+      }
       if (topology.kind !== 'static') {
         // another host or the next primary may be up at once: look again soon, and keep clients
         // waiting (failover_wait_timeout ends the wait) instead of failing them
@@ -352,6 +381,7 @@ export class Pool implements ServerOwner {
       if (error.sqlstate !== SqlState.cannotConnectNow && this.serverCount <= 1) this.failWaiters(error);
       return;
     }
+    if (server.route !== null) return this.checkRoutedRole(server, server.route);
     if (topology.kind !== 'static') {
       this.setServerState(server, 'tested');
       checkServerRole(server, topology, (ok, why) => {
@@ -366,6 +396,46 @@ export class Pool implements ServerOwner {
       return;
     }
     this.onServerReady(server);
+  }
+
+  /**
+   * A server of a host pool logged in: learn the host's role from it, and pool it if the entry
+   * takes that role. A standby entry's login on the primary is no failure of the host: the
+   * primary just stops being a candidate.
+   */
+  private checkRoutedRole(server: PoolServer, route: RoutedHost): void {
+    this.setServerState(server, 'tested');
+    readServerRole(server, (inRecovery, readOnly, why) => {
+      if (server.closed) return;
+      const router = this.router;
+      if (why === null && router !== null && router.learned(route, inRecovery, readOnly)) return this.onServerReady(server);
+      this.context.log.info(
+        { pool: this.name, server: `${route.address.host}:${route.address.port}` },
+        `server not used for ${this.database.target_session_attrs}: ${why ?? (inRecovery ? 'is a standby' : readOnly ? 'is read-only' : 'is a primary')}`,
+      );
+      server.close('server_error');
+    });
+  }
+
+  /** passive health: a connection-level login failure counts toward a ban, a login resets the count (SQL errors do neither) */
+  private reportLogin(server: PoolServer, error: PoolerError | null): void {
+    const monitored = this.monitoredOf(server);
+    if (monitored === null) return;
+    if (error === null) monitored.succeeded();
+    else if (isConnectionLevel(error)) monitored.failed(error.message);
+  }
+
+  /** the host monitor's object for the server's host, looked up once it exists */
+  private monitoredOf(server: PoolServer): MonitoredHost | null {
+    if (server.monitored === null && server.hostEntry !== null) {
+      server.monitored = server.route?.monitored ?? this.context.monitoredHost(this.database.name, server.hostEntry);
+    }
+    return server.monitored;
+  }
+
+  /** a transaction on a server of a monitored host ended after `ms`: SHOW HOSTS and least_response_time */
+  transactionDone(server: PoolServer, ms: number): void {
+    this.monitoredOf(server)?.transactionDone(ms);
   }
 
   /** a new server logged in (and has the role we want): welcome waiting clients, then pool it */
@@ -408,6 +478,8 @@ export class Pool implements ServerOwner {
     const topology = this.context.topologyFor(this.database);
     const failover = topology.kind !== 'static' && (reason === 'server_close' || (error !== null && suggestsFailover(error.sqlstate)));
     if (failover) topology.recheck(`server ${server.target.host}:${server.target.port} went away: ${error?.message ?? reason}`);
+    // passive health: a connection lost counts toward a ban (a failed login was counted at onServerLogin)
+    if (failover && reason !== 'login_failed' && server.hostEntry !== null) this.monitoredOf(server)?.failed(error?.message ?? 'server closed the connection');
     if (link !== null) {
       const client = link.client;
       // The transaction had ended (its last reply and the server's goodbye came together, before
@@ -452,12 +524,49 @@ export class Pool implements ServerOwner {
   dispatch(): void {
     // PAUSE: clients queue, and released servers close, until RESUME
     if (this.paused) return;
+    if (this.router !== null) return this.dispatchRouted(this.router);
     for (let link = this.waitingClients.first(); link !== null; link = this.waitingClients.first()) {
       const server = this.takeIdleServer();
       if (server === null) break;
       this.link(link, server);
     }
     this.launchIfNeeded();
+  }
+
+  /**
+   * Host pools: each waiting client, oldest first, gets a host from the balancer (kept while it
+   * waits, unless that host stops being usable), then an idle server of that host, or a server
+   * launched there within the host's pool_size; otherwise it waits for that host.
+   */
+  private dispatchRouted(router: HostRouter): void {
+    for (let link = this.waitingClients.first(); link !== null; ) {
+      const next = link.next;
+      let host = link.route;
+      if (host === null || !router.stillFits(host)) host = link.route = router.pick();
+      if (host !== null) {
+        const server = this.takeIdleServer(host);
+        if (server !== null) {
+          link.route = null;
+          this.link(link, server);
+        } else {
+          this.launchOn(host);
+        }
+      }
+      link = next !== null && next.list === this.waitingClients ? next : null;
+    }
+    // the first login (whose parameters welcome the clients) and min_pool_size go where the balancer says
+    if (this.waitingLoginClients.size > 0 || (this.minPoolSize > 0 && this.clientCount > 0 && this.serverCount < this.minPoolSize)) {
+      const host = router.pick();
+      if (host !== null) this.launchOn(host);
+    }
+  }
+
+  /** open a server on `host` if none is logging in there, the host's pool is under pool_size and the shared caps allow */
+  private launchOn(host: RoutedHost): void {
+    if (host.pending > 0) return;
+    const limit = this.poolSize;
+    if ((limit > 0 && host.servers >= limit) || !this.sharedCapsAllow()) return;
+    this.launch(host);
   }
 
   private link(link: Link, server: PoolServer): void {
@@ -561,10 +670,13 @@ export class Pool implements ServerOwner {
   }
 
   /** an idle server ready for use, checking it first when it has idled longer than server_check_delay */
-  private takeIdleServer(): PoolServer | null {
+  private takeIdleServer(host: RoutedHost | null = null): PoolServer | null {
     const settings = this.context.config.settings;
+    const fifo = settings.server_round_robin;
     for (;;) {
-      const server = settings.server_round_robin ? this.idleServers.first() : this.idleServers.last();
+      let server = fifo ? this.idleServers.first() : this.idleServers.last();
+      // a host pool: the same order among that host's servers
+      if (host !== null) while (server !== null && server.route !== host) server = fifo ? server.next : server.prev;
       if (server === null) return null;
       const checkQuery = settings.server_check_query;
       if (!server.checkPassed && checkQuery !== '' && clock.now - server.lastUsed >= settings.server_check_delay) {
@@ -588,6 +700,7 @@ export class Pool implements ServerOwner {
   /** open one more server connection when clients need one and the limits allow it */
   launchIfNeeded(): void {
     if (this.paused) return;
+    if (this.router !== null) return this.dispatchRouted(this.router);
     if (this.loginServers.size > 0) return; // one login at a time per pool, as PgBouncer does
     const now = clock.now;
     if (this.loginError !== null && now < this.loginRetryAt) return;
@@ -609,6 +722,11 @@ export class Pool implements ServerOwner {
       }
       if (this.serverCount >= limit) return false;
     }
+    return this.sharedCapsAllow();
+  }
+
+  /** under max_db_connections and max_user_connections (which count every pool's servers) */
+  private sharedCapsAllow(): boolean {
     // At a database or user cap, an idle server of another pool under the same cap gives way, as
     // in PgBouncer; closing it frees the slot and calls launchIfNeeded again, so stop here either way.
     const maxDb = this.setting('max_db_connections');
@@ -624,10 +742,12 @@ export class Pool implements ServerOwner {
     return true;
   }
 
-  private launch(): void {
+  /** open a server on the topology's target, or on `route`'s host for a host pool */
+  private launch(route: RoutedHost | null = null): void {
     const settings = this.context.config.settings;
+    const topology = this.context.topologyFor(this.database);
     // no writable primary right now (a failover): clients wait until one appears
-    const address = this.context.topologyFor(this.database).current;
+    const address = route !== null ? route.address : topology.current;
     if (address === null) return;
     const server = new PoolServer(
       {
@@ -643,6 +763,9 @@ export class Pool implements ServerOwner {
       this,
       { maxMessageLength: settings.max_packet_size, tuning: settings, ...(this.context.connectServer ? { connect: this.context.connectServer } : {}) },
     );
+    // passive health and per-host transaction times are kept for libpq host lists (Patroni's members are judged by Patroni)
+    if (topology.kind === 'multi-host' && this.database.hosts.length > 1) server.hostEntry = address;
+    server.route = route;
     this.setServerState(server, 'login');
   }
 
@@ -680,6 +803,7 @@ export class Pool implements ServerOwner {
   }
 
   setServerState(server: PoolServer, state: ServerState | null): void {
+    if (server.route !== null) countOnHost(server.route, server.list === null ? null : server.state, state);
     server.list?.remove(server);
     if (state === null) return;
     server.state = state;
@@ -702,6 +826,26 @@ export class Pool implements ServerOwner {
         return assertNever(state);
     }
   }
+}
+
+/** keep a host pool's counts as its server moves from list to list (null: in none) */
+function countOnHost(host: RoutedHost, from: ServerState | null, to: ServerState | null): void {
+  if (from === to) return;
+  if (from === null) host.servers++;
+  else if (to === null) host.servers--;
+  if (from === 'active') host.active--;
+  else if (to === 'active') host.active++;
+  if (from === 'login' || from === 'tested') host.pending--;
+  if (to === 'login' || to === 'tested') host.pending++;
+}
+
+/**
+ * A failure of the connection (refused, reset, closed, timed out), not an SQL error the server sent
+ * nor a login the pooler itself gave up on (SERVER_LOGIN_FAILED: no password, TLS refused), which
+ * says nothing of the host's health.
+ */
+function isConnectionLevel(error: PoolerError): boolean {
+  return error.code === 'SERVER_CONNECTION_LOST' || error.code === 'SERVER_CONNECT_TIMEOUT';
 }
 
 function assertNever(value: never): never {

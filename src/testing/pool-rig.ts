@@ -7,8 +7,9 @@ import pino from 'pino';
 import { ClientConnection, type ClientContext } from '../client/client-connection.js';
 import { emptyDatabase } from '../config/databases.js';
 import { defaultSettings } from '../config/settings.js';
-import type { Config, PoolMode, Settings } from '../config/types.js';
-import type { Topology } from '../failover/topology.js';
+import type { Config, LoadBalance, PoolMode, Settings, TargetSessionAttrs } from '../config/types.js';
+import type { MonitoredHost } from '../failover/monitored-host.js';
+import type { ServerAddress, Topology } from '../failover/topology.js';
 import { Pool, type PoolContext } from '../pool/pool.js';
 import { DatabaseStats } from '../stats/database-stats.js';
 import { wire } from './wire.js';
@@ -89,22 +90,50 @@ const SERVER_LOGIN = Buffer.concat([
   wire().bytes('I').message('Z'),
 ]);
 
+/** server logins as a standby says it (PostgreSQL 14+ reports in_hot_standby at login) */
+const standbyLogin = (standby: boolean) =>
+  Buffer.concat([SERVER_LOGIN.subarray(0, -6), wire().cstring('in_hot_standby').cstring(standby ? 'on' : 'off').message('S'), SERVER_LOGIN.subarray(-6)]);
+
+/** a database entry with several hosts (a libpq host list), each a fake server */
+export interface RigHosts {
+  hosts: { port: number; standby: boolean; refuses?: boolean }[];
+  target_session_attrs: TargetSessionAttrs;
+  load_balance: LoadBalance;
+  weight?: number[];
+  pool_size?: number;
+  /** the host monitor's object per host (null: not monitored yet) */
+  monitored?: (address: ServerAddress) => MonitoredHost | null;
+}
+
 export interface PoolRig {
   pool: Pool;
   settings: Settings;
   /** server sockets in the order the pool opened them */
   servers: FakeSocket[];
+  /** the port each of `servers` was opened to */
+  serverPorts: number[];
   /** a logged-in client (its login bytes already taken) */
   connect(): { client: ClientConnection; socket: FakeSocket };
 }
 
-export function poolRig(mode: PoolMode, overrides: Partial<Settings> = {}): PoolRig {
+export function poolRig(mode: PoolMode, overrides: Partial<Settings> = {}, several: RigHosts | null = null): PoolRig {
   const settings: Settings = { ...defaultSettings(), auth_type: 'any', pool_mode: mode, max_prepared_statements: 0, ...overrides };
-  const database = { ...emptyDatabase('db'), pool_size: 1 };
+  const database = { ...emptyDatabase('db'), pool_size: several?.pool_size ?? 1 };
+  if (several !== null) {
+    database.hosts = several.hosts.map((h) => ({ host: '127.0.0.1', port: h.port }));
+    database.target_session_attrs = several.target_session_attrs;
+    database.load_balance = several.load_balance;
+    database.weight = several.weight ?? [];
+  }
   const config = { settings, users: new Map(), databases: new Map([['db', database]]) } as unknown as Config;
   const log = pino({ level: 'silent' });
   const servers: FakeSocket[] = [];
-  const topology = { kind: 'static', current: { host: '127.0.0.1', port: 5432 } } as unknown as Topology;
+  const serverPorts: number[] = [];
+  const topology = (
+    several === null
+      ? { kind: 'static', current: { host: '127.0.0.1', port: 5432 } }
+      : { kind: 'multi-host', current: { ...database.hosts[0]! }, database, reject: () => undefined, accepts: () => true, confirmed: () => undefined, recheck: () => undefined }
+  ) as unknown as Topology;
   const poolContext: PoolContext = {
     config,
     log,
@@ -116,16 +145,20 @@ export function poolRig(mode: PoolMode, overrides: Partial<Settings> = {}): Pool
     isPaused: () => false,
     evictIdleServer: () => false,
     topologyFor: () => topology,
+    monitoredHost: (_database, address) => several?.monitored?.(address) ?? null,
     beingCanceled: () => false,
     cancel: () => undefined,
-    connectServer: () => {
+    connectServer: (target) => {
       const socket = new FakeSocket();
+      const host = several?.hosts.find((h) => h.port === target.port);
       servers.push(socket);
+      serverPorts.push(target.port);
       // the server answers the startup packet with a whole login, once the pool has written it
       setImmediate(() => {
+        if (host?.refuses) return socket.emit('error', Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
         socket.emit('connect');
         socket.take();
-        socket.feed(SERVER_LOGIN);
+        socket.feed(host === undefined ? SERVER_LOGIN : standbyLogin(host.standby));
       });
       return socket as unknown as Socket;
     },
@@ -152,6 +185,7 @@ export function poolRig(mode: PoolMode, overrides: Partial<Settings> = {}): Pool
     pool,
     settings,
     servers,
+    serverPorts,
     connect() {
       const socket = new FakeSocket();
       const client = new ClientConnection(socket as unknown as Socket, clientContext);
