@@ -278,6 +278,20 @@ asyncio.run(main())
 });
 
 describe('SET, RESET and set_config follow the client', () => {
+  both('200 custom settings of 10 kB each (2 MB replayed as one SET batch), set in one pipeline, follow the client to every server', async (url) => {
+    const client = await connect(url);
+    const value = (i: number) => `${i}:`.padEnd(10_000, 'x');
+    // node-postgres sends queries queued at once back to back: the SETs arrive as one pipeline
+    await Promise.all(Array.from({ length: 200 }, (_, i) => client.query(`SET myapp.big_${i} = '${value(i)}'`)));
+    for (let round = 0; round < 10; round++) {
+      await sleep(2);
+      const i = (round * 37) % 200;
+      const { rows } = await client.query(`select current_setting('myapp.big_${i}') v, current_setting('myapp.big_199') last`);
+      expect(rows).toEqual([{ v: value(i), last: value(199) }]);
+    }
+    await client.end();
+  }, 60_000);
+
   both('node-postgres SET of several parameters, SHOW in later statements; a rolled-back SET is undone', async (url) => {
     const client = await connect(url);
     for (const set of ['SET search_path = foo, public', 'SET statement_timeout = 1234', "SET application_name = 'session_app'", "SET myapp.x = 'hello'"]) await client.query(set);

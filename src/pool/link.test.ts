@@ -399,3 +399,34 @@ describe('Link: a stale shared plan (0A000) met by a client whose Parse the pool
     expect(codes(live.server.take())).toBe('BES');
   });
 });
+
+describe('Link: a SET follows its client, at every split offset, and never reaches the next client of the server', () => {
+  const set = Query("SET work_mem = '64MB'");
+  const reply = all(Complete('SET'), Ready('I'));
+
+  for (const side of ['client', 'server'] as const) {
+    it(`with the ${side} bytes cut at every offset`, async () => {
+      const length = side === 'client' ? set.length : reply.length;
+      for (let at = 0; at < length; at++) {
+        const live = await start();
+        feed(live.client, set, side === 'client' ? at : 0);
+        expect(live.server.take()).toEqual(set);
+        feed(live.server, reply, side === 'server' ? at : 0);
+        expect(live.client.take()).toEqual(reply);
+        expect(where(live), `cut at ${at}`).toBe('released');
+        // the next client of the same server gets it back at the default before its own query
+        const other = live.rig.connect().socket;
+        other.take();
+        other.feed(Query('select 1'));
+        expect(live.server.take(), `cut at ${at}`).toEqual(Query('RESET "work_mem";'));
+        live.server.feed(all(Complete('RESET'), Ready('I')));
+        expect(live.server.take(), `cut at ${at}`).toEqual(Query('select 1'));
+        live.server.feed(all(Complete('SELECT 1'), Ready('I')));
+        other.take();
+        // and the first client's next query finds its setting again
+        live.client.feed(Query('show work_mem'));
+        expect(live.server.take(), `cut at ${at}`).toEqual(Query(`SET "work_mem" = '64MB';`));
+      }
+    });
+  }
+});
