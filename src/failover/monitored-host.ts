@@ -30,6 +30,13 @@ export class MonitoredHost {
   /** transactions routed here and their moving-average time (ms); the pool feeds both (transactionDone) */
   transactions = 0;
   readonly transactionTime = new MovingAverage();
+  /**
+   * A standby's replay position as last read (read_your_writes = lsn), and when (ms since the
+   * epoch); null while unknown or on a primary. Replay only moves forward, so an old reading is
+   * still a safe lower bound: a client whose commit it covers sees its write there.
+   */
+  replayLsn: bigint | null = null;
+  replayLsnAt = 0;
 
   constructor(
     readonly address: ServerAddress,
