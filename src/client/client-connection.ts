@@ -13,6 +13,7 @@ import type { ClientLink, ClientPool } from './pool-port.js';
 import { authenticationOk, backendKeyData, errorResponseFor, parameterStatus, readyForQueryIdle } from '../protocol/backend-messages.js';
 import {
   FrontendCode,
+  HEADER_LENGTH,
   MAX_AUTH_MESSAGE_LENGTH,
   MAX_CLASSIFIED_STATEMENT_LENGTH,
   MAX_CONSOLE_MESSAGE_LENGTH,
@@ -150,7 +151,7 @@ export class ClientConnection implements PacketHandler, LoginHost {
   /** what the client sent while it had no server, in order */
   private held: Buffer[] = [];
   /** the lone BEGIN that is all this client sent its server so far; null once it sends more */
-  private unansweredBegin: Buffer | null = null;
+  private unanswered: Buffer | null = null;
   private pausedForServer = false;
   /** a message waits in `held` for the linked server's replies to what came before it */
   private heldForAnswers = false;
@@ -344,7 +345,7 @@ export class ClientConnection implements PacketHandler, LoginHost {
   onUnlinked(): void {
     this.serverSocket = null;
     this.stream.target = null;
-    this.unansweredBegin = null;
+    this.unanswered = null;
     if (this.heldForAnswers) {
       // the server went before answering: what was held goes to the next server, once the pool
       // has finished with this one
@@ -360,14 +361,26 @@ export class ClientConnection implements PacketHandler, LoginHost {
     }
   }
 
-  holdUnansweredBegin(): boolean {
-    const begin = this.unansweredBegin;
-    this.unansweredBegin = null;
-    if (begin === null || this.phase.name !== 'ready' || this.held.length > 0) return false;
+  holdUnanswered(): boolean {
+    const begin = this.unanswered;
+    this.unanswered = null;
+    const phase = this.phase;
+    if (begin === null || phase.name !== 'ready' || this.held.length > 0) return false;
+    if (!isLoneBegin(begin) && !phase.link.readRetryable) return false;
     this.held = [begin];
     this.pausedForServer = true;
     this.updateReading();
     return true;
+  }
+
+  firstHeldMessage(): Buffer | null {
+    const held = this.held;
+    if (held.length === 0) return null;
+    // a message cut over several chunks: join them, once
+    const first = held.length === 1 ? held[0]! : (this.held = [Buffer.concat(held)])[0]!;
+    if (first.length < HEADER_LENGTH) return null;
+    const end = 1 + first.readUInt32BE(1);
+    return end <= first.length ? first.subarray(0, end) : null;
   }
 
   onServerParameter(name: string, value: string): void {
@@ -491,7 +504,7 @@ export class ClientConnection implements PacketHandler, LoginHost {
   }
 
   private onWorkData(chunk: Buffer, link: ClientLink): void {
-    this.unansweredBegin = null;
+    this.unanswered = null;
     if (this.serverSocket !== null && this.held.length === 0) {
       this.feedWork(chunk, null);
       return;
@@ -518,7 +531,9 @@ export class ClientConnection implements PacketHandler, LoginHost {
     const phase = this.phase;
     const lone = held.length === 1 ? held[0] : undefined;
     const replaysBegin = (phase.name === 'ready' || phase.name === 'welcome') && phase.pool.replaysBegin;
-    this.unansweredBegin = lone !== undefined && replaysBegin && isLoneBegin(lone) ? lone : null;
+    // kept while it may be sent again: a lone BEGIN, or what goes to a replica (if it all proves a read)
+    const retries = phase.name === 'ready' && phase.link.routedToReplica;
+    this.unanswered = lone !== undefined && (retries || (replaysBegin && isLoneBegin(lone))) ? lone : null;
     let next = 1;
     for (const chunk of held) {
       if (!this.feedWork(chunk, held.slice(next))) return;

@@ -37,6 +37,10 @@ export interface ClientLink {
   /** statements are classified for session state: Query and Parse texts must be read */
   readonly classifies: boolean;
   readonly preparedStatementCount: number;
+  /** read_write_split: the next transaction goes to a replica, so what is sent may be sent again elsewhere */
+  readonly routedToReplica: boolean;
+  /** on a replica, and all sent there so far is a read another host may run again */
+  readonly readRetryable: boolean;
   /** what pins the client to its server, comma-separated; '' when nothing does */
   readonly pinReason: string;
   requestServer(): void;

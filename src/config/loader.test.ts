@@ -144,13 +144,13 @@ describe('loadConfig: a PgBouncer config', () => {
     expect(config.origins.get('users.user1')).toBe(`pgbouncer.ini:${lineOf(PGBOUNCER_INI, 'user1')}`);
   });
 
-  it('says that read_write_split is not used yet, and where load_balance changes nothing', () => {
+  it('says where read_write_split and load_balance change nothing', () => {
     const config = load(
-      '[databases]\napp = host=h1,h2 port=5432 read_write_split=on\nro = host=h1,h2 port=5432 target_session_attrs=standby load_balance=round_robin weight=2,1\nrw = host=h1,h2 port=5432 load_balance=round_robin\n[pooler]\nload_balance = round_robin\n',
+      '[databases]\napp = host=h1,h2 port=5432 read_write_split=on load_balance=round_robin\none = host=h1 read_write_split=on\nsess = host=h1,h2 read_write_split=on pool_mode=session\nro = host=h1,h2 port=5432 target_session_attrs=standby load_balance=round_robin weight=2,1\nrw = host=h1,h2 port=5432 load_balance=round_robin\n[pooler]\nload_balance = round_robin\npool_mode = transaction\n',
       'pooler.ini',
     );
-    const replicas = config.warnings.filter((w) => w.includes('read replicas are not implemented yet'));
-    expect(replicas.map((w) => w.split(':')[0])).toEqual(['database "app"']);
+    const split = config.warnings.filter((w) => w.includes('read_write_split') && !w.includes('only balance'));
+    expect(split.map((w) => w.split(':')[0])).toEqual(['database "one"', 'database "sess"']);
     const unbalanced = config.warnings.filter((w) => w.includes('only balance an entry'));
     expect(unbalanced.map((w) => w.split(':')[0])).toEqual(['database "rw"']);
   });

@@ -226,21 +226,26 @@ function addSanityWarnings(config: Config): void {
 }
 
 /**
- * read_write_split is read and checked, but pools do not use it yet: say so rather than let an
- * operator believe reads are split. load_balance and weight= balance the hosts of an entry that
- * wants standbys; on any other entry they change nothing, which is said too.
+ * Where a replica setting changes nothing, say so rather than let an operator believe reads are
+ * split or balanced: read_write_split needs several hosts or patroni=, and a pool mode that gives
+ * servers back between transactions; load_balance and weight= balance an entry that wants
+ * standbys or splits reads.
  */
 function replicaWarnings(config: Config): string[] {
   const warnings: string[] = [];
   const { settings } = config;
-  const notSplit = 'read replicas are not implemented yet for read_write_split — every transaction still goes to the entry\'s target';
-  if (settings.read_write_split) warnings.push(`read_write_split = on: ${notSplit}`);
   for (const db of config.databases.values()) {
-    if (db.read_write_split === true) warnings.push(`database "${db.name}": read_write_split=on: ${notSplit}`);
+    const split = db.read_write_split ?? settings.read_write_split;
+    const several = db.patroni.length > 0 || db.hosts.length > 1;
+    if (db.read_write_split === true && !several) {
+      warnings.push(`database "${db.name}": read_write_split=on needs several hosts (host=a,b,...) or patroni=; with one host every transaction goes there`);
+    } else if (split && several && (db.pool_mode ?? settings.pool_mode) === 'session') {
+      warnings.push(`database "${db.name}": read_write_split is not applied in session mode (the server is the client's for its whole session); every session goes to the primary`);
+    }
     const balanced = db.load_balance !== null && db.load_balance !== 'first';
-    if ((balanced || db.weight.length > 0) && !balancesReplicas(db)) {
+    if ((balanced || db.weight.length > 0) && !balancesReplicas(db) && !(split && several)) {
       warnings.push(
-        `database "${db.name}": load_balance and weight= only balance an entry with several hosts, no patroni= and target_session_attrs = standby, read-only or prefer-standby; this one still uses its first suitable host`,
+        `database "${db.name}": load_balance and weight= only balance an entry with several hosts and target_session_attrs = standby, read-only or prefer-standby, or one with read_write_split; this one still uses its first suitable host`,
       );
     }
   }

@@ -2,6 +2,7 @@
 // startup (so the first client finds its primary known); RELOAD updates or restarts them, and a
 // move of the target is passed on to the database's pools. The host monitor watches their hosts.
 import { clock } from '../clock.js';
+import { effectiveSetting } from '../config/effective.js';
 import type { DatabaseConfig, Settings } from '../config/types.js';
 import { HostMonitor, type HostChecker } from '../failover/host-monitor.js';
 import { Topology, type ServerAddress } from '../failover/topology.js';
@@ -35,6 +36,7 @@ export class Topologies {
         pollInterval: this.context.pollInterval(),
         log: this.context.log,
         onChange: (moved, previous) => this.context.onChange(moved, previous),
+        splits: (entry) => effectiveSetting(this.context.settings(), 'read_write_split', entry),
       });
       this.byName.set(database.name, topology);
       topology.start();

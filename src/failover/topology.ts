@@ -3,7 +3,7 @@
 // confirms. Tells the pooler when the target moves, and keeps what SHOW TOPOLOGY shows.
 import type { DatabaseConfig, TargetSessionAttrs } from '../config/types.js';
 import type { Logger } from '../log.js';
-import { confirmsPrimary, pollCluster, type PatroniMember } from './patroni.js';
+import { balancedReplicas, confirmsPrimary, pollCluster, type PatroniMember } from './patroni.js';
 
 export interface ServerAddress {
   host: string;
@@ -21,6 +21,8 @@ export interface TopologyOptions {
   log: Logger;
   /** the target moved (or vanished, or came back); `previous` is where it was */
   onChange(topology: Topology, previous: ServerAddress | null): void;
+  /** read_write_split is on for the database: a host list's target is then its writable primary */
+  splits?(database: DatabaseConfig): boolean;
 }
 
 /** while there is no primary, poll this often (ms) so clients wait as little as possible */
@@ -34,6 +36,8 @@ export class Topology {
   /** where new server connections go; null while there is no server to write to (clients are held) */
   current: ServerAddress | null;
   members: TopologyMember[] = [];
+  /** Patroni: the members reads may be balanced over (streaming replicas without noloadbalance), a new array at each change */
+  replicas: readonly ServerAddress[] = [];
   /** when `members` last came from a /cluster answer (ms since the epoch); 0 before the first */
   membersPolledAt = 0;
   /** when `current` last changed (ms since the epoch), and why */
@@ -68,6 +72,7 @@ export class Topology {
 
   /** the role servers must have: a primary, a standby, or either */
   get wants(): TargetSessionAttrs {
+    if (this.kind === 'multi-host' && this.options.splits?.(this.database) === true) return 'read-write';
     return this.kind === 'patroni' ? 'primary' : this.database.target_session_attrs;
   }
 
@@ -185,6 +190,8 @@ export class Topology {
         return;
       }
       this.members = view.members.map(toMember);
+      const replicas = balancedReplicas(view.members).map((m) => ({ host: m.host, port: m.port }));
+      if (!sameAddresses(replicas, this.replicas)) this.replicas = replicas;
       this.membersPolledAt = Date.now();
       let next: ServerAddress | null = null;
       let why = view.problem ?? '';
@@ -211,6 +218,10 @@ export class Topology {
     this.timer = setTimeout(() => void this.poll(), wait);
     this.timer.unref();
   }
+}
+
+function sameAddresses(a: readonly ServerAddress[], b: readonly ServerAddress[]): boolean {
+  return a.length === b.length && a.every((address, i) => sameAddress(address, b[i]!));
 }
 
 function toMember(m: PatroniMember): TopologyMember {

@@ -5,6 +5,7 @@ import { clock } from '../clock.js';
 import type { DatabaseConfig, LoadBalance, TargetSessionAttrs } from '../config/types.js';
 import { Balancer, type BalancedHost, type Random } from '../failover/balancer.js';
 import type { MonitoredHost } from '../failover/monitored-host.js';
+import { hasReplayed } from '../failover/replica-lag.js';
 import type { ServerAddress, TopologyKind } from '../failover/topology.js';
 
 export type RoleSeen = 'primary' | 'standby' | 'unknown';
@@ -50,10 +51,23 @@ export class RoutedHost implements BalancedHost {
   }
 }
 
+/** server counts of one side of a pool: a host's, or (read_write_split) the primary's */
+export interface ServerCounts {
+  servers: number;
+  active: number;
+  pending: number;
+}
+
 export class HostRouter {
-  readonly hosts: RoutedHost[];
+  hosts: RoutedHost[];
   private readonly balancer: Balancer;
   private readonly wants: TargetSessionAttrs;
+  /** the Patroni replica list `hosts` was made from; null for a fixed host list */
+  private followed: readonly ServerAddress[] | null = null;
+  /** read_your_writes: the position the host must have replayed for the current pick (0n: none) */
+  private required = 0n;
+  private readonly replayed = (host: RoutedHost): boolean =>
+    this.preferred(host) && (this.required === 0n || hasReplayed(host.monitored?.replayLsn ?? null, this.required));
   /**
    * A host of unknown role is a candidate too: a login there is how its role is learnt, and a
    * server joins the pool only once its role suits the entry.
@@ -70,23 +84,43 @@ export class HostRouter {
     return kind === 'multi-host' && loadBalance !== 'first' && database.hosts.length > 1 && (wants === 'standby' || wants === 'read-only' || wants === 'prefer-standby');
   }
 
+  /**
+   * `wants`: the entry's target_session_attrs, or 'standby' for the replica side of
+   * read_write_split. `patroni`: the hosts are the cluster's replicas, followed as they change.
+   */
   constructor(
     database: DatabaseConfig,
     readonly mode: LoadBalance,
-    lookup: (address: ServerAddress) => MonitoredHost | null,
+    private readonly lookup: (address: ServerAddress) => MonitoredHost | null,
     random?: Random,
+    wants: TargetSessionAttrs = database.target_session_attrs,
+    patroni = false,
   ) {
-    this.wants = database.target_session_attrs;
+    this.wants = wants;
     const weights = database.weight;
-    this.hosts = database.hosts.map(
-      (address, i) => new RoutedHost({ host: address.host, port: address.port }, weights.length === 0 ? 1 : (weights[i] ?? weights[0]!), lookup),
-    );
+    this.hosts = patroni
+      ? []
+      : database.hosts.map((address, i) => new RoutedHost({ host: address.host, port: address.port }, weights.length === 0 ? 1 : (weights[i] ?? weights[0]!), lookup));
+    if (patroni) this.followed = [];
     this.balancer = new Balancer(mode, random);
+  }
+
+  /**
+   * Patroni's replicas as last polled: members that join are balanced from now on, members that
+   * leave get no new transaction (their servers keep their host object until they close).
+   */
+  follow(replicas: readonly ServerAddress[]): void {
+    if (this.followed === null || replicas === this.followed) return;
+    this.followed = replicas;
+    this.hosts = replicas.map((address) => this.hosts.find((h) => h.address.host === address.host && h.address.port === address.port) ?? new RoutedHost({ host: address.host, port: address.port }, 1, this.lookup));
+    this.balancer.reset();
   }
 
   /** the same hosts, weights and mode: a reload keeps this router and its counts */
   sameAs(other: HostRouter | null): boolean {
-    if (other === null || other.mode !== this.mode || other.wants !== this.wants || other.hosts.length !== this.hosts.length) return false;
+    if (other === null || other.mode !== this.mode || other.wants !== this.wants || (other.followed === null) !== (this.followed === null)) return false;
+    if (this.followed !== null) return true;
+    if (other.hosts.length !== this.hosts.length) return false;
     return this.hosts.every((host, i) => {
       const o = other.hosts[i]!;
       return o.address.host === host.address.host && o.address.port === host.address.port && o.weight === host.weight;
@@ -101,9 +135,17 @@ export class HostRouter {
     return i === -1 ? null : this.hosts[i]!;
   }
 
+  /** read_write_split: a replica that has replayed `required` (read_your_writes), or null when none can take the read now */
+  pickReplica(required: bigint): RoutedHost | null {
+    this.required = required;
+    const i = this.balancer.pick(this.hosts, this.replayed);
+    return i === -1 ? null : this.hosts[i]!;
+  }
+
   /** a client chose `host` earlier and still waits: may it keep waiting for that host? */
-  stillFits(host: RoutedHost): boolean {
-    return host.usable && (this.preferred(host) || this.wants === 'prefer-standby');
+  stillFits(host: RoutedHost, required = 0n): boolean {
+    if (this.followed !== null && !this.hosts.includes(host)) return false;
+    return host.usable && (this.preferred(host) || this.wants === 'prefer-standby') && (required === 0n || hasReplayed(host.monitored?.replayLsn ?? null, required));
   }
 
   /** a server logged in on `host` with this role: remember it, and say whether the entry takes it */

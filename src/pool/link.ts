@@ -21,6 +21,7 @@ import type { Listed, StateList } from '../state-list.js';
 import type { ClientState, Pool, PoolClient } from './pool.js';
 import type { PoolServer } from './pool-server.js';
 import type { RoutedHost } from './host-router.js';
+import { ReadSplit, Side } from './read-split.js';
 
 /** "cached plan must not change result type": the server's copy of a statement went stale */
 const STALE_PLAN = SqlState.featureNotSupported;
@@ -65,6 +66,8 @@ export class Link implements Listed<Link>, RetryingLink {
   /** an extended-protocol batch is open (a message since the last Sync): its next message starts no new request for the stats */
   private unsynced = false;
 
+  /** read_write_split: which side the client's transactions go to, and its read-your-writes position; null where reads are not split */
+  readonly split: ReadSplit | null;
   /** the client's session state, followed through what it sends and what the server answers */
   private readonly tracker: SessionTracker;
   /** a stale shared plan met by a client whose Parse the pooler answered is retried (stale-plan-retry.ts) */
@@ -77,6 +80,7 @@ export class Link implements Listed<Link>, RetryingLink {
   ) {
     this.statements = preparedCapacity > 0 && pool.mode !== 'session' ? new ClientStatements(client, this, pool.stats, preparedCapacity) : null;
     this.tracker = new SessionTracker(client, pool);
+    this.split = pool.splitsReads ? new ReadSplit(this.statements) : null;
   }
 
   /** the client's settings and pins */
@@ -84,9 +88,19 @@ export class Link implements Listed<Link>, RetryingLink {
     return this.tracker.session;
   }
 
-  /** statements are classified for their session state: Query and Parse texts must be read */
+  /** statements are classified for their session state or their route: Query and Parse texts must be read */
   get classifies(): boolean {
-    return this.tracker.classifies;
+    return this.tracker.classifies || this.split !== null;
+  }
+
+  /** on a replica now, and every message sent there so far may run again on another host if it dies unanswered */
+  get readRetryable(): boolean {
+    return this.server !== null && this.split !== null && this.split.canRetry;
+  }
+
+  /** the transaction about to be sent goes to a replica: a read another host could answer instead */
+  get routedToReplica(): boolean {
+    return this.split !== null && this.split.side === Side.Replica;
   }
 
   // --- what the client sees
@@ -160,6 +174,22 @@ export class Link implements Listed<Link>, RetryingLink {
 
   /** a Query, Sync, FunctionCall, Execute, CopyDone or CopyFail, or with statements untracked any request */
   onHeader(code: number): Disposition {
+    // on a replica, a message read no further than its header (a text too long to classify) is judged unsure
+    if (this.offReplica(code, null, 0, 0)) return Disposition.Hold;
+    return this.request(code);
+  }
+
+  /**
+   * On a replica, a message that may not run there (split.allows): it waits for the replica's
+   * answers to what came before, then the server is released and the message goes to the primary.
+   * A client pinned to its replica stays there: the server answers as a standby does.
+   */
+  private offReplica(code: number, buffer: Buffer | null, offset: number, total: number): boolean {
+    const split = this.split;
+    return split !== null && split.side === Side.Replica && this.server !== null && !this.session.pinned && !split.allows(code, buffer, offset, total);
+  }
+
+  private request(code: number): Disposition {
     // A Sync that reaches a server in COPY FROM STDIN is ignored there: nothing is owed for it.
     if (code === FrontendCode.Sync && this.copyIn && this.copyMayBeOpen) return Disposition.Forward;
     if (this.statements !== null) {
@@ -196,18 +226,19 @@ export class Link implements Listed<Link>, RetryingLink {
 
   /** a whole Query or Parse (read for session state), or Parse, Bind, Describe or Close (read because statements are rewritten) */
   onMessage(code: number, buffer: Buffer, offset: number, total: number): Disposition {
+    if (this.offReplica(code, buffer, offset, total)) return Disposition.Hold;
     const tracker = this.tracker;
     if (code === FrontendCode.Query) {
       const refusal = tracker.classifies ? tracker.noteQuery(buffer, offset, total) : null;
-      return refusal === null ? this.onHeader(code) : this.refuse(REFUSED_QUERY, Request.Query, offset, refusal);
+      return refusal === null ? this.request(code) : this.refuse(REFUSED_QUERY, Request.Query, offset, refusal);
     }
     if (code === FrontendCode.Parse && tracker.classifies) {
       const refusal = tracker.noteParse(buffer, offset, total);
       if (refusal !== null) return this.refuse(REFUSED_PARSE, Request.Parse, offset, refusal);
     }
-    if (this.statements === null) return this.onHeader(code);
+    if (this.statements === null) return this.request(code);
     this.staleRetry.remember(code, buffer, offset, total, buffer[offset + HEADER_LENGTH] === DescribeTarget.Portal);
-    if (code === FrontendCode.Execute) return this.onHeader(code);
+    if (code === FrontendCode.Execute) return this.request(code);
     const disposition = this.statements.onMessage(code, buffer, offset, total);
     if (disposition !== Disposition.Hold) this.beginExtended();
     return disposition;
@@ -372,6 +403,7 @@ export class Link implements Listed<Link>, RetryingLink {
       this.pool.stats.countRequestEnd(this, idle);
       this.requestStart = 0;
       if (idle) {
+        this.split?.onIdle();
         // SHOW HOSTS' transactions and avg_xact_us, and least_response_time, for several hosts only
         if (server.hostEntry !== null && this.xactStart !== 0) this.pool.transactionDone(server, clock.now - this.xactStart);
         this.xactStart = 0;

@@ -8,7 +8,7 @@ import { ServerConnection, workTableWith } from '../server/server-connection.js'
 import type { StateList } from '../state-list.js';
 import type { MonitoredHost } from '../failover/monitored-host.js';
 import type { ServerAddress } from '../failover/topology.js';
-import type { RoutedHost } from './host-router.js';
+import type { RoutedHost, ServerCounts } from './host-router.js';
 import type { Link } from './link.js';
 
 /** the replies that end a request, read whole (they are short) so the Link can match them to its queue */
@@ -42,6 +42,8 @@ export class PoolServer extends ServerConnection {
   monitored: MonitoredHost | null = null;
   /** its host's pool, where the pool balances replica hosts (host-router.ts); else null */
   route: RoutedHost | null = null;
+  /** the side whose counts this server is in (its host's, or the split primary's), fixed when it joins the pool */
+  counts: ServerCounts | null = null;
 
   protected override workTable(): Uint8Array {
     return LINK_TABLE;

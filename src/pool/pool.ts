@@ -19,7 +19,9 @@ import { parameterSetQuery } from '../server/parameter-sync.js';
 import { TxStatus } from '../protocol/codes.js';
 import type { MonitoredHost } from '../failover/monitored-host.js';
 import type { ServerAddress, Topology } from '../failover/topology.js';
-import { HostRouter, type RoutedHost } from './host-router.js';
+import { HostRouter, type RoutedHost, type ServerCounts } from './host-router.js';
+import { LSN_PENDING, Side } from './read-split.js';
+import { parseLsn, PRIMARY_LSN_SQL } from '../failover/replica-lag.js';
 import { checkServerRole, readServerRole } from './server-role.js';
 import { Link } from './link.js';
 import { PoolServer } from './pool-server.js';
@@ -56,9 +58,11 @@ export interface PoolClient extends ServerPeer {
   onUnlinked(): void;
   /**
    * The linked server is gone without a byte of answer: when all the client had sent it was a lone
-   * BEGIN, hold that again for another server and say true.
+   * BEGIN, or reads a replica was running (Link.readRetryable), hold that again for another server and say true.
    */
-  holdUnansweredBegin(): boolean;
+  holdUnanswered(): boolean;
+  /** the first complete message the client holds for its next server, or null (read_write_split judges it) */
+  firstHeldMessage(): Buffer | null;
   /** end the client with an error */
   fail(error: PoolerError, reason: DisconnectReason): void;
   /** the linked server answered up to a ReadyForQuery: what the client held for that may go now */
@@ -118,8 +122,11 @@ export class Pool implements ServerOwner {
   peakActive = 0;
   /** why markAllCloseNeeded marked a server, for the close at its release */
   private readonly closeReasons = new WeakMap<PoolServer, DisconnectReason>();
-  /** one pool per host, balanced (host-router.ts); null for every entry that is not a balanced replica list */
+  /** one pool per host, balanced (host-router.ts); null for every entry that is not a balanced replica list or split */
   private router: HostRouter | null;
+  /** read_write_split: the router holds the replicas, and servers with no route are the primary's */
+  private split = false;
+  private readonly primarySide: ServerCounts = { servers: 0, active: 0, pending: 0 };
 
   constructor(
     readonly database: DatabaseConfig,
@@ -134,8 +141,17 @@ export class Pool implements ServerOwner {
 
   private makeRouter(): HostRouter | null {
     const loadBalance = this.setting('load_balance');
-    if (!HostRouter.applies(this.context.topologyFor(this.database).kind, this.database, loadBalance)) return null;
-    return new HostRouter(this.database, loadBalance, (address) => this.context.monitoredHost(this.database.name, address));
+    const kind = this.context.topologyFor(this.database).kind;
+    const lookup = (address: ServerAddress): MonitoredHost | null => this.context.monitoredHost(this.database.name, address);
+    this.split = this.mode !== 'session' && this.setting('read_write_split') && (kind === 'patroni' || (kind === 'multi-host' && this.database.hosts.length > 1));
+    if (this.split) return new HostRouter(this.database, loadBalance, lookup, undefined, 'standby', kind === 'patroni');
+    if (!HostRouter.applies(kind, this.database, loadBalance)) return null;
+    return new HostRouter(this.database, loadBalance, lookup);
+  }
+
+  /** read_write_split is in force: provable reads go to replicas (not in session mode, where the server is the client's) */
+  get splitsReads(): boolean {
+    return this.split;
   }
 
   get name(): string {
@@ -309,6 +325,11 @@ export class Pool implements ServerOwner {
     const failFast = this.failFastError();
     if (failFast !== null) return link.client.fail(failFast, 'login_failed');
     link.waitStart = clock.refresh();
+    const split = link.split;
+    if (split !== null && this.split) {
+      const message = link.client.firstHeldMessage();
+      split.choose(message?.[0] ?? 0, message, 0, message?.length ?? 0);
+    }
     this.setClientState(link, 'waiting');
     this.dispatch();
   }
@@ -486,10 +507,12 @@ export class Pool implements ServerOwner {
       // the release), so nothing is lost; or all the client sent was a BEGIN, which has no effects
       // and can go to another server. Either way the client never learns its server changed.
       const finished = this.mode !== 'session' && link.quiet;
-      const retry = !finished && failover && !server.answeredPeer && client.holdUnansweredBegin();
+      const retry = !finished && failover && !server.answeredPeer && client.holdUnanswered();
       this.unlink(link, server);
+      // a replica that went away gets no new transaction for a moment: the retry goes to another host
+      if (failover && server.route !== null) server.route.retryAt = clock.refresh() + FAILOVER_LOGIN_RETRY_MS;
       if (retry) {
-        this.context.log.info({ pool: this.name, client: client.id, server: server.id }, 'server went away before answering a BEGIN: sending it to another server');
+        this.context.log.info({ pool: this.name, client: client.id, server: server.id }, 'server went away before answering: sending the same request to another server');
         this.requestServer(link);
       } else if (!finished && !server.stream.betweenMessages) {
         // the client has half a message: an ErrorResponse now would be read as the rest of it
@@ -524,7 +547,7 @@ export class Pool implements ServerOwner {
   dispatch(): void {
     // PAUSE: clients queue, and released servers close, until RESUME
     if (this.paused) return;
-    if (this.router !== null) return this.dispatchRouted(this.router);
+    if (this.router !== null) return this.split ? this.dispatchSplit(this.router) : this.dispatchRouted(this.router);
     for (let link = this.waitingClients.first(); link !== null; link = this.waitingClients.first()) {
       const server = this.takeIdleServer();
       if (server === null) break;
@@ -543,15 +566,7 @@ export class Pool implements ServerOwner {
       const next = link.next;
       let host = link.route;
       if (host === null || !router.stillFits(host)) host = link.route = router.pick();
-      if (host !== null) {
-        const server = this.takeIdleServer(host);
-        if (server !== null) {
-          link.route = null;
-          this.link(link, server);
-        } else {
-          this.launchOn(host);
-        }
-      }
+      if (host !== null) this.serveOn(link, host);
       link = next !== null && next.list === this.waitingClients ? next : null;
     }
     // the first login (whose parameters welcome the clients) and min_pool_size go where the balancer says
@@ -559,6 +574,55 @@ export class Pool implements ServerOwner {
       const host = router.pick();
       if (host !== null) this.launchOn(host);
     }
+  }
+
+  /**
+   * read_write_split: each waiting client, oldest first, goes to the side its first message chose.
+   * A read gets a replica that has replayed the client's last write (read_your_writes), chosen by
+   * the balancer; with none, the primary (or, replica_fallback = wait, it waits for one). The
+   * primary side is the pool of the topology's writable target, grown one login at a time.
+   */
+  private dispatchSplit(router: HostRouter): void {
+    const topology = this.context.topologyFor(this.database);
+    if (topology.kind === 'patroni') router.follow(topology.replicas);
+    const lsn = this.setting('read_your_writes') === 'lsn';
+    const fallback = this.setting('replica_fallback');
+    let primaryWaiting = 0;
+    for (let link = this.waitingClients.first(); link !== null; ) {
+      const next = link.next;
+      const split = link.split;
+      if (split !== null && split.side === Side.Replica) {
+        const required = lsn ? split.requiredLsn : 0n;
+        let host = link.route;
+        if (host === null || !router.stillFits(host, required)) host = link.route = router.pickReplica(required);
+        if (host !== null) this.serveOn(link, host);
+        else if (required !== 0n || fallback === 'primary') {
+          split.fallBack();
+        }
+      }
+      if (link.list === this.waitingClients && (split === null || split.side === Side.Primary)) {
+        link.route = null;
+        const server = this.takeIdleServer(null);
+        if (server !== null) this.link(link, server);
+        else primaryWaiting++;
+      }
+      link = next !== null && next.list === this.waitingClients ? next : null;
+    }
+    const side = this.primarySide;
+    const wanted =
+      this.waitingLoginClients.size > 0 || primaryWaiting > side.pending || (this.minPoolSize > 0 && this.clientCount > 0 && side.servers < this.minPoolSize);
+    if (!wanted || side.pending > 0 || (this.loginError !== null && clock.now < this.loginRetryAt)) return;
+    const limit = this.poolSize;
+    if ((limit > 0 && side.servers >= limit) || !this.sharedCapsAllow()) return;
+    this.launch();
+  }
+
+  /** an idle server of `host` for the client, or one launched there for it */
+  private serveOn(link: Link, host: RoutedHost): void {
+    const server = this.takeIdleServer(host);
+    if (server === null) return this.launchOn(host);
+    link.route = null;
+    this.link(link, server);
   }
 
   /** open a server on `host` if none is logging in there, the host's pool is under pool_size and the shared caps allow */
@@ -629,12 +693,49 @@ export class Pool implements ServerOwner {
     // PgBouncer's rule: also wait until the client has taken everything, and never split a message.
     if (server === null || !client.betweenMessages || client.socket.writableNeedDrain || this.context.beingCanceled(server)) return;
     this.unlink(link, server);
-    const settings = this.context.config.settings;
-    if (settings.server_reset_query_always && settings.server_reset_query !== '') this.resetThenIdle(server, settings.server_reset_query);
-    else this.releaseToIdle(server);
+    const split = link.split;
+    if (split !== null && split.side === Side.Primary && split.wrote && this.setting('read_your_writes') === 'lsn') {
+      split.wrote = false;
+      this.readCommitPosition(link, server);
+    } else {
+      this.releaseServer(server);
+    }
     // a drain closes each client at its transaction boundary, which is now
     if (this.context.draining) client.fail(shuttingDown(), 'shutdown');
     this.dispatch();
+  }
+
+  private releaseServer(server: PoolServer): void {
+    const settings = this.context.config.settings;
+    if (settings.server_reset_query_always && settings.server_reset_query !== '') this.resetThenIdle(server, settings.server_reset_query);
+    else this.releaseToIdle(server);
+  }
+
+  /**
+   * read_your_writes = lsn: the primary's WAL position after the client's transaction, read on the
+   * same server before anyone else gets it. Until it is known, no replica has replayed the
+   * client's write and its reads go to the primary; if it cannot be read, they keep going there.
+   */
+  private readCommitPosition(link: Link, server: PoolServer): void {
+    const split = link.split!;
+    const known = split.requiredLsn;
+    split.requiredLsn = LSN_PENDING;
+    let lsn: bigint | null = null;
+    this.setServerState(server, 'tested');
+    server.runInternal(
+      PRIMARY_LSN_SQL,
+      (error) => {
+        if (error === null && lsn !== null) {
+          split.requiredLsn = known;
+          split.committedAt(lsn);
+        }
+        if (server.closed) return;
+        if (error !== null) return server.close('server_error', error);
+        this.releaseServer(server);
+        this.dispatch();
+      },
+      (columns) => (lsn = columns[0] == null ? null : parseLsn(columns[0])),
+    );
   }
 
   private resetThenIdle(server: PoolServer, query: string): void {
@@ -675,8 +776,8 @@ export class Pool implements ServerOwner {
     const fifo = settings.server_round_robin;
     for (;;) {
       let server = fifo ? this.idleServers.first() : this.idleServers.last();
-      // a host pool: the same order among that host's servers
-      if (host !== null) while (server !== null && server.route !== host) server = fifo ? server.next : server.prev;
+      // a host pool (or the primary's, route null, beside replica pools): the same order among its servers
+      while (server !== null && server.route !== host) server = fifo ? server.next : server.prev;
       if (server === null) return null;
       const checkQuery = settings.server_check_query;
       if (!server.checkPassed && checkQuery !== '' && clock.now - server.lastUsed >= settings.server_check_delay) {
@@ -700,7 +801,7 @@ export class Pool implements ServerOwner {
   /** open one more server connection when clients need one and the limits allow it */
   launchIfNeeded(): void {
     if (this.paused) return;
-    if (this.router !== null) return this.dispatchRouted(this.router);
+    if (this.router !== null) return this.split ? this.dispatchSplit(this.router) : this.dispatchRouted(this.router);
     if (this.loginServers.size > 0) return; // one login at a time per pool, as PgBouncer does
     const now = clock.now;
     if (this.loginError !== null && now < this.loginRetryAt) return;
@@ -803,7 +904,9 @@ export class Pool implements ServerOwner {
   }
 
   setServerState(server: PoolServer, state: ServerState | null): void {
-    if (server.route !== null) countOnHost(server.route, server.list === null ? null : server.state, state);
+    // counted where it joined, even if a reload turned the split on or off since
+    if (server.list === null && state !== null) server.counts = server.route ?? (this.split ? this.primarySide : null);
+    if (server.counts !== null) countOnHost(server.counts, server.list === null ? null : server.state, state);
     server.list?.remove(server);
     if (state === null) return;
     server.state = state;
@@ -829,7 +932,7 @@ export class Pool implements ServerOwner {
 }
 
 /** keep a host pool's counts as its server moves from list to list (null: in none) */
-function countOnHost(host: RoutedHost, from: ServerState | null, to: ServerState | null): void {
+function countOnHost(host: ServerCounts, from: ServerState | null, to: ServerState | null): void {
   if (from === to) return;
   if (from === null) host.servers++;
   else if (to === null) host.servers--;

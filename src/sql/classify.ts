@@ -76,6 +76,11 @@ export function classifyForRouting(sql: string): readonly StatementVerdict[] {
   return run(sql, true, false);
 }
 
+/** classifyForRouting for a Parse's text, which comes again and again: kept in the cache even when the prefilter decided it */
+export function classifyRepeatedForRouting(sql: string): readonly StatementVerdict[] {
+  return run(sql, true, true);
+}
+
 /** forgets every cached verdict (tests, and a pooler that wants to drop the memory) */
 export function clearClassifierCache(): void {
   cache.clear();

@@ -6,6 +6,7 @@ export {
   classify,
   classifyForRouting,
   classifyRepeated,
+  classifyRepeatedForRouting,
   classifierCounters,
   clearClassifierCache,
   loadClassifier,
