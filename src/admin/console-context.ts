@@ -129,6 +129,8 @@ export interface HostSnapshot {
   /** transactions routed to the host and their moving-average time; fed once pools route per host */
   transactions: number;
   avgTransactionMs: number;
+  /** a standby's replay position as last read (pg_lsn text), by its check or the replay poll; null when unknown or a primary */
+  replayLsn: string | null;
 }
 
 /** what SHOW and the metrics read */

@@ -2,6 +2,7 @@
 // connections whose target is that host, counted from the pools' lists when asked.
 import type { HostSnapshot } from '../admin/console-context.js';
 import type { HostEntry } from '../failover/host-monitor.js';
+import { formatLsn } from '../failover/replica-lag.js';
 import type { Pool } from '../pool/pool.js';
 import type { PoolServer } from '../pool/pool-server.js';
 import type { StateList } from '../state-list.js';
@@ -45,6 +46,7 @@ function hostSnapshot(database: string, entry: HostEntry, pools: readonly Pool[]
     idleServers,
     transactions: monitored?.transactions ?? 0,
     avgTransactionMs: monitored?.transactionTime.value ?? 0,
+    replayLsn: monitored?.replayLsn == null ? null : formatLsn(monitored.replayLsn),
   };
 }
 
