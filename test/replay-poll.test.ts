@@ -5,12 +5,12 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REPLAY_POLL_APPLICATION_NAME } from '../src/core/replay-connector.js';
 import { parseLsn, PRIMARY_LSN_SQL } from '../src/failover/replica-lag.js';
 import { createPooler, loadConfig } from '../src/index.js';
 import { freePort } from '../src/net/free-port.js';
+import { queryOnce } from './support/pg-client.js';
 import { startPooler, type PoolerProcess } from './support/pooler-process.js';
 import { ReplicationCluster, type Node } from './support/replication.js';
 import { waitUntil } from './support/wait.js';
@@ -37,15 +37,7 @@ afterAll(async () => {
   await cluster?.stopAll();
 });
 
-async function consoleQuery<R extends Record<string, unknown>>(sql: string): Promise<R[]> {
-  const admin = new pg.Client({ connectionString: pooler.url('pgbouncer') });
-  await admin.connect();
-  try {
-    return (await admin.query<R>(sql)).rows;
-  } finally {
-    await admin.end();
-  }
-}
+const consoleQuery = <R extends Record<string, unknown>>(sql: string) => queryOnce<R>(pooler.url('pgbouncer'), sql);
 
 type HostRow = { database: string; port: number; role: string; replay_lsn: string | null };
 
