@@ -184,7 +184,10 @@ describe('the replay poll', () => {
     await t.tick();
     const [two, three] = [t.connector.to(2), t.connector.to(3)];
     t.standby.role = 'primary';
+    // an answer sent before the check found it promoted does not give the primary a position
+    two.answer(9n);
     await t.tick();
+    expect(t.standby.replayLsn).toBeNull();
     expect(two.closed).toBe('client_close');
     t.db.hosts = [t.primary, t.standby];
     await t.tick();
@@ -240,7 +243,7 @@ describe('the poll timer', () => {
     vi.useRealTimers();
   });
 
-  it('runs every replica_lsn_poll_interval, read again each time, and never at 0', async () => {
+  it('runs every replica_lsn_poll_interval, read again each time, and at 0 not at all, closing its connections', async () => {
     vi.useFakeTimers();
     const t = setup();
     const tick = vi.spyOn(t.poller, 'tick');
@@ -250,9 +253,11 @@ describe('the poll timer', () => {
     t.settings.replica_lsn_poll_interval = 1000;
     vi.advanceTimersByTime(1100);
     expect(tick).toHaveBeenCalledTimes(5);
+    expect(t.connector.opened.map((c) => c.closed)).toEqual([null, null]);
     t.settings.replica_lsn_poll_interval = 0;
     vi.advanceTimersByTime(20_000);
     expect(tick).toHaveBeenCalledTimes(5);
+    expect(t.connector.opened.map((c) => c.closed)).toEqual(['config_changed', 'config_changed']);
     t.poller.stop();
     expect(vi.getTimerCount()).toBe(0);
   });

@@ -82,8 +82,7 @@ export class ReplayPoller {
     this.stopped = true;
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
-    for (const watch of this.watches.values()) watch.drop('shutdown');
-    this.watches.clear();
+    this.dropAll('shutdown');
   }
 
   /**
@@ -122,13 +121,14 @@ export class ReplayPoller {
   }
 
   private schedule(): void {
-    // 0 turns the poll off (the health check still reads the positions, every health_check_period);
-    // the timer keeps looking, so a SET or RELOAD turns it back on
+    // 0 turns the poll off and closes its connections (the health check still reads the positions,
+    // every health_check_period); the timer keeps looking, so a SET or RELOAD turns it back on
     const interval = this.context.settings().replica_lsn_poll_interval;
     this.timer = setTimeout(
       () => {
         this.timer = null;
         if (this.context.settings().replica_lsn_poll_interval > 0) this.tick();
+        else this.dropAll('config_changed');
         if (!this.stopped) this.schedule();
       },
       interval > 0 ? interval : MAX_RETRY_MS,
@@ -161,7 +161,8 @@ export class ReplayPoller {
       (lsn) => {
         if (!this.current(watch, connection)) return;
         watch.sentAt = 0;
-        watch.host.observeReplay(lsn, sentAt);
+        // a check that found the host promoted while this answer was out has the last word
+        if (watch.host.role !== 'primary') watch.host.observeReplay(lsn, sentAt);
         if (watch.failures > 0) this.context.log.info(this.fields(watch), `${this.label(watch)}: replay position read again`);
         watch.failures = 0;
       },
@@ -169,6 +170,11 @@ export class ReplayPoller {
         if (this.current(watch, connection)) this.failed(watch, (error as Error).message, 'client_close', this.context.settings());
       },
     );
+  }
+
+  private dropAll(reason: DisconnectReason): void {
+    for (const watch of this.watches.values()) watch.drop(reason);
+    this.watches.clear();
   }
 
   /** the login or the query failed: close, and connect again after a backoff */
