@@ -21,11 +21,12 @@ import { PoolerConsole } from './core/console-context.js';
 import { DatabaseDirectory } from './core/databases.js';
 import { IdleReaper } from './core/idle-reaper.js';
 import { Janitor } from './core/janitor.js';
-import { checkLogin, ServerHostChecker } from './core/host-checker.js';
+import { checkLogin, ServerHostChecker, type HostCheckerContext } from './core/host-checker.js';
 import { Listeners } from './core/listeners.js';
 import { PauseState } from './core/pause-state.js';
 import { PoolRegistry } from './core/pool-registry.js';
 import { reload } from './core/reload.js';
+import { ServerReplayConnector } from './core/replay-connector.js';
 import { Shutdown, type ShutdownMode } from './core/shutdown.js';
 import { Topologies } from './core/topologies.js';
 
@@ -58,15 +59,17 @@ export class Pooler implements ClientContext {
     const live = () => this.config;
     this.databases = new DatabaseDirectory(live);
     this.auth = new AuthMaterial(live, (name) => this.databases.lookup(name));
+    const monitorLogin: HostCheckerContext = {
+      settings: () => this.settings,
+      serverTls: () => this.auth.serverTls,
+      login: (database) => checkLogin(database, this.settings, this.auth, this.pools.of(database.name)[0]?.user ?? null),
+    };
     this.topologies = new Topologies({
       log,
       pollInterval: () => this.settings.patroni_poll_interval,
       settings: () => this.settings,
-      checker: new ServerHostChecker({
-        settings: () => this.settings,
-        serverTls: () => this.auth.serverTls,
-        login: (database) => checkLogin(database, this.settings, this.auth, this.pools.of(database.name)[0]?.user ?? null),
-      }),
+      checker: new ServerHostChecker(monitorLogin),
+      replayConnector: new ServerReplayConnector(monitorLogin),
       // the target moved: idle servers close now, busy ones when released, and waiting clients get
       // servers at the new target (or keep waiting while there is none)
       onChange: (topology, previous) => {
@@ -193,6 +196,7 @@ export class Pooler implements ClientContext {
     // follow every database with failover from now, so the first client finds its primary known
     this.topologies.watch(this.config.databases.values());
     this.janitor.start();
+    this.topologies.replay.start();
     return address;
   }
 

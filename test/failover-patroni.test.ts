@@ -84,9 +84,18 @@ describe('a Patroni cluster behind pooler', () => {
     const console = new pg.Client({ connectionString: pooler.url('pgbouncer') });
     await console.connect();
     const topology = (await console.query('SHOW TOPOLOGY')).rows;
-    await console.end();
     expect(topology.map((row) => row.member).sort()).toEqual(['node1', 'node2', 'node3']);
     expect(topology.find((row) => row.current === 'yes')).toMatchObject({ member: leader.name, discovery: 'patroni' });
+    // every member with the host monitor's view of it, replicas included (judged from Patroni's answer)
+    const checked = await waitUntil(
+      async () => (await console.query('SHOW TOPOLOGY')).rows,
+      (rows) => rows.every((row) => row.checked_role === 'primary' || row.checked_role === 'standby'),
+      'every member checked',
+    );
+    await console.end();
+    for (const row of checked) {
+      expect(row).toMatchObject({ checked_role: row.member === leader.name ? 'primary' : 'standby', health: 'up' });
+    }
   });
 
   it('asks Patroni again at once when a server refuses a write as read-only (25006)', async () => {

@@ -74,7 +74,7 @@ describe('SHOW HOSTS over a primary and two standbys', () => {
     const rows = await waitUntil(showHosts, (r) => r.filter((h) => h.database === 'app' && h.checked_at !== null).length === 3, 'three checked hosts');
     expect(Object.keys(rows[0]!)).toEqual([
       'database', 'host', 'port', 'role', 'state', 'lagging', 'banned_until', 'ban_reason', 'lag_bytes', 'lag_seconds', 'checked_at',
-      'active_servers', 'idle_servers', 'transactions', 'avg_xact_us',
+      'active_servers', 'idle_servers', 'transactions', 'avg_xact_us', 'replay_lsn',
     ]);
     const app = rows.filter((r) => r.database === 'app');
     expect(app.map((r) => r.port)).toEqual([cluster.primary.port, cluster.standbys[0]!.port, cluster.standbys[1]!.port]);

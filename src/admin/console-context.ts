@@ -83,9 +83,23 @@ export interface TopologyMemberSnapshot {
   name: string;
   host: string;
   port: number;
+  /** as discovery has it: Patroni's words, or the role a pool's login found */
   role: string;
   state: string;
   lag: number | null;
+  /** the host monitor's view of the member (as SHOW HOSTS has it); null where it has no entry for it */
+  monitor: MemberHealth | null;
+}
+
+/** one host as the host monitor last saw it */
+export interface MemberHealth {
+  role: 'primary' | 'standby' | 'unknown';
+  /** up, banned, probing, or lagging (up but over max_replica_lag) */
+  health: 'up' | 'banned' | 'probing' | 'lagging';
+  lagBytes: number | null;
+  lagMs: number | null;
+  /** a standby's replay position (pg_lsn text); null when unknown or a primary */
+  replayLsn: string | null;
 }
 
 export interface TopologySnapshot {
@@ -129,6 +143,8 @@ export interface HostSnapshot {
   /** transactions routed to the host and their moving-average time; fed once pools route per host */
   transactions: number;
   avgTransactionMs: number;
+  /** a standby's replay position as last read (pg_lsn text), by its check or the replay poll; null when unknown or a primary */
+  replayLsn: string | null;
 }
 
 /** what SHOW and the metrics read */

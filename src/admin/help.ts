@@ -4,7 +4,7 @@ export const HELP = [
   'SHOW HELP|CONFIG|DATABASES|POOLS|CLIENTS|SERVERS|USERS|VERSION',
   'SHOW STATS|STATS_TOTALS|STATS_AVERAGES|TOTALS|LISTS|STATE',
   'SHOW LATENCY|POOL_SIZE   (pooler: wait and transaction time quantiles; pool sizing and peak use)',
-  "SHOW TOPOLOGY   (pooler: each database's servers, the current target, failovers)",
+  "SHOW TOPOLOGY   (pooler: each database's servers and replicas, their health, the current target, failovers)",
   'SHOW HOSTS   (pooler: each host of a database: role, health checks and bans, replica lag)',
   'SET key = arg',
   'RELOAD',

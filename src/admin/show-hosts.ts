@@ -1,6 +1,7 @@
 // SHOW HOSTS (pooler's own): one row per host of every database — its role, whether it takes new
 // transactions (up, banned until when and why, probing; lagging), its lag, when it was last
-// checked, and its servers and routed transactions. A single static host is listed unchecked.
+// checked, its servers and routed transactions, and a standby's replay position (read_your_writes).
+// A single static host is listed unchecked.
 import type { ConsoleView } from './console-context.js';
 import { timestamp } from './format.js';
 import { int4, int8, numeric, text, type Cell, type ResultSet } from './result-set.js';
@@ -23,6 +24,7 @@ export function showHosts(view: ConsoleView): ResultSet {
     h.idleServers,
     h.transactions,
     Math.round(h.avgTransactionMs * 1000),
+    h.replayLsn,
   ]);
   return {
     columns: [
@@ -41,6 +43,7 @@ export function showHosts(view: ConsoleView): ResultSet {
       int4('idle_servers'),
       int8('transactions'),
       int8('avg_xact_us'),
+      text('replay_lsn'),
     ],
     rows,
     tag: 'SHOW',

@@ -80,7 +80,8 @@ export class PoolerConsole implements ConsoleContext {
   }
 
   topologies(): TopologySnapshot[] {
-    return [...this.parts.topologies.values()].map(topologySnapshot);
+    const topologies = this.parts.topologies;
+    return [...topologies.values()].map((topology) => topologySnapshot(topology, topologies.hosts.hostsOf(topology)));
   }
 
   hosts(): HostSnapshot[] {

@@ -40,6 +40,29 @@ export function checkLogin(database: DatabaseConfig, settings: Settings, secrets
   return null;
 }
 
+/**
+ * A MonitorConnection to the host logged in as checkLogin says, named `applicationName` in
+ * pg_stat_activity; null while there is nobody to log in as.
+ */
+export function openMonitorConnection(context: HostCheckerContext, database: DatabaseConfig, address: ServerAddress, applicationName: string): MonitorConnection | null {
+  const login = context.login(database);
+  if (login === null) return null;
+  const settings = context.settings();
+  return new MonitorConnection(
+    {
+      host: address.host || settings.unix_socket_dir,
+      port: address.port,
+      user: login.user,
+      database: database.dbname,
+      password: login.password,
+      tls: context.serverTls(),
+      scramKeys: null,
+      startupParameters: { application_name: applicationName },
+    },
+    { maxMessageLength: settings.max_packet_size, tuning: settings },
+  );
+}
+
 export class ServerHostChecker implements HostChecker {
   private readonly open = new Set<MonitorConnection>();
 
@@ -64,22 +87,9 @@ export class ServerHostChecker implements HostChecker {
   }
 
   private async run<T>(database: DatabaseConfig, address: ServerAddress, work: (connection: MonitorConnection) => Promise<T>): Promise<T | null> {
-    const login = this.context.login(database);
-    if (login === null) return null;
+    const connection = openMonitorConnection(this.context, database, address, 'pooler health check');
+    if (connection === null) return null;
     const settings = this.context.settings();
-    const connection = new MonitorConnection(
-      {
-        host: address.host || settings.unix_socket_dir,
-        port: address.port,
-        user: login.user,
-        database: database.dbname,
-        password: login.password,
-        tls: this.context.serverTls(),
-        scramKeys: null,
-        startupParameters: { application_name: 'pooler health check' },
-      },
-      { maxMessageLength: settings.max_packet_size, tuning: settings },
-    );
     this.open.add(connection);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {

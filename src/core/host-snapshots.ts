@@ -1,7 +1,8 @@
 // SHOW HOSTS rows: each database's hosts as the host monitor has them, plus the pools' server
 // connections whose target is that host, counted from the pools' lists when asked.
-import type { HostSnapshot } from '../admin/console-context.js';
+import type { HostSnapshot, MemberHealth } from '../admin/console-context.js';
 import type { HostEntry } from '../failover/host-monitor.js';
+import { formatLsn } from '../failover/replica-lag.js';
 import type { Pool } from '../pool/pool.js';
 import type { PoolServer } from '../pool/pool-server.js';
 import type { StateList } from '../state-list.js';
@@ -15,6 +16,19 @@ function countAt(list: StateList<PoolServer>, host: string, port: number): numbe
     if (target.port === port && (target.host === host || (host === '' && target.host.startsWith('/')))) n++;
   }
   return n;
+}
+
+/** the host as SHOW TOPOLOGY adds it to a member: a host nothing checks is up, as SHOW HOSTS lists it */
+export function memberHealth(entry: HostEntry): MemberHealth {
+  const health = entry.monitored?.health;
+  const replayLsn = entry.monitored?.replayLsn ?? null;
+  return {
+    role: entry.role,
+    health: health === undefined ? 'up' : health.lagging ? 'lagging' : health.state,
+    lagBytes: health?.lagBytes ?? null,
+    lagMs: health?.lagMs ?? null,
+    replayLsn: replayLsn === null ? null : formatLsn(replayLsn),
+  };
 }
 
 function hostSnapshot(database: string, entry: HostEntry, pools: readonly Pool[]): HostSnapshot {
@@ -45,6 +59,7 @@ function hostSnapshot(database: string, entry: HostEntry, pools: readonly Pool[]
     idleServers,
     transactions: monitored?.transactions ?? 0,
     avgTransactionMs: monitored?.transactionTime.value ?? 0,
+    replayLsn: monitored?.replayLsn == null ? null : formatLsn(monitored.replayLsn),
   };
 }
 

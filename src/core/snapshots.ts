@@ -4,9 +4,11 @@ import type { ClientSnapshot, PoolSnapshot, ServerSnapshot, SocketAddresses, Top
 import type { ClientConnection } from '../client/client-connection.js';
 import { clock } from '../clock.js';
 import type { Config } from '../config/types.js';
+import type { HostEntry } from '../failover/host-monitor.js';
 import type { Topology } from '../failover/topology.js';
 import type { Pool } from '../pool/pool.js';
 import type { PoolServer } from '../pool/pool-server.js';
+import { memberHealth } from './host-snapshots.js';
 
 function addresses(socket: SocketAddresses): SocketAddresses {
   return { remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, localAddress: socket.localAddress, localPort: socket.localPort };
@@ -89,12 +91,17 @@ function serverSnapshot(pool: Pool, server: PoolServer): ServerSnapshot {
   };
 }
 
-export function topologySnapshot(topology: Topology): TopologySnapshot {
+/** `hosts`: the host monitor's entries for the topology's hosts, joined to its members by address */
+export function topologySnapshot(topology: Topology, hosts: readonly HostEntry[]): TopologySnapshot {
+  const entryOf = (member: { host: string; port: number }) => hosts.find((e) => e.address.host === member.host && e.address.port === member.port);
   return {
     database: topology.name,
     kind: topology.kind,
     current: topology.current === null ? null : { ...topology.current },
-    members: topology.members.map((member) => ({ ...member })),
+    members: topology.members.map((member) => {
+      const entry = entryOf(member);
+      return { ...member, monitor: entry === undefined ? null : memberHealth(entry) };
+    }),
     changes: topology.changes,
     lastChange: topology.lastChange,
     reason: topology.reason,

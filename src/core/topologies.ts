@@ -1,10 +1,12 @@
 // One Topology per database with failover or a static target, made on first use and followed from
 // startup (so the first client finds its primary known); RELOAD updates or restarts them, and a
-// move of the target is passed on to the database's pools. The host monitor watches their hosts.
+// move of the target is passed on to the database's pools. The host monitor watches their hosts,
+// and the replay poll reads their standbys' positions for read_your_writes.
 import { clock } from '../clock.js';
 import { effectiveSetting } from '../config/effective.js';
 import type { DatabaseConfig, Settings } from '../config/types.js';
 import { HostMonitor, type HostChecker } from '../failover/host-monitor.js';
+import { ReplayPoller, type ReplayConnector } from '../failover/replay-poller.js';
 import { Topology, type ServerAddress } from '../failover/topology.js';
 import type { Logger } from '../log.js';
 
@@ -18,15 +20,26 @@ export interface TopologiesContext {
   settings(): Settings;
   /** the host monitor's login checks */
   readonly checker: HostChecker;
+  /** the replay poll's connections */
+  readonly replayConnector: ReplayConnector;
 }
 
 export class Topologies {
   private readonly byName = new Map<string, Topology>();
   /** the health, role and lag of every host of a database with several hosts or Patroni */
   readonly hosts: HostMonitor;
+  /** the standbys' replay positions, on a timer of its own: the janitor tick is too slow for it */
+  readonly replay: ReplayPoller;
 
   constructor(private readonly context: TopologiesContext) {
     this.hosts = new HostMonitor({ log: context.log, checker: context.checker, settings: () => context.settings(), now: () => clock.now });
+    this.replay = new ReplayPoller({
+      log: context.log,
+      connector: context.replayConnector,
+      settings: () => context.settings(),
+      databases: () => this.hosts.monitored(),
+      now: () => clock.refresh(),
+    });
   }
 
   topologyFor(database: DatabaseConfig): Topology {
@@ -76,6 +89,7 @@ export class Topologies {
   stopAll(): void {
     for (const topology of this.byName.values()) topology.stop();
     this.hosts.stop();
+    this.replay.stop();
   }
 
   /** the janitor tick: the host checks and probes that are due */

@@ -178,6 +178,40 @@ describe('active checks over a host list', () => {
   });
 });
 
+describe('replay positions (read_your_writes)', () => {
+  it("takes a standby's position from its check, forgets it once the host is a primary or leaves, and keeps it while the host is down", async () => {
+    const t = setup({ hosts: THREE });
+    t.checker.answers.set(1, primary(10_000n)).set(2, standby(9_000n)).set(3, standby(8_000n));
+    await t.tick();
+    const [one, two, three] = [1, 2, 3].map((port) => t.monitor.host('app', { host: 'h', port })!);
+    expect([one!.replayLsn, two!.replayLsn, three!.replayLsn]).toEqual([null, 9_000n, 8_000n]);
+    expect(two!.replayLsnAt).toBe(t.now);
+    // a newer reading from the replay poll is not overwritten by a check sent before it
+    two!.observeReplay(9_500n, t.now + 1500);
+    t.checker.answers.set(2, standby(9_200n));
+    await t.tick(1000);
+    expect(two!.replayLsn).toBe(9_500n);
+    t.checker.answers.set(2, primary(12_000n)).set(3, new Error('down'));
+    await t.tick(1000);
+    expect(two!.replayLsn).toBeNull();
+    expect(three!.replayLsn).toBe(8_000n);
+    t.topology.update({ ...t.topology.database, hosts: [THREE[0]!, THREE[1]!] });
+    await t.tick();
+    expect(three!.replayLsn).toBeNull();
+  });
+
+  it('applies readings in the order they were asked for', () => {
+    const t = setup({ hosts: THREE });
+    t.monitor.tick([t.topology]);
+    const host = t.monitor.host('app', { host: 'h', port: 2 })!;
+    host.observeReplay(200n, 2000);
+    host.observeReplay(100n, 1000);
+    expect([host.replayLsn, host.replayLsnAt]).toEqual([200n, 2000]);
+    host.observeReplay(150n, 3000);
+    expect(host.replayLsn).toBe(150n);
+  });
+});
+
 describe('what is not a host list', () => {
   it('lists a single static host unchecked, as up', async () => {
     const t = setup({ hosts: [{ host: 'db', port: 5432 }] });

@@ -56,8 +56,14 @@ export interface HostEntry {
   monitored: MonitoredHost | null;
 }
 
+/** a monitored database's hosts as others read them (the replay poll) */
+export interface MonitoredHosts {
+  readonly topology: Topology;
+  readonly hosts: readonly MonitoredHost[];
+}
+
 /** a database's hosts, rebuilt when its host list or Patroni's member list changes */
-class MonitoredDatabase {
+class MonitoredDatabase implements MonitoredHosts {
   hosts: MonitoredHost[] = [];
   /** what `hosts` were made from: the entry's host list, or the member array a Patroni poll replaced */
   source: readonly ServerAddress[] | null = null;
@@ -82,6 +88,8 @@ interface Outcome {
   /** null: the check could not tell (no login to check with) */
   role: HostRole | null;
   status: HostStatus | null;
+  /** when the check was started: the replay position it read is at least as new */
+  sentAt: number;
   /** Patroni's lag for the member, bytes */
   patroniLag: number | null;
 }
@@ -121,7 +129,16 @@ export class HostMonitor {
       }
       if (round !== null) void this.finish(db, round);
     }
-    for (const name of this.databases.keys()) if (!seen.has(name)) this.databases.delete(name);
+    for (const [name, db] of this.databases) {
+      if (seen.has(name)) continue;
+      for (const host of db.hosts) host.forgetReplay();
+      this.databases.delete(name);
+    }
+  }
+
+  /** every database the monitor follows, with its hosts as of the last tick */
+  monitored(): IterableIterator<MonitoredHosts> {
+    return this.databases.values();
   }
 
   /** the hosts of a database, in order; one unchecked entry for a single static host */
@@ -172,7 +189,9 @@ export class HostMonitor {
     const source: readonly ServerAddress[] = topology.kind === 'patroni' ? topology.members : topology.database.hosts;
     if (source !== db.source) {
       // hosts that stay keep their state: a reload or a Patroni poll does not lift a ban
-      db.hosts = source.map((address) => db.find(address) ?? this.newHost(db, address, policy));
+      const hosts = source.map((address) => db.find(address) ?? this.newHost(db, address, policy));
+      for (const host of db.hosts) if (!hosts.includes(host)) host.forgetReplay();
+      db.hosts = hosts;
       db.source = source;
     }
     for (const host of db.hosts) host.health.policy = policy;
@@ -197,7 +216,7 @@ export class HostMonitor {
    */
   private async check(db: MonitoredDatabase, host: MonitoredHost, action: 'check' | 'probe', settings: Settings): Promise<Outcome> {
     const topology = db.topology;
-    const outcome: Outcome = { host, action, ok: true, why: '', role: null, status: null, patroniLag: null };
+    const outcome: Outcome = { host, action, ok: true, why: '', role: null, status: null, sentAt: this.context.now(), patroniLag: null };
     if (topology.kind === 'patroni' && this.context.now() - topology.membersPolledAt <= 3 * settings.patroni_poll_interval) {
       const member = topology.members.find((m) => host.is(m));
       if (member === undefined) return { ...outcome, ok: false, why: "not in Patroni's member list" };
@@ -233,6 +252,8 @@ export class HostMonitor {
       o.host.checked(o.action, o.ok, o.why);
       if (!o.ok || o.role === null) continue;
       o.host.role = o.role;
+      if (o.role === 'primary') o.host.forgetReplay();
+      else if (o.status !== null) o.host.observeReplay(o.status.replayLsn, o.sentAt);
       if (o.status === null) {
         o.host.health.observeLag(o.patroniLag, null);
       } else if (o.role === 'primary') {

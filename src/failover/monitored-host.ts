@@ -77,6 +77,27 @@ export class MonitoredHost {
     this.transactionTime.add(ms);
   }
 
+  /**
+   * A replay position read by a query sent at `sentAt` (ms since the epoch); null: not a standby.
+   * The poll and the health check both read it, and a slow answer must not overwrite a newer one,
+   * so readings apply in the order they were asked for. A lower position from a later query does
+   * apply: a standby rebuilt from a new base backup really is behind where it was.
+   */
+  observeReplay(lsn: bigint | null, sentAt: number): void {
+    if (sentAt < this.replayLsnAt) return;
+    this.replayLsn = lsn;
+    this.replayLsnAt = sentAt;
+  }
+
+  /**
+   * The host is a primary now, or no longer followed: its old position would route reads wrongly.
+   * Dated `now`, so an answer to a query sent before cannot bring it back.
+   */
+  forgetReplay(): void {
+    this.replayLsn = null;
+    this.replayLsnAt = this.now();
+  }
+
   /** what to start now: the first check at once, then as HostHealth says */
   due(): HealthAction {
     if (this.inFlight) return null;

@@ -22,6 +22,13 @@ export const REPLICA_STATUS_SQL = `SELECT pg_is_in_recovery() AS in_recovery,
   CASE WHEN pg_last_wal_receive_lsn() IS NULL OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0
        ELSE COALESCE(1000 * extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) END::float8 AS replay_delay_ms`;
 
+/**
+ * The replay poll (read_your_writes = lsn): a standby's replay position, nothing else, as often as
+ * replica_lsn_poll_interval. NULL unless in recovery: a promoted standby's pg_last_wal_replay_lsn()
+ * stays at where its recovery ended, which says nothing about what it has since written.
+ */
+export const REPLAY_LSN_SQL = 'SELECT CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn()::text END AS replay_lsn';
+
 export interface ReplicaStatus {
   inRecovery: boolean;
   /** null on a primary */

@@ -15,3 +15,14 @@ export async function backendPid(client: pg.Client): Promise<number> {
   const { rows } = await client.query('SELECT pg_backend_pid() AS pid');
   return rows[0].pid;
 }
+
+/** one statement on a connection of its own (a console SHOW, a look at a server), closed after */
+export async function queryOnce<R extends Record<string, unknown> = Record<string, unknown>>(url: string, sql: string): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<R>(sql)).rows;
+  } finally {
+    await client.end();
+  }
+}
