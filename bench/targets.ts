@@ -170,7 +170,7 @@ export async function startPooler(postgresPort: number, poolSize: number, auth: 
   const pid = await waitForPidfile(dir, child, 'pooler');
   const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
   const name = poolerName(extra, standbyPorts);
-  const settings = [...extra, ...(standbyPorts.length > 0 ? [`read_write_split over ${standbyPorts.length} standbys`] : [])];
+  const settings = [...extra, ...(standbyPorts.length > 0 ? [`read_write_split over ${standbyPorts.length === 1 ? 'one standby' : `${standbyPorts.length} standbys`}`] : [])];
   const version = `pooler ${pkg.version} (node ${process.version})${settings.length === 0 ? '' : ` with ${settings.join(', ')}`}`;
   return { name, port, pid, version, password, stop: () => stopProcess(pid, dir) };
 }
