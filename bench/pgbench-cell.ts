@@ -24,6 +24,8 @@ export interface CellResult {
   /** the pooler process's user + system CPU per transaction; null for PostgreSQL direct */
   cpuUsPerXact: number | null;
   peakRssBytes: number | null;
+  /** split targets only: how many of their standbys ran the workload's read during the cell */
+  standbysServing?: number;
 }
 
 function runPgbench(args: string[], cwd: string, password: string | null): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -1,6 +1,6 @@
 // The benchmark's outputs: medians over rounds per cell, the markdown tables (throughput and
-// latency; CPU and memory; ratios pooler/PgBouncer and pooler/direct) and an SVG chart of tps
-// against clients, one line per target, one panel per workload.
+// latency; CPU and memory; ratios pooler/PgBouncer and pooler/direct; the split against PgBouncer)
+// and an SVG chart of tps against clients, one line per target, one panel per workload.
 import type { CellResult } from './pgbench-cell.js';
 import type { IdleResult } from './idle-connections.js';
 import type { TargetName } from './targets.js';
@@ -17,6 +17,8 @@ export interface CellSummary {
   latencyP99Ms: number;
   cpuUsPerXact: number | null;
   peakRssBytes: number | null;
+  /** split targets: the fewest standbys that served reads in any round; null for the others */
+  standbysServing: number | null;
 }
 
 function median(values: number[]): number {
@@ -39,6 +41,7 @@ export function summarize(results: CellResult[]): CellSummary[] {
     const ok = runs.filter((r) => r.status === 'ok');
     const cpu = ok.map((r) => r.cpuUsPerXact).filter((v): v is number => v !== null);
     const rss = runs.map((r) => r.peakRssBytes).filter((v): v is number => v !== null);
+    const served = runs.map((r) => r.standbysServing).filter((v): v is number => v !== undefined);
     return {
       workload: first.workload,
       clients: first.clients,
@@ -51,11 +54,19 @@ export function summarize(results: CellResult[]): CellSummary[] {
       latencyP99Ms: median(ok.map((r) => r.latencyP99Ms)),
       cpuUsPerXact: cpu.length > 0 ? median(cpu) : null,
       peakRssBytes: rss.length > 0 ? Math.max(...rss) : null,
+      standbysServing: served.length > 0 ? Math.min(...served) : null,
     };
   });
 }
 
 const TARGETS: TargetName[] = ['direct', 'pgbouncer', 'pooler'];
+/** the targets of the read-only workload through read_write_split, each with its number of standbys */
+const SPLIT_TARGETS: [TargetName, string, number][] = [
+  ['pgbouncer', 'PgBouncer, primary only', 0],
+  ['pooler', 'pooler, primary only', 0],
+  ['split-1', 'pooler split, 1 standby', 1],
+  ['split-2', 'pooler split, 2 standbys', 2],
+];
 
 function find(summaries: CellSummary[], workload: string, clients: number, target: TargetName): CellSummary | undefined {
   return summaries.find((s) => s.workload === workload && s.clients === clients && s.target === target);
@@ -65,6 +76,10 @@ function cell(summary: CellSummary | undefined, value: (s: CellSummary) => strin
   if (summary === undefined) return '–';
   if (summary.status !== 'ok') return summary.status;
   return value(summary);
+}
+
+function latency(summary: CellSummary | undefined): string {
+  return cell(summary, (x) => `${x.latencyP50Ms.toFixed(2)} / ${x.latencyP99Ms.toFixed(2)}`);
 }
 
 function ratio(a: number | null | undefined, b: number | null | undefined): string {
@@ -87,9 +102,8 @@ export function markdown(summaries: CellSummary[], idle: IdleResult[]): string {
   for (const { workload, clients } of rows) {
     const [d, b, p] = TARGETS.map((t) => find(summaries, workload, clients, t));
     const tps = (s: CellSummary | undefined) => cell(s, (x) => x.tps.toFixed(0));
-    const lat = (s: CellSummary | undefined) => cell(s, (x) => `${x.latencyP50Ms.toFixed(2)} / ${x.latencyP99Ms.toFixed(2)}`);
     const tpsOf = (s: CellSummary | undefined) => okValue(s, (x) => x.tps);
-    lines.push(`| ${workload} | ${clients} | ${tps(d)} | ${tps(b)} | ${tps(p)} | ${ratio(tpsOf(p), tpsOf(b))} | ${ratio(tpsOf(p), tpsOf(d))} | ${lat(d)} | ${lat(b)} | ${lat(p)} |`);
+    lines.push(`| ${workload} | ${clients} | ${tps(d)} | ${tps(b)} | ${tps(p)} | ${ratio(tpsOf(p), tpsOf(b))} | ${ratio(tpsOf(p), tpsOf(d))} | ${latency(d)} | ${latency(b)} | ${latency(p)} |`);
   }
   lines.push('', '### Pooler process cost (CPU µs per transaction, user + system; peak RSS in MB)', '');
   lines.push(...costTable(summaries, rows, 'pgbouncer', 'PgBouncer', (s) => (s?.peakRssBytes ? (s.peakRssBytes / 2 ** 20).toFixed(1) : '–'), 'peak RSS'));
@@ -99,6 +113,7 @@ export function markdown(summaries: CellSummary[], idle: IdleResult[]): string {
       lines.push(`| ${r.target} | ${r.connections} | ${(r.rssBeforeBytes / 2 ** 20).toFixed(1)} | ${(r.rssAfterBytes / 2 ** 20).toFixed(1)} | ${r.bytesPerConnection} |`);
     }
   }
+  if (summaries.some((s) => s.target.startsWith('split-'))) lines.push('', ...splitTable(summaries, rows));
   if (summaries.some((s) => s.target === 'variant')) {
     lines.push('', '### pooler against the variant (the same build with the --variant settings), in the same run', '');
     lines.push(...costTable(summaries, rows, 'variant', 'variant', (s) => cell(s, (x) => x.tps.toFixed(0)), 'tps'));
@@ -134,7 +149,36 @@ function costTable(
   return lines;
 }
 
-const COLORS: Record<TargetName, string> = { direct: '#888888', pgbouncer: '#1f77b4', pooler: '#d62728', variant: '#ff9896' };
+/** one line per target of each split cell: tps and CPU per transaction, and both against PgBouncer's */
+function splitTable(summaries: CellSummary[], rows: { workload: string; clients: number }[]): string[] {
+  const lines = [
+    '### Read-only through read_write_split (a primary and its standbys; ratios to PgBouncer on the primary)',
+    '',
+    '| workload | clients | target | tps | tps / PgBouncer | CPU µs/xact | CPU / PgBouncer | p50 / p99 ms | standbys that served reads |',
+    '|---|---:|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const { workload, clients } of rows) {
+    if (find(summaries, workload, clients, 'split-1') === undefined && find(summaries, workload, clients, 'split-2') === undefined) continue;
+    const base = find(summaries, workload, clients, 'pgbouncer');
+    for (const [target, label, standbys] of SPLIT_TARGETS) {
+      const s = find(summaries, workload, clients, target);
+      const tps = ratio(okValue(s, (x) => x.tps), okValue(base, (x) => x.tps));
+      const cpu = ratio(okValue(s, (x) => x.cpuUsPerXact), okValue(base, (x) => x.cpuUsPerXact));
+      const served = s === undefined || s.standbysServing === null ? '–' : `${s.standbysServing} of ${standbys}`;
+      lines.push(`| ${workload} | ${clients} | ${label} | ${cell(s, (x) => x.tps.toFixed(0))} | ${tps} | ${cell(s, (x) => (x.cpuUsPerXact ?? 0).toFixed(1))} | ${cpu} | ${latency(s)} | ${served} |`);
+    }
+  }
+  return lines;
+}
+
+const COLORS: Record<TargetName, string> = {
+  direct: '#888888',
+  pgbouncer: '#1f77b4',
+  pooler: '#d62728',
+  variant: '#ff9896',
+  'split-1': '#2ca02c',
+  'split-2': '#9467bd',
+};
 
 /** small multiples: one panel per workload, x = clients on a log scale, y = tps from 0 */
 export function svgChart(summaries: CellSummary[]): string {
@@ -144,11 +188,13 @@ export function svgChart(summaries: CellSummary[]): string {
   const panelH = 200;
   const columns = Math.min(3, workloads.length);
   const rowsCount = Math.ceil(workloads.length / columns);
-  const width = columns * panelW + 20;
+  // the legend names only the targets this run measured
+  const drawn = (Object.keys(COLORS) as TargetName[]).filter((t) => t !== 'variant' && summaries.some((s) => s.target === t));
+  const width = Math.max(columns * panelW, drawn.length * 110) + 20;
   const height = rowsCount * panelH + 60;
   const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`];
   parts.push(`<rect width="100%" height="100%" fill="white"/>`);
-  TARGETS.forEach((t, i) => {
+  drawn.forEach((t, i) => {
     parts.push(`<rect x="${20 + i * 110}" y="10" width="12" height="12" fill="${COLORS[t]}"/><text x="${36 + i * 110}" y="20">${t}</text>`);
   });
   workloads.forEach((workload, index) => {
@@ -165,7 +211,7 @@ export function svgChart(summaries: CellSummary[]): string {
     parts.push(`<text x="${x0 - 4}" y="${y0 + 4}" text-anchor="end">${maxTps.toFixed(0)}</text><text x="${x0 - 4}" y="${y0 + h}" text-anchor="end">0</text>`);
     for (const c of clients) parts.push(`<text x="${xOf(c)}" y="${y0 + h + 14}" text-anchor="middle">${c}</text>`);
     parts.push(`<text x="${x0 + w / 2}" y="${y0 + h + 28}" text-anchor="middle">clients</text>`);
-    for (const target of TARGETS) {
+    for (const target of drawn) {
       const points = clients
         .map((c) => cells.find((s) => s.clients === c && s.target === target))
         .filter((s): s is CellSummary => s !== undefined)

@@ -8,16 +8,17 @@
 //                                      both poolers with SCRAM-SHA-256 (PostgreSQL direct: trust)
 //   npm run bench -- --variant 'session_state = ignore'   a second pooler with these settings
 //                                      (';'-separated), and a table of what the first costs more
-import { execFileSync } from 'node:child_process';
+//   npm run bench -- --workloads 'select-only split'   read-only through read_write_split with one
+//                                      and two standbys (starts a primary and two standbys)
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, hostname } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { postgresTool } from '../src/demo/local-postgres.js';
 import { measureIdleConnections, type IdleResult } from './idle-connections.js';
 import { runCell, type CellResult } from './pgbench-cell.js';
 import { markdown, summarize, svgChart } from './report.js';
-import { DATABASE, directTarget, startBenchPostgres, startPgbouncer, startPooler, type BenchAuth, type Target } from './targets.js';
+import { startSplitBench, type SplitBench } from './split.js';
+import { directTarget, initBenchDatabase, startBenchPostgres, startPgbouncer, startPooler, type BenchAuth, type Target } from './targets.js';
 import { CLIENT_COUNTS, WORKLOADS, findWorkload } from './workloads.js';
 
 const { values: options } = parseArgs({
@@ -50,33 +51,54 @@ const poolSize = cpus().length * 2 + 1;
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
+/** the one PostgreSQL of the ordinary workloads and its targets */
+async function startSingle(stack: (() => Promise<void>)[]): Promise<Target[]> {
+  const postgres = await startBenchPostgres();
+  stack.push(() => postgres.stop());
+  const postgresVersion = initBenchDatabase(postgres.port, scale);
+  const targets = [directTarget(postgres, `PostgreSQL ${postgresVersion}`)];
+  const start = async (target: Promise<Target>) => {
+    const started = await target;
+    stack.push(() => started.stop());
+    targets.push(started);
+  };
+  await start(startPgbouncer(postgres.port, poolSize, auth));
+  await start(startPooler(postgres.port, poolSize, auth));
+  // --variant 'session_state = ignore': a second pooler, interleaved with the first, so what the settings cost is measured in one run
+  if (options.variant) await start(startPooler(postgres.port, poolSize, auth, options.variant.split(';').map((line) => line.trim())));
+  return targets;
+}
+
 async function main(): Promise<void> {
   log(`bench: client login ${auth}; ${workloads.length} workloads × ${clientCounts.join('/')} clients × ${rounds} rounds of ${seconds} s; pool size ${poolSize}`);
-  const postgres = await startBenchPostgres();
-  const targets: Target[] = [];
+  // what was started, stopped in reverse order however the run ends
+  const stack: (() => Promise<void>)[] = [];
   try {
-    execFileSync(postgresTool('psql'), ['-X', '-q', '-h', '127.0.0.1', '-p', String(postgres.port), '-U', 'postgres', '-c', `CREATE DATABASE ${DATABASE}`]);
-    execFileSync(postgresTool('pgbench'), ['-i', '-q', '-s', String(scale), '-h', '127.0.0.1', '-p', String(postgres.port), '-U', 'postgres', DATABASE], { stdio: 'ignore' });
-    const postgresVersion = execFileSync(postgresTool('psql'), ['-X', '-A', '-t', '-h', '127.0.0.1', '-p', String(postgres.port), '-U', 'postgres', '-c', 'SHOW server_version'], { encoding: 'utf8' }).trim();
-    targets.push(directTarget(postgres, `PostgreSQL ${postgresVersion}`));
-    targets.push(await startPgbouncer(postgres.port, poolSize, auth));
-    targets.push(await startPooler(postgres.port, poolSize, auth));
-    // --variant 'session_state = ignore': a second pooler, interleaved with the first, so what the settings cost is measured in one run
-    if (options.variant) targets.push(await startPooler(postgres.port, poolSize, auth, options.variant.split(';').map((line) => line.trim())));
+    // each PostgreSQL only when a selected workload needs it: the standbys take time to make and share the cores
+    const targets = workloads.some((w) => !w.split) ? await startSingle(stack) : [];
+    let split: SplitBench | null = null;
+    if (workloads.some((w) => w.split)) {
+      split = await startSplitBench(scale, poolSize, auth, log);
+      stack.push(split.stop);
+    }
 
     const results: CellResult[] = [];
     // kept up to date after every cell, so a run that dies late still leaves its figures
     mkdirSync(outDir, { recursive: true });
     const partialFile = join(outDir, 'partial.tmp');
     for (const workload of workloads) {
+      const cellTargets = workload.split ? split!.targets : targets;
       for (const clients of clientCounts) {
         for (let round = 1; round <= rounds; round++) {
           // interleaved A B C A B C: a slow drift of the machine hits every target alike
-          for (const target of targets) {
+          for (const target of cellTargets) {
+            const started = new Date();
             const result = await runCell(target, workload, clients, seconds);
+            if (target.name.startsWith('split-')) result.standbysServing = await split!.standbysServing(target, started);
             results.push(result);
             writeFileSync(partialFile, JSON.stringify(results) + '\n');
-            const shown = result.status === 'ok' ? `${result.tps.toFixed(0)} tps, p99 ${result.latencyP99Ms.toFixed(2)} ms` : `${result.status}: ${result.error}`;
+            const served = result.standbysServing === undefined ? '' : `, ${result.standbysServing} standbys served reads`;
+            const shown = result.status === 'ok' ? `${result.tps.toFixed(0)} tps, p99 ${result.latencyP99Ms.toFixed(2)} ms${served}` : `${result.status}: ${result.error}`;
             log(`${workload.name}, ${clients} clients, round ${round}, ${target.name}: ${shown}`);
           }
         }
@@ -84,8 +106,10 @@ async function main(): Promise<void> {
     }
 
     const idle: IdleResult[] = [];
+    // the split run's PgBouncer and pooler are configured like the others, so they stand in when alone
+    const idleTargets = targets.length > 0 ? targets : split!.targets.filter((t) => t.name === 'pgbouncer' || t.name === 'pooler');
     if (idleCount > 1) {
-      for (const target of targets.filter((t) => t.pid !== null)) {
+      for (const target of idleTargets.filter((t) => t.pid !== null)) {
         try {
           const result = await measureIdleConnections(target, idleCount);
           idle.push(result);
@@ -106,7 +130,10 @@ async function main(): Promise<void> {
       host: hostname(),
       cpu: cpus()[0]?.model ?? 'unknown',
       cores: cpus().length,
-      versions: Object.fromEntries(targets.map((t) => [t.name, t.version])),
+      versions: {
+        ...(split === null ? {} : { primary: `PostgreSQL ${split.version}, 2 standbys` }),
+        ...Object.fromEntries([...targets, ...(split?.targets ?? [])].map((t) => [t.name, t.version])),
+      },
       settings: { poolSize, poolMode: 'transaction', auth, rounds, seconds, scale, idleCount },
     };
     writeFileSync(`${base}.json`, JSON.stringify({ ...meta, summaries, results, idle }, null, 2) + '\n');
@@ -116,8 +143,7 @@ async function main(): Promise<void> {
     rmSync(partialFile, { force: true });
     log(`results: ${base}.json, ${base}.md, ${base}.svg`);
   } finally {
-    for (const target of targets) await target.stop();
-    await postgres.stop();
+    for (const stop of stack.reverse()) await stop();
   }
 }
 

@@ -1,15 +1,18 @@
-// The three things the benchmark measures side by side: PostgreSQL direct, PgBouncer (Debian's
-// package, installed when missing) and pooler, the two poolers started from the same
-// pgbouncer.ini text so their settings cannot drift apart.
+// The things the benchmark measures side by side: PostgreSQL direct, PgBouncer (Debian's package,
+// installed when missing) and pooler, the poolers started from the same pgbouncer.ini text so
+// their settings cannot drift apart; pooler also in front of a primary and its standbys.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { asServerUser, startLocalPostgres, type LocalPostgres } from '../src/demo/local-postgres.js';
+import { asServerUser, postgresTool, startLocalPostgres, type LocalPostgres } from '../src/demo/local-postgres.js';
 import { freePort } from '../src/net/free-port.js';
 
-/** `variant`: a second pooler with some settings changed (--variant), to measure what they cost */
-export type TargetName = 'direct' | 'pgbouncer' | 'pooler' | 'variant';
+/**
+ * `variant`: a second pooler with some settings changed (--variant), to measure what they cost;
+ * `split-N`: pooler with read_write_split=on over a primary and N standbys
+ */
+export type TargetName = 'direct' | 'pgbouncer' | 'pooler' | 'variant' | 'split-1' | 'split-2';
 
 export interface Target {
   name: TargetName;
@@ -28,17 +31,23 @@ const SCRAM_PASSWORD = 'bench-scram-password';
 
 export const DATABASE = 'bench';
 
+/** the tuning of every PostgreSQL the bench makes */
+export const BENCH_SETTINGS = ['shared_buffers = 256MB', 'max_wal_size = 4GB', 'checkpoint_timeout = 30min', 'autovacuum = off'];
+
 /** a tuned throwaway PostgreSQL that takes 1000 direct clients */
 export function startBenchPostgres(): Promise<LocalPostgres> {
-  return freePort().then((port) =>
-    startLocalPostgres(port, ['host all all 127.0.0.1/32 trust'], [
-      'max_connections = 1100',
-      'shared_buffers = 256MB',
-      'max_wal_size = 4GB',
-      'checkpoint_timeout = 30min',
-      'autovacuum = off',
-    ]),
-  );
+  return freePort().then((port) => startLocalPostgres(port, ['host all all 127.0.0.1/32 trust'], ['max_connections = 1100', ...BENCH_SETTINGS]));
+}
+
+function psql(port: number, sql: string): string {
+  return execFileSync(postgresTool('psql'), ['-X', '-A', '-t', '-q', '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', '-c', sql], { encoding: 'utf8' }).trim();
+}
+
+/** the bench database with pgbench's tables at `scale`; returns the server's version */
+export function initBenchDatabase(port: number, scale: number): string {
+  psql(port, `CREATE DATABASE ${DATABASE}`);
+  execFileSync(postgresTool('pgbench'), ['-i', '-q', '-s', String(scale), '-h', '127.0.0.1', '-p', String(port), '-U', 'postgres', DATABASE], { stdio: 'ignore' });
+  return psql(port, 'SHOW server_version');
 }
 
 function pgbouncerBinary(): string {
@@ -53,11 +62,22 @@ function pgbouncerBinary(): string {
   throw new Error('pgbouncer is not installed and could not be installed (Debian: apt-get install pgbouncer)');
 }
 
-/** the shared configuration; only the ports and file paths differ between the two poolers */
-function poolerIni(section: string, postgresPort: number, port: number, dir: string, poolSize: number, auth: BenchAuth): string {
+/**
+ * The [databases] entry: one server, or (standbys given) a primary and its standbys through
+ * read_write_split, reads spread over the standbys in turn.
+ */
+function databaseEntry(postgresPort: number, standbyPorts: number[]): string {
+  const ports = [postgresPort, ...standbyPorts];
+  const hosts = ports.map(() => '127.0.0.1').join(',');
+  const split = standbyPorts.length > 0 ? ' read_write_split=on load_balance=round_robin' : '';
+  return `${DATABASE} = host=${hosts} port=${ports.join(',')} dbname=${DATABASE}${split}`;
+}
+
+/** the shared configuration; only the ports, file paths and [databases] entry differ between the poolers */
+function poolerIni(section: string, database: string, port: number, dir: string, poolSize: number, auth: BenchAuth): string {
   return [
     '[databases]',
-    `${DATABASE} = host=127.0.0.1 port=${postgresPort} dbname=${DATABASE}`,
+    database,
     '',
     `[${section}]`,
     'listen_addr = 127.0.0.1',
@@ -123,7 +143,7 @@ export async function startPgbouncer(postgresPort: number, poolSize: number, aut
   const port = await freePort();
   const password = writeUserlist(dir, auth);
   // PgBouncer 1.18 rejects metrics_port; it is pooler's own key, so the PgBouncer copy drops it
-  writeFileSync(join(dir, 'pgbouncer.ini'), poolerIni('pgbouncer', postgresPort, port, dir, poolSize, auth).replace('metrics_port = 0\n', ''));
+  writeFileSync(join(dir, 'pgbouncer.ini'), poolerIni('pgbouncer', databaseEntry(postgresPort, []), port, dir, poolSize, auth).replace('metrics_port = 0\n', ''));
   const { wrap } = asServerUser(dir);
   // runuser starts a login session whose soft open-files limit is 1024; PgBouncer needs one per client
   const [command, ...args] = wrap(['sh', '-c', 'ulimit -n "$(ulimit -Hn)" && exec "$0" "$1"', binary, join(dir, 'pgbouncer.ini')]);
@@ -133,21 +153,33 @@ export async function startPgbouncer(postgresPort: number, poolSize: number, aut
   return { name: 'pgbouncer', port, pid, version, password, stop: () => stopProcess(pid, dir) };
 }
 
-/** `extra`: setting lines appended to [pgbouncer], which make this pooler the `variant` target */
-export async function startPooler(postgresPort: number, poolSize: number, auth: BenchAuth, extra: string[] = []): Promise<Target> {
+/**
+ * `extra`: setting lines appended to [pgbouncer], which make this pooler the `variant` target;
+ * `standbyPorts`: standbys of the server at postgresPort, which make it `split-N`
+ */
+export async function startPooler(postgresPort: number, poolSize: number, auth: BenchAuth, extra: string[] = [], standbyPorts: number[] = []): Promise<Target> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-pooler-'));
   const port = await freePort();
   const password = writeUserlist(dir, auth);
-  writeFileSync(join(dir, 'pooler.ini'), poolerIni('pgbouncer', postgresPort, port, dir, poolSize, auth) + extra.map((line) => `${line}\n`).join(''));
+  const ini = poolerIni('pgbouncer', databaseEntry(postgresPort, standbyPorts), port, dir, poolSize, auth);
+  writeFileSync(join(dir, 'pooler.ini'), ini + extra.map((line) => `${line}\n`).join(''));
   const cli = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
   // BENCH_POOLER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the pooler under the workload
   const nodeArgs = (process.env.BENCH_POOLER_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const child = spawn(process.execPath, [...nodeArgs, cli, 'start', '-c', join(dir, 'pooler.ini')], { stdio: 'ignore', env: { ...process.env, DATABASE_URL: '' } });
   const pid = await waitForPidfile(dir, child, 'pooler');
   const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
-  const name = extra.length === 0 ? 'pooler' : 'variant';
-  const version = `pooler ${pkg.version} (node ${process.version})${extra.length === 0 ? '' : ` with ${extra.join(', ')}`}`;
+  const name = poolerName(extra, standbyPorts);
+  const settings = [...extra, ...(standbyPorts.length > 0 ? [`read_write_split over ${standbyPorts.length === 1 ? 'one standby' : `${standbyPorts.length} standbys`}`] : [])];
+  const version = `pooler ${pkg.version} (node ${process.version})${settings.length === 0 ? '' : ` with ${settings.join(', ')}`}`;
   return { name, port, pid, version, password, stop: () => stopProcess(pid, dir) };
+}
+
+function poolerName(extra: string[], standbyPorts: number[]): TargetName {
+  if (standbyPorts.length === 1) return 'split-1';
+  if (standbyPorts.length === 2) return 'split-2';
+  if (standbyPorts.length > 2) throw new Error('the bench names split targets for one or two standbys only');
+  return extra.length === 0 ? 'pooler' : 'variant';
 }
 
 export function directTarget(postgres: LocalPostgres, version: string): Target {

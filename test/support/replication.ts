@@ -26,8 +26,9 @@ export class ReplicationCluster {
     readonly standbys: LocalPostgres[],
   ) {}
 
-  static async start(standbys = 2): Promise<ReplicationCluster> {
-    const primary = await startLocalPostgres(await freePort(), HBA, PRIMARY_SETTINGS);
+  /** `settings`: more postgresql.conf lines for the primary, which pg_basebackup copies to the standbys */
+  static async start(standbys = 2, settings: string[] = []): Promise<ReplicationCluster> {
+    const primary = await startLocalPostgres(await freePort(), HBA, [...PRIMARY_SETTINGS, ...settings]);
     try {
       const ports = await Promise.all(Array.from({ length: standbys }, () => freePort()));
       const started = await Promise.allSettled(ports.map((port) => startLocalStandby(primary, port)));
