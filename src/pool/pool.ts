@@ -127,6 +127,8 @@ export class Pool implements ServerOwner {
   /** read_write_split: the router holds the replicas, and servers with no route are the primary's */
   private split = false;
   private readonly primarySide: ServerCounts = { servers: 0, active: 0, pending: 0 };
+  /** primary servers reading a commit position (read_your_writes): 'tested', but no login the pool waits for */
+  private commitPositionReads = 0;
 
   constructor(
     readonly database: DatabaseConfig,
@@ -609,9 +611,11 @@ export class Pool implements ServerOwner {
       link = next !== null && next.list === this.waitingClients ? next : null;
     }
     const side = this.primarySide;
+    // a server reading a commit position is about to be idle, but that is no login: the pool still grows meanwhile
+    const logins = side.pending - this.commitPositionReads;
     const wanted =
       this.waitingLoginClients.size > 0 || primaryWaiting > side.pending || (this.minPoolSize > 0 && this.clientCount > 0 && side.servers < this.minPoolSize);
-    if (!wanted || side.pending > 0 || (this.loginError !== null && clock.now < this.loginRetryAt)) return;
+    if (!wanted || logins > 0 || (this.loginError !== null && clock.now < this.loginRetryAt)) return;
     const limit = this.poolSize;
     if ((limit > 0 && side.servers >= limit) || !this.sharedCapsAllow()) return;
     this.launch();
@@ -722,9 +726,11 @@ export class Pool implements ServerOwner {
     split.requiredLsn = LSN_PENDING;
     let lsn: bigint | null = null;
     this.setServerState(server, 'tested');
+    this.commitPositionReads++;
     server.runInternal(
       PRIMARY_LSN_SQL,
       (error) => {
+        this.commitPositionReads--;
         if (error === null && lsn !== null) {
           split.requiredLsn = known;
           split.committedAt(lsn);

@@ -1,0 +1,141 @@
+// read_write_split over fake servers (a primary and two standbys): which server each transaction
+// reaches, the commit position read on the primary before release and what it does to the
+// client's next read, a write pipelined behind a read, and the primary's pool growing meanwhile.
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { clock } from '../clock.js';
+import { MonitoredHost } from '../failover/monitored-host.js';
+import type { ServerAddress } from '../failover/topology.js';
+import { loadClassifier } from '../sql/index.js';
+import { poolRig, settle, type FakeSocket, type PoolRig } from '../testing/pool-rig.js';
+import { wire } from '../testing/wire.js';
+
+const Query = (sql: string) => wire().cstring(sql).message('Q');
+const Ready = (status: 'I' | 'T') => wire().bytes(status).message('Z');
+const Complete = (tag: string) => wire().cstring(tag).message('C');
+const LSN_QUERY = 'pg_current_wal_insert_lsn';
+
+const PRIMARY = 5000;
+const S1 = 5001;
+const S2 = 5002;
+
+beforeAll(() => loadClassifier());
+afterEach(() => clock.refresh());
+
+interface Setup {
+  rig: PoolRig;
+  monitored: Map<number, MonitoredHost>;
+}
+
+function setup(pool_size = 2): Setup {
+  const monitored = new Map<number, MonitoredHost>();
+  for (const port of [PRIMARY, S1, S2]) {
+    const policy = { banAfterFailures: 3, banTime: 60_000, checkPeriod: 0, maxLag: { bytes: 0, ms: 0 } };
+    monitored.set(port, new MonitoredHost({ host: '127.0.0.1', port }, policy, () => clock.now, () => undefined));
+  }
+  const rig = poolRig(
+    'transaction',
+    { read_write_split: true },
+    {
+      hosts: [PRIMARY, S1, S2].map((port) => ({ port, standby: port !== PRIMARY })),
+      target_session_attrs: 'any',
+      load_balance: 'round_robin',
+      pool_size,
+      monitored: (address: ServerAddress) => monitored.get(address.port) ?? null,
+    },
+  );
+  return { rig, monitored };
+}
+
+const settleAll = async () => {
+  for (let i = 0; i < 6; i++) await settle();
+};
+
+async function client(rig: PoolRig): Promise<FakeSocket> {
+  const { socket } = rig.connect();
+  await settleAll();
+  socket.take();
+  return socket;
+}
+
+/** the index of the server whose socket got `text` since last asked */
+function serverGot(rig: PoolRig, text: string): number {
+  return rig.servers.findIndex((s) => s.take().toString('latin1').includes(text));
+}
+
+/** the commit position a primary server answers the pooler's question with */
+function lsnAnswer(lsn: string): Buffer {
+  const description = wire().int16(1).cstring('lsn').int32(0).int16(0).int32(25).int16(-1).int32(-1).int16(0).message('T');
+  const row = wire().int16(1).int32(lsn.length).bytes(lsn).message('D');
+  return Buffer.concat([description, row, Complete('SELECT 1'), Ready('I')]);
+}
+
+/** send `sql` and answer it from whichever server got it: that server's index */
+async function run(rig: PoolRig, socket: FakeSocket, sql: string, tag = 'SELECT 1'): Promise<number> {
+  socket.feed(Query(sql));
+  await settleAll();
+  const at = serverGot(rig, sql);
+  expect(at, `a server got "${sql}"`).toBeGreaterThanOrEqual(0);
+  rig.servers[at]!.feed(Buffer.concat([Complete(tag), Ready('I')]));
+  await settleAll();
+  return at;
+}
+
+describe('read_write_split over fake servers', () => {
+  it('sends reads to the standbys and writes to the primary, then reads to the primary until a standby has replayed the write', async () => {
+    const { rig, monitored } = setup();
+    const socket = await client(rig);
+    const port = (i: number) => rig.serverPorts[i]!;
+    expect([S1, S2]).toContain(port(await run(rig, socket, 'SELECT 1')));
+    const writer = await run(rig, socket, 'INSERT INTO t VALUES (1)', 'INSERT 0 1');
+    expect(port(writer)).toBe(PRIMARY);
+    // before release, the same server is asked where the commit ended
+    expect(rig.servers[writer]!.take().toString('latin1')).toContain(LSN_QUERY);
+    // meanwhile the position is unknown: a read waits for the primary, not for a standby
+    socket.feed(Query('SELECT 2'));
+    await settleAll();
+    expect(serverGot(rig, 'SELECT 2')).toBe(-1);
+    rig.servers[writer]!.feed(lsnAnswer('0/3000060'));
+    await settleAll();
+    const during = serverGot(rig, 'SELECT 2');
+    expect(port(during)).toBe(PRIMARY);
+    rig.servers[during]!.feed(Buffer.concat([Complete('SELECT 1'), Ready('I')]));
+    await settleAll();
+    // neither standby has replayed 0/3000060 yet: the primary again
+    monitored.get(S1)!.replayLsn = 0x3000000n;
+    expect(port(await run(rig, socket, 'SELECT 3'))).toBe(PRIMARY);
+    // S1 has: it serves the read; S2 has not, so it gets none
+    monitored.get(S1)!.replayLsn = 0x3000060n;
+    for (let i = 4; i < 8; i++) expect(port(await run(rig, socket, `SELECT ${i}`))).toBe(S1);
+    expect(socket.take().toString('latin1')).not.toContain('pooler');
+  });
+
+  it('sends a write pipelined behind a read to the primary once the read is answered; the standby never sees it', async () => {
+    const { rig } = setup();
+    const socket = await client(rig);
+    socket.feed(Buffer.concat([Query('SELECT 1'), Query('DELETE FROM t')]));
+    await settleAll();
+    const reader = serverGot(rig, 'SELECT 1');
+    expect(rig.serverPorts[reader]).not.toBe(PRIMARY);
+    rig.servers[reader]!.feed(Buffer.concat([Complete('SELECT 1'), Ready('I')]));
+    await settleAll();
+    const writer = serverGot(rig, 'DELETE FROM t');
+    expect(rig.serverPorts[writer]).toBe(PRIMARY);
+    rig.servers[writer]!.feed(Buffer.concat([Complete('DELETE 0'), Ready('I')]));
+    await settleAll();
+    // the client got both answers, in order
+    expect(socket.take().toString('latin1')).toMatch(/SELECT 1.*DELETE 0/s);
+  });
+
+  it('grows the primary pool while a released server reads a commit position', async () => {
+    const { rig } = setup(3);
+    const [a, b, c] = [await client(rig), await client(rig), await client(rig)];
+    const first = await run(rig, a, 'INSERT INTO t VALUES (1)', 'INSERT 0 1');
+    expect(rig.servers[first]!.take().toString('latin1')).toContain(LSN_QUERY);
+    // the position is not answered yet: of two more writers, one takes that server once it is
+    // free, and the other needs a new one now, as if the read were not there
+    b.feed(Query('INSERT INTO t VALUES (2)'));
+    c.feed(Query('INSERT INTO t VALUES (3)'));
+    await settleAll();
+    expect(rig.serverPorts.filter((p) => p === PRIMARY)).toHaveLength(2);
+  });
+});
