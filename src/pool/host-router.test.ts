@@ -4,10 +4,10 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { clock } from '../clock.js';
 import type { LoadBalance, TargetSessionAttrs } from '../config/types.js';
-import { MonitoredHost } from '../failover/monitored-host.js';
+import type { MonitoredHost } from '../failover/monitored-host.js';
 import type { ServerAddress } from '../failover/topology.js';
 import { loadClassifier } from '../sql/index.js';
-import { poolRig, settle, type FakeSocket, type PoolRig, type RigHosts } from '../testing/pool-rig.js';
+import { loggedInClient, monitoredHosts, poolRig, settleAll, type FakeSocket, type PoolRig, type RigHosts } from '../testing/pool-rig.js';
 import { wire } from '../testing/wire.js';
 
 const Query = (sql: string) => wire().cstring(sql).message('Q');
@@ -31,11 +31,7 @@ interface Setup {
 
 /** a primary and two standbys (listed in that order), each with a MonitoredHost that bans after 3 failures */
 async function setup(load_balance: LoadBalance, options: Partial<RigHosts> & { wants?: TargetSessionAttrs; refuse?: number } = {}): Promise<Setup> {
-  const monitored = new Map<number, MonitoredHost>();
-  for (const port of [PRIMARY, S1, S2]) {
-    const policy = { banAfterFailures: 3, banTime: 60_000, checkPeriod: 0, maxLag: { bytes: 0, ms: 0 } };
-    monitored.set(port, new MonitoredHost({ host: '127.0.0.1', port }, policy, () => clock.now, () => undefined));
-  }
+  const monitored = monitoredHosts([PRIMARY, S1, S2]);
   const rig = poolRig(
     'transaction',
     {},
@@ -49,18 +45,6 @@ async function setup(load_balance: LoadBalance, options: Partial<RigHosts> & { w
     },
   );
   return { rig, monitored };
-}
-
-const settleAll = async () => {
-  for (let i = 0; i < 6; i++) await settle();
-};
-
-/** a logged-in client of the rig */
-async function client(rig: PoolRig): Promise<FakeSocket> {
-  const { socket } = rig.connect();
-  await settleAll();
-  socket.take();
-  return socket;
 }
 
 /** send `sql` and answer it with `status` from whichever server got it: that server's port */
@@ -86,7 +70,7 @@ const count = (ports: number[], port: number) => ports.filter((p) => p === port)
 describe('host pools of a replica entry', () => {
   it('round_robin alternates between the standbys; the primary, learnt at its login, gets nothing', async () => {
     const { rig } = await setup('round_robin');
-    const ports = await transactions(rig, await client(rig), 10);
+    const ports = await transactions(rig, await loggedInClient(rig), 10);
     expect(count(ports, PRIMARY)).toBe(0);
     expect(count(ports, S1)).toBe(5);
     expect(count(ports, S2)).toBe(5);
@@ -98,15 +82,15 @@ describe('host pools of a replica entry', () => {
 
   it('weighted_round_robin follows weight=', async () => {
     const { rig } = await setup('weighted_round_robin', { weight: [1, 3, 1] });
-    const ports = await transactions(rig, await client(rig), 8);
+    const ports = await transactions(rig, await loggedInClient(rig), 8);
     expect([count(ports, S1), count(ports, S2)]).toEqual([6, 2]);
   });
 
   it('least_connections sends a transaction to the standby with fewer active servers', async () => {
     const { rig } = await setup('least_connections');
-    const a = await client(rig);
-    const b = await client(rig);
-    const c = await client(rig);
+    const a = await loggedInClient(rig);
+    const b = await loggedInClient(rig);
+    const c = await loggedInClient(rig);
     const first = await send(rig, a, 'begin', 'T');
     const second = await send(rig, b, 'begin', 'T');
     expect(second).not.toBe(first);
@@ -119,14 +103,14 @@ describe('host pools of a replica entry', () => {
     const { rig, monitored } = await setup('least_response_time');
     monitored.get(S1)!.transactionDone(20);
     monitored.get(S2)!.transactionDone(2);
-    const ports = await transactions(rig, await client(rig), 6);
+    const ports = await transactions(rig, await loggedInClient(rig), 6);
     expect(count(ports, S2)).toBe(6);
   });
 
   it('power_of_two: of the two standbys, the less loaded wins', async () => {
     const { rig } = await setup('power_of_two');
-    const a = await client(rig);
-    const b = await client(rig);
+    const a = await loggedInClient(rig);
+    const b = await loggedInClient(rig);
     for (let i = 0; i < 5; i++) {
       const held = await send(rig, a, 'begin', 'T');
       expect(await send(rig, b, 'select 1', 'I')).not.toBe(held);
@@ -136,7 +120,7 @@ describe('host pools of a replica entry', () => {
 
   it('a banned standby gets no transaction, though it has an idle server', async () => {
     const { rig, monitored } = await setup('round_robin');
-    const socket = await client(rig);
+    const socket = await loggedInClient(rig);
     expect(new Set(await transactions(rig, socket, 4))).toEqual(new Set([S1, S2]));
     const s2 = monitored.get(S2)!;
     for (let i = 0; i < 3; i++) s2.failed('test');
@@ -147,7 +131,7 @@ describe('host pools of a replica entry', () => {
   it('a standby that refuses connections: transactions go to the other, and its failures ban it (passive health)', async () => {
     const { rig, monitored } = await setup('round_robin', { refuse: S2 });
     vi.useFakeTimers({ toFake: ['Date'] });
-    const socket = await client(rig);
+    const socket = await loggedInClient(rig);
     const ports: number[] = [];
     for (let i = 0; i < 6; i++) {
       ports.push(await send(rig, socket, `select ${i}`, 'I'));
@@ -162,7 +146,7 @@ describe('host pools of a replica entry', () => {
 
   it('prefer-standby falls back to the primary only while no standby is usable', async () => {
     const { rig, monitored } = await setup('round_robin', { wants: 'prefer-standby' });
-    const socket = await client(rig);
+    const socket = await loggedInClient(rig);
     await transactions(rig, socket, 3);
     for (const port of [S1, S2]) for (let i = 0; i < 3; i++) monitored.get(port)!.failed('test');
     expect(await transactions(rig, socket, 3)).toEqual([PRIMARY, PRIMARY, PRIMARY]);
@@ -170,8 +154,8 @@ describe('host pools of a replica entry', () => {
 
   it('a connection lost mid-transaction fails that client only and counts against its host', async () => {
     const { rig, monitored } = await setup('round_robin');
-    const a = await client(rig);
-    const b = await client(rig);
+    const a = await loggedInClient(rig);
+    const b = await loggedInClient(rig);
     const held = await send(rig, a, 'begin', 'T');
     const other = await send(rig, b, 'begin', 'T');
     rig.servers[rig.serverPorts.lastIndexOf(held)]!.destroy();
@@ -183,7 +167,7 @@ describe('host pools of a replica entry', () => {
 
   it('pool_size is per host: with one server a host, a third transaction waits for one of them', async () => {
     const { rig } = await setup('round_robin', { pool_size: 1 });
-    const [a, b, c] = [await client(rig), await client(rig), await client(rig)];
+    const [a, b, c] = [await loggedInClient(rig), await loggedInClient(rig), await loggedInClient(rig)];
     await send(rig, a, 'begin', 'T');
     await send(rig, b, 'begin', 'T');
     c.feed(Query('select 3'));
@@ -198,13 +182,13 @@ describe('host pools of a replica entry', () => {
 
   it('feeds each transaction to its host (SHOW HOSTS transactions, avg_xact_us)', async () => {
     const { rig, monitored } = await setup('round_robin');
-    await transactions(rig, await client(rig), 4);
+    await transactions(rig, await loggedInClient(rig), 4);
     expect([monitored.get(S1)!.transactions, monitored.get(S2)!.transactions]).toEqual([2, 2]);
   });
 
   it('RELOAD keeps the host pools when the hosts and load_balance stay, and reconnects when they change', async () => {
     const { rig } = await setup('round_robin');
-    await transactions(rig, await client(rig), 2);
+    await transactions(rig, await loggedInClient(rig), 2);
     expect(rig.pool.idleServers.size).toBe(2);
     rig.pool.updateDatabase({ ...rig.pool.database }, false);
     expect(rig.pool.idleServers.size).toBe(2);
@@ -214,7 +198,7 @@ describe('host pools of a replica entry', () => {
 
   it('load_balance = first keeps today\'s single target: every transaction on the first host', async () => {
     const { rig } = await setup('first', { wants: 'any' });
-    const ports = await transactions(rig, await client(rig), 4);
+    const ports = await transactions(rig, await loggedInClient(rig), 4);
     expect(ports).toEqual([PRIMARY, PRIMARY, PRIMARY, PRIMARY]);
   });
 });

@@ -3,10 +3,10 @@
 // client's next read, a write pipelined behind a read, and the primary's pool growing meanwhile.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { clock } from '../clock.js';
-import { MonitoredHost } from '../failover/monitored-host.js';
+import type { MonitoredHost } from '../failover/monitored-host.js';
 import type { ServerAddress } from '../failover/topology.js';
 import { loadClassifier } from '../sql/index.js';
-import { poolRig, settle, type FakeSocket, type PoolRig } from '../testing/pool-rig.js';
+import { loggedInClient, monitoredHosts, poolRig, settleAll, type FakeSocket, type PoolRig } from '../testing/pool-rig.js';
 import { wire } from '../testing/wire.js';
 
 const Query = (sql: string) => wire().cstring(sql).message('Q');
@@ -27,11 +27,7 @@ interface Setup {
 }
 
 function setup(pool_size = 2): Setup {
-  const monitored = new Map<number, MonitoredHost>();
-  for (const port of [PRIMARY, S1, S2]) {
-    const policy = { banAfterFailures: 3, banTime: 60_000, checkPeriod: 0, maxLag: { bytes: 0, ms: 0 } };
-    monitored.set(port, new MonitoredHost({ host: '127.0.0.1', port }, policy, () => clock.now, () => undefined));
-  }
+  const monitored = monitoredHosts([PRIMARY, S1, S2]);
   const rig = poolRig(
     'transaction',
     { read_write_split: true },
@@ -44,17 +40,6 @@ function setup(pool_size = 2): Setup {
     },
   );
   return { rig, monitored };
-}
-
-const settleAll = async () => {
-  for (let i = 0; i < 6; i++) await settle();
-};
-
-async function client(rig: PoolRig): Promise<FakeSocket> {
-  const { socket } = rig.connect();
-  await settleAll();
-  socket.take();
-  return socket;
 }
 
 /** the index of the server whose socket got `text` since last asked */
@@ -83,7 +68,7 @@ async function run(rig: PoolRig, socket: FakeSocket, sql: string, tag = 'SELECT 
 describe('read_write_split over fake servers', () => {
   it('sends reads to the standbys and writes to the primary, then reads to the primary until a standby has replayed the write', async () => {
     const { rig, monitored } = setup();
-    const socket = await client(rig);
+    const socket = await loggedInClient(rig);
     const port = (i: number) => rig.serverPorts[i]!;
     expect([S1, S2]).toContain(port(await run(rig, socket, 'SELECT 1')));
     const writer = await run(rig, socket, 'INSERT INTO t VALUES (1)', 'INSERT 0 1');
@@ -111,7 +96,7 @@ describe('read_write_split over fake servers', () => {
 
   it('sends a write pipelined behind a read to the primary once the read is answered; the standby never sees it', async () => {
     const { rig } = setup();
-    const socket = await client(rig);
+    const socket = await loggedInClient(rig);
     socket.feed(Buffer.concat([Query('SELECT 1'), Query('DELETE FROM t')]));
     await settleAll();
     const reader = serverGot(rig, 'SELECT 1');
@@ -128,7 +113,7 @@ describe('read_write_split over fake servers', () => {
 
   it('grows the primary pool while a released server reads a commit position', async () => {
     const { rig } = setup(3);
-    const [a, b, c] = [await client(rig), await client(rig), await client(rig)];
+    const [a, b, c] = [await loggedInClient(rig), await loggedInClient(rig), await loggedInClient(rig)];
     const first = await run(rig, a, 'INSERT INTO t VALUES (1)', 'INSERT 0 1');
     expect(rig.servers[first]!.take().toString('latin1')).toContain(LSN_QUERY);
     // the position is not answered yet: of two more writers, one takes that server once it is

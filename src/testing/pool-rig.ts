@@ -8,7 +8,8 @@ import { ClientConnection, type ClientContext } from '../client/client-connectio
 import { emptyDatabase } from '../config/databases.js';
 import { defaultSettings } from '../config/settings.js';
 import type { Config, LoadBalance, PoolMode, Settings, TargetSessionAttrs } from '../config/types.js';
-import type { MonitoredHost } from '../failover/monitored-host.js';
+import { clock } from '../clock.js';
+import { MonitoredHost } from '../failover/monitored-host.js';
 import type { ServerAddress, Topology } from '../failover/topology.js';
 import { Pool, type PoolContext } from '../pool/pool.js';
 import { DatabaseStats } from '../stats/database-stats.js';
@@ -203,3 +204,26 @@ function startupPacket(parameters: Record<string, string>): Buffer {
 
 /** let the rig's setImmediate callbacks (server logins) run */
 export const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/** settle often enough for a login, a dispatch and the replies they start */
+export async function settleAll(): Promise<void> {
+  for (let i = 0; i < 6; i++) await settle();
+}
+
+/** a logged-in client of the rig, its login bytes taken */
+export async function loggedInClient(rig: PoolRig): Promise<FakeSocket> {
+  const { socket } = rig.connect();
+  await settleAll();
+  socket.take();
+  return socket;
+}
+
+/** a MonitoredHost per port that bans after 3 failures and checks nothing by itself */
+export function monitoredHosts(ports: readonly number[]): Map<number, MonitoredHost> {
+  const monitored = new Map<number, MonitoredHost>();
+  for (const port of ports) {
+    const policy = { banAfterFailures: 3, banTime: 60_000, checkPeriod: 0, maxLag: { bytes: 0, ms: 0 } };
+    monitored.set(port, new MonitoredHost({ host: '127.0.0.1', port }, policy, () => clock.now, () => undefined));
+  }
+  return monitored;
+}
