@@ -405,7 +405,7 @@ export class Link implements Listed<Link>, RetryingLink {
       if (idle) {
         this.split?.onIdle();
         // SHOW HOSTS' transactions and avg_xact_us, and least_response_time, for several hosts only
-        if (server.hostEntry !== null && this.xactStart !== 0) this.pool.transactionDone(server, clock.now - this.xactStart);
+        if ((server.hostEntry !== null || server.route !== null) && this.xactStart !== 0) this.pool.transactionDone(server, clock.now - this.xactStart);
         this.xactStart = 0;
       }
     }

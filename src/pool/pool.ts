@@ -458,7 +458,8 @@ export class Pool implements ServerOwner {
 
   /** a transaction on a server of a monitored host ended after `ms`: SHOW HOSTS and least_response_time */
   transactionDone(server: PoolServer, ms: number): void {
-    this.monitoredOf(server)?.transactionDone(ms);
+    // a Patroni replica has no hostEntry (Patroni judges its health), but its host pool is balanced on these times too
+    (server.route?.monitored ?? this.monitoredOf(server))?.transactionDone(ms);
   }
 
   /** a new server logged in (and has the role we want): welcome waiting clients, then pool it */
