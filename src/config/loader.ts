@@ -245,7 +245,7 @@ function replicaWarnings(config: Config): string[] {
     const balanced = db.load_balance !== null && db.load_balance !== 'first';
     if ((balanced || db.weight.length > 0) && !balancesReplicas(db) && !(split && several)) {
       warnings.push(
-        `database "${db.name}": load_balance and weight= only balance an entry with several hosts and target_session_attrs = standby, read-only or prefer-standby, or one with read_write_split; this one still uses its first suitable host`,
+        `database "${db.name}": load_balance and weight= only balance an entry with several hosts or patroni= and target_session_attrs = standby, read-only or prefer-standby, or one with read_write_split; this one still uses its first suitable host`,
       );
     }
   }
@@ -254,7 +254,7 @@ function replicaWarnings(config: Config): string[] {
 
 function balancesReplicas(db: DatabaseConfig): boolean {
   const wants = db.target_session_attrs;
-  return db.patroni.length === 0 && db.hosts.length > 1 && (wants === 'standby' || wants === 'read-only' || wants === 'prefer-standby');
+  return (db.patroni.length > 0 || db.hosts.length > 1) && (wants === 'standby' || wants === 'read-only' || wants === 'prefer-standby');
 }
 
 function assertNever(value: never): never {

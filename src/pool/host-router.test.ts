@@ -30,7 +30,7 @@ interface Setup {
 }
 
 /** a primary and two standbys (listed in that order), each with a MonitoredHost that bans after 3 failures */
-async function setup(load_balance: LoadBalance, options: Partial<RigHosts> & { wants?: TargetSessionAttrs; refuse?: number } = {}): Promise<Setup> {
+async function setup(load_balance: LoadBalance, options: Partial<RigHosts> & { wants?: TargetSessionAttrs; refuse?: number; patroni?: boolean } = {}): Promise<Setup> {
   const monitored = monitoredHosts([PRIMARY, S1, S2]);
   const rig = poolRig(
     'transaction',
@@ -42,6 +42,7 @@ async function setup(load_balance: LoadBalance, options: Partial<RigHosts> & { w
       pool_size: options.pool_size ?? 2,
       ...(options.weight ? { weight: options.weight } : {}),
       monitored: (address: ServerAddress) => monitored.get(address.port) ?? null,
+      ...(options.patroni ? { patroni: true } : {}),
     },
   );
   return { rig, monitored };
@@ -200,5 +201,33 @@ describe('host pools of a replica entry', () => {
     const { rig } = await setup('first', { wants: 'any' });
     const ports = await transactions(rig, await loggedInClient(rig), 4);
     expect(ports).toEqual([PRIMARY, PRIMARY, PRIMARY, PRIMARY]);
+  });
+});
+
+describe("host pools of Patroni's replicas", () => {
+  it('balances over the replicas Patroni lists, following members that leave and join without a reload', async () => {
+    const { rig } = await setup('round_robin', { patroni: true });
+    const socket = await loggedInClient(rig);
+    const ports = await transactions(rig, socket, 4);
+    expect([count(ports, S1), count(ports, S2), count(ports, PRIMARY)]).toEqual([2, 2, 0]);
+    // S2 leaves the member list (a new array, as each poll that changes it makes)
+    rig.topology.replicas = [{ host: '127.0.0.1', port: S1 }];
+    expect(await transactions(rig, socket, 4)).toEqual([S1, S1, S1, S1]);
+    rig.topology.replicas = [{ host: '127.0.0.1', port: S1 }, { host: '127.0.0.1', port: S2 }];
+    expect(count(await transactions(rig, socket, 4), S2)).toBe(2);
+  });
+
+  it('balances even with load_balance = first, which takes the first replica listed', async () => {
+    const { rig } = await setup('first', { patroni: true });
+    expect(await transactions(rig, await loggedInClient(rig), 3)).toEqual([S1, S1, S1]);
+  });
+
+  it('prefer-standby falls back to the leader only while no replica can serve', async () => {
+    const { rig, monitored } = await setup('round_robin', { patroni: true, wants: 'prefer-standby' });
+    const socket = await loggedInClient(rig);
+    monitored.get(PRIMARY)!.role = 'primary';
+    expect(count(await transactions(rig, socket, 4), PRIMARY)).toBe(0);
+    rig.topology.replicas = [];
+    expect(await transactions(rig, socket, 2)).toEqual([PRIMARY, PRIMARY]);
   });
 });

@@ -64,6 +64,8 @@ export class HostRouter {
   private readonly wants: TargetSessionAttrs;
   /** the Patroni replica list `hosts` was made from; null for a fixed host list */
   private followed: readonly ServerAddress[] | null = null;
+  /** prefer-standby over Patroni: the leader `hosts` ends with, the fallback */
+  private leader: ServerAddress | null = null;
   /** read_your_writes: the position the host must have replayed for the current pick (0n: none) */
   private required = 0n;
   private readonly replayed = (host: RoutedHost): boolean =>
@@ -78,10 +80,16 @@ export class HostRouter {
   };
   private readonly primary = (host: RoutedHost): boolean => host.role === 'primary';
 
-  /** replica hosts are balanced only where the entry wants standbys and load_balance says how */
+  /**
+   * Replica hosts are balanced where the entry wants standbys: a libpq host list with load_balance
+   * saying how, or Patroni's replicas (balanced even with load_balance = first, which then takes
+   * the first replica Patroni lists: its leader is no standby).
+   */
   static applies(kind: TopologyKind, database: DatabaseConfig, loadBalance: LoadBalance): boolean {
     const wants = database.target_session_attrs;
-    return kind === 'multi-host' && loadBalance !== 'first' && database.hosts.length > 1 && (wants === 'standby' || wants === 'read-only' || wants === 'prefer-standby');
+    const standbys = wants === 'standby' || wants === 'read-only' || wants === 'prefer-standby';
+    if (kind === 'patroni') return standbys;
+    return kind === 'multi-host' && loadBalance !== 'first' && database.hosts.length > 1 && standbys;
   }
 
   /**
@@ -109,10 +117,14 @@ export class HostRouter {
    * Patroni's replicas as last polled: members that join are balanced from now on, members that
    * leave get no new transaction (their servers keep their host object until they close).
    */
-  follow(replicas: readonly ServerAddress[]): void {
-    if (this.followed === null || replicas === this.followed) return;
+  follow(replicas: readonly ServerAddress[], leader: ServerAddress | null): void {
+    // prefer-standby falls back to the leader, so it is a host here too (the balancer passes it over while a standby can serve)
+    const withLeader = this.wants === 'prefer-standby' && leader !== null;
+    if (this.followed === null || (replicas === this.followed && withLeader === (this.leader !== null && sameHost(this.leader, leader)))) return;
     this.followed = replicas;
-    this.hosts = replicas.map((address) => this.hosts.find((h) => h.address.host === address.host && h.address.port === address.port) ?? new RoutedHost({ host: address.host, port: address.port }, 1, this.lookup));
+    this.leader = withLeader ? leader : null;
+    const addresses = withLeader ? [...replicas, leader] : replicas;
+    this.hosts = addresses.map((address) => this.hosts.find((h) => sameHost(h.address, address)) ?? new RoutedHost({ host: address.host, port: address.port }, 1, this.lookup));
     this.balancer.reset();
   }
 
@@ -157,4 +169,8 @@ export class HostRouter {
     if (this.wants === 'read-only') return inRecovery || readOnly;
     return true;
   }
+}
+
+function sameHost(a: ServerAddress, b: ServerAddress | null): boolean {
+  return b !== null && a.host === b.host && a.port === b.port;
 }

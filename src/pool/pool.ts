@@ -148,7 +148,7 @@ export class Pool implements ServerOwner {
     this.split = this.mode !== 'session' && this.setting('read_write_split') && (kind === 'patroni' || (kind === 'multi-host' && this.database.hosts.length > 1));
     if (this.split) return new HostRouter(this.database, loadBalance, lookup, undefined, 'standby', kind === 'patroni');
     if (!HostRouter.applies(kind, this.database, loadBalance)) return null;
-    return new HostRouter(this.database, loadBalance, lookup);
+    return new HostRouter(this.database, loadBalance, lookup, undefined, this.database.target_session_attrs, kind === 'patroni');
   }
 
   /** read_write_split is in force: provable reads go to replicas (not in session mode, where the server is the client's) */
@@ -565,6 +565,8 @@ export class Pool implements ServerOwner {
    * launched there within the host's pool_size; otherwise it waits for that host.
    */
   private dispatchRouted(router: HostRouter): void {
+    const topology = this.context.topologyFor(this.database);
+    if (topology.kind === 'patroni') router.follow(topology.replicas, topology.current);
     for (let link = this.waitingClients.first(); link !== null; ) {
       const next = link.next;
       let host = link.route;
@@ -587,7 +589,7 @@ export class Pool implements ServerOwner {
    */
   private dispatchSplit(router: HostRouter): void {
     const topology = this.context.topologyFor(this.database);
-    if (topology.kind === 'patroni') router.follow(topology.replicas);
+    if (topology.kind === 'patroni') router.follow(topology.replicas, null);
     const lsn = this.setting('read_your_writes') === 'lsn';
     const fallback = this.setting('replica_fallback');
     let primaryWaiting = 0;

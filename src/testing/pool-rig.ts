@@ -104,6 +104,8 @@ export interface RigHosts {
   pool_size?: number;
   /** the host monitor's object per host (null: not monitored yet) */
   monitored?: (address: ServerAddress) => MonitoredHost | null;
+  /** a Patroni entry: the first host is the leader, `replicas` what the last poll listed (the test may replace it) */
+  patroni?: boolean;
 }
 
 export interface PoolRig {
@@ -113,6 +115,8 @@ export interface PoolRig {
   servers: FakeSocket[];
   /** the port each of `servers` was opened to */
   serverPorts: number[];
+  /** where the pool's servers are (a plain object the test may change) */
+  topology: Topology;
   /** a logged-in client (its login bytes already taken) */
   connect(): { client: ClientConnection; socket: FakeSocket };
 }
@@ -133,7 +137,16 @@ export function poolRig(mode: PoolMode, overrides: Partial<Settings> = {}, sever
   const topology = (
     several === null
       ? { kind: 'static', current: { host: '127.0.0.1', port: 5432 } }
-      : { kind: 'multi-host', current: { ...database.hosts[0]! }, database, reject: () => undefined, accepts: () => true, confirmed: () => undefined, recheck: () => undefined }
+      : {
+          kind: several.patroni === true ? 'patroni' : 'multi-host',
+          current: { ...database.hosts[0]! },
+          replicas: several.hosts.filter((h) => h.standby).map((h) => ({ host: '127.0.0.1', port: h.port })),
+          database,
+          reject: () => undefined,
+          accepts: () => true,
+          confirmed: () => undefined,
+          recheck: () => undefined,
+        }
   ) as unknown as Topology;
   const poolContext: PoolContext = {
     config,
@@ -187,6 +200,7 @@ export function poolRig(mode: PoolMode, overrides: Partial<Settings> = {}, sever
     settings,
     servers,
     serverPorts,
+    topology,
     connect() {
       const socket = new FakeSocket();
       const client = new ClientConnection(socket as unknown as Socket, clientContext);
