@@ -16,6 +16,8 @@ export type PoolerErrorCode =
   | 'TOO_MANY_CLIENTS'
   | 'TOO_MANY_SERVERS'
   | 'QUERY_WAIT_TIMEOUT'
+  /** a cancel reached a request still waiting for a server: it never ran */
+  | 'QUERY_CANCELED'
   | 'NO_PRIMARY'
   | 'IDLE_TRANSACTION_TIMEOUT'
   | 'CLIENT_IDLE_TIMEOUT'

@@ -137,6 +137,25 @@ describe('cancel', () => {
     await c.end();
   });
 
+  it('cancels a query still waiting for a server: 57014 at once, and it never runs (PgBouncer runs it later)', async () => {
+    const holder = client('single');
+    await holder.connect();
+    await holder.query('BEGIN');
+    const waiter = client('single');
+    await waiter.connect();
+    const started = Date.now();
+    const queued = waiter.query("SELECT set_config('application_name', 'canceled-but-ran', false)");
+    await new Promise((r) => setTimeout(r, 300));
+    const { processID, secretKey } = waiter as unknown as { processID: number; secretKey: number };
+    await sendCancelRequest(pooler.port, processID, secretKey);
+    await expect(queued).rejects.toMatchObject({ code: '57014' });
+    expect(Date.now() - started).toBeLessThan(1300);
+    await holder.query('COMMIT');
+    const { rows } = await waiter.query('SELECT current_setting(\'application_name\') AS name');
+    expect(rows[0].name).not.toBe('canceled-but-ran');
+    await Promise.all([holder.end(), waiter.end()]);
+  });
+
   it('ignores a cancel for an idle client, even when its last server now runs another client\'s query', async () => {
     const idle = client('single');
     await idle.connect();

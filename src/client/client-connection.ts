@@ -10,6 +10,7 @@ import type { Logger } from '../log.js';
 import { describeCode, Disposition, PacketStream, Treat, treatTable, type PacketHandler } from '../net/packet-stream.js';
 import { tuneSocket, WriteStall } from '../net/socket-tuning.js';
 import type { ClientLink, ClientPool } from './pool-port.js';
+import { isOneRequest } from './queued-request.js';
 import { authenticationOk, backendKeyData, errorResponseFor, parameterStatus, readyForQueryIdle } from '../protocol/backend-messages.js';
 import {
   FrontendCode,
@@ -369,6 +370,25 @@ export class ClientConnection implements PacketHandler, LoginHost {
     if (!isLoneBegin(begin) && !phase.link.readRetryable) return false;
     this.held = [begin];
     this.pausedForServer = true;
+    this.updateReading();
+    return true;
+  }
+
+  /**
+   * A cancel came while the client waits for a server: when what it holds is exactly one request,
+   * drop it and answer as the server would (57014, then ReadyForQuery), and say true. PgBouncer
+   * drops such a cancel, and the query runs once a server is free.
+   */
+  cancelQueued(): boolean {
+    const phase = this.phase;
+    if (phase.name !== 'ready' || this.serverSocket !== null || this.heldForAnswers || !this.stream.betweenMessages) return false;
+    const held = this.held.length === 1 ? this.held[0]! : Buffer.concat(this.held);
+    if (!isOneRequest(held)) return false;
+    this.held = [];
+    this.unanswered = null;
+    this.pausedForServer = false;
+    const canceled = new PoolerError('QUERY_CANCELED', SqlState.queryCanceled, 'canceling statement due to user request', 'ERROR');
+    this.socket.write(Buffer.concat([errorResponseFor(canceled), readyForQueryIdle]));
     this.updateReading();
     return true;
   }

@@ -61,6 +61,8 @@ export interface PoolClient extends ServerPeer {
    * BEGIN, or reads a replica was running (Link.readRetryable), hold that again for another server and say true.
    */
   holdUnanswered(): boolean;
+  /** a cancel while waiting for a server: drop the one request held and answer 57014 for the server; false when that is not what is held */
+  cancelQueued(): boolean;
   /** the first complete message the client holds for its next server, or null (read_write_split judges it) */
   firstHeldMessage(): Buffer | null;
   /** end the client with an error */
@@ -364,8 +366,13 @@ export class Pool implements ServerOwner {
     this.dispatch();
   }
 
-  /** the link's client asked to cancel what its server is running */
+  /** the link's client asked to cancel what its server is running, or the request it waits to send */
   cancel(link: Link): void {
+    if (link.state === 'waiting' && link.server === null && link.client.cancelQueued()) {
+      link.route = null;
+      this.setClientState(link, 'active');
+      return;
+    }
     this.context.cancel(link);
   }
 
