@@ -127,9 +127,7 @@ describe('cancel', () => {
     const started = Date.now();
     const sleeping = c.query('SELECT pg_sleep(10)');
     await new Promise((r) => setTimeout(r, 300));
-    // The CancelRequest carries the key the pooler gave this client, as node-postgres received it.
-    const { processID, secretKey } = c as unknown as { processID: number; secretKey: number };
-    await sendCancelRequest(pooler.port, processID, secretKey);
+    await cancel(c);
     await expect(sleeping).rejects.toMatchObject({ code: '57014' });
     expect(Date.now() - started).toBeLessThan(1300);
     const { rows } = await c.query('SELECT 2 AS after');
@@ -146,8 +144,7 @@ describe('cancel', () => {
     const started = Date.now();
     const queued = waiter.query("SELECT set_config('application_name', 'canceled-but-ran', false)");
     await new Promise((r) => setTimeout(r, 300));
-    const { processID, secretKey } = waiter as unknown as { processID: number; secretKey: number };
-    await sendCancelRequest(pooler.port, processID, secretKey);
+    await cancel(waiter);
     await expect(queued).rejects.toMatchObject({ code: '57014' });
     expect(Date.now() - started).toBeLessThan(1300);
     await holder.query('COMMIT');
@@ -164,12 +161,17 @@ describe('cancel', () => {
     await busy.connect();
     const sleeping = busy.query('SELECT pg_sleep(1) AS slept');
     await new Promise((r) => setTimeout(r, 300));
-    const { processID, secretKey } = idle as unknown as { processID: number; secretKey: number };
-    await sendCancelRequest(pooler.port, processID, secretKey);
+    await cancel(idle);
     await expect(sleeping).resolves.toMatchObject({ rows: [{ slept: '' }] });
     await Promise.all([idle.end(), busy.end()]);
   });
 });
+
+/** a CancelRequest with the key the pooler gave this client, as node-postgres received it */
+function cancel(c: pg.Client): Promise<void> {
+  const { processID, secretKey } = c as unknown as { processID: number; secretKey: number };
+  return sendCancelRequest(pooler.port, processID, secretKey);
+}
 
 function sendCancelRequest(port: number, processId: number, secretKey: number): Promise<void> {
   return new Promise((resolve, reject) => {
