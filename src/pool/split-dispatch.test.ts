@@ -26,11 +26,11 @@ interface Setup {
   monitored: Map<number, MonitoredHost>;
 }
 
-function setup(pool_size = 2): Setup {
+function setup(pool_size = 2, fallback: 'primary' | 'wait' = 'primary'): Setup {
   const monitored = monitoredHosts([PRIMARY, S1, S2]);
   const rig = poolRig(
     'transaction',
-    { read_write_split: true },
+    { read_write_split: true, replica_fallback: fallback },
     {
       hosts: [PRIMARY, S1, S2].map((port) => ({ port, standby: port !== PRIMARY })),
       target_session_attrs: 'any',
@@ -122,5 +122,29 @@ describe('read_write_split over fake servers', () => {
     c.feed(Query('INSERT INTO t VALUES (3)'));
     await settleAll();
     expect(rig.serverPorts.filter((p) => p === PRIMARY)).toHaveLength(2);
+  });
+
+  it('with every standby banned, reads go to the primary (replica_fallback = primary) or wait for a standby (= wait)', async () => {
+    for (const fallback of ['primary', 'wait'] as const) {
+      const { rig, monitored } = setup(2, fallback);
+      const socket = await loggedInClient(rig);
+      for (const port of [S1, S2]) for (let i = 0; i < 3; i++) monitored.get(port)!.failed('test');
+      socket.feed(Query('SELECT 1'));
+      await settleAll();
+      const at = serverGot(rig, 'SELECT 1');
+      if (fallback === 'primary') {
+        expect(rig.serverPorts[at]).toBe(PRIMARY);
+        continue;
+      }
+      expect(at).toBe(-1);
+      // S1's ban runs out and its probe passes: the next dispatch (the janitor's tick) sends the read there
+      const health = monitored.get(S1)!.health;
+      health.bannedUntil = 0;
+      expect(health.due()).toBe('probe');
+      health.checked('probe', true);
+      rig.pool.dispatch();
+      await settleAll();
+      expect(rig.serverPorts[serverGot(rig, 'SELECT 1')]).toBe(S1);
+    }
   });
 });
