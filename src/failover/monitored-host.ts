@@ -41,7 +41,7 @@ export class MonitoredHost {
   constructor(
     readonly address: ServerAddress,
     policy: HealthPolicy,
-    private readonly now: () => number,
+    readonly now: () => number,
     onEvent: (host: MonitoredHost, event: HealthEvent) => void,
   ) {
     this.health = new HostHealth(`${address.host}:${address.port}`, policy, now, (event) => {
@@ -74,7 +74,7 @@ export class MonitoredHost {
   /** a transaction routed here ended after `ms` */
   transactionDone(ms: number): void {
     this.transactions++;
-    this.transactionTime.add(ms);
+    this.transactionTime.add(ms, this.now());
   }
 
   /**

@@ -47,7 +47,8 @@ export class RoutedHost implements BalancedHost {
   }
 
   get avgTransactionMs(): number {
-    return this.monitored?.transactionTime.value ?? 0;
+    const monitored = this.monitored;
+    return monitored === null ? 0 : monitored.transactionTime.at(monitored.now());
   }
 }
 
