@@ -177,18 +177,22 @@ describe('load_balance over two equal standbys', () => {
     expectShare(c, 0.4, 0.6);
   }, 40_000);
 
-  it('least_response_time over equal hosts: both used', async () => {
+  it('least_response_time over equal hosts: a 2 s query on one does not leave it starved afterwards', async () => {
+    // one slow transaction lands on one standby and lifts its average far above the other's
+    const slow = new pg.Client({ connectionString: pooler.url('least_response_time', 'postgres') });
+    await slow.connect();
+    const slowPort = (await slow.query<{ port: number }>('select pg_sleep(2), inet_server_port() as port')).rows[0]!.port;
+    await slow.end();
     const c = await run('least_response_time');
     allOnStandbys(c);
-    // The lowest (active + 1) × average time wins. No near-even split is asserted: a host's
-    // average moves only when it gets a transaction, so one slow sample (a standby descheduled on
-    // this busy machine) leaves it looking slow, and passed over, long after it is fast again.
-    // Runs here gave 57/43, 59/41, 62/38, 88/12 and 9/91 for identical standbys; a single 3 s
-    // query on one of them brought its average to 221 ms and its share of the next 10 000 to 3.
-    expect(c.s1).toBeGreaterThan(0);
-    expect(c.s2).toBeGreaterThan(0);
-    const hosts = await showHosts('least_response_time');
-    console.log(`least_response_time averages (us): ${hosts.map((h) => `${h.port} ${String(h.avg_xact_us)}`).join(', ')}`);
+    // The lowest (active + 1) × average time wins. Averages fade while a host gets no transaction
+    // (moving-average.ts), so the slowed one is tried again within seconds and its ~1 ms answers
+    // bring it back. Before that, it got 3 of the next 10 000. Identical standbys on a busy shared
+    // machine still differ from moment to moment (a descheduled one is slow for a while, rightly),
+    // so a fifth is the floor asserted, not an even split.
+    const share = (slowPort === cluster.standbys[0]!.port ? c.s1 : c.s2) / TRANSACTIONS;
+    expect(share).toBeGreaterThanOrEqual(0.2);
+    expectShare(c, 0.2, 0.8);
   }, 40_000);
 
   it('power_of_two over equal hosts: both used, neither starved', async () => {

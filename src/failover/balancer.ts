@@ -18,9 +18,19 @@ export interface BalancedHost {
 /** a number in [0, 1), as Math.random */
 export type Random = () => number;
 
+/**
+ * least_response_time gives every EXPLORE_EVERY-th pick to the hosts in turn. A host's average
+ * moves only when it gets a transaction: one that looks slow (a slow query, a stall that is over)
+ * would otherwise get none and never look fast again. This keeps a fresh sample coming from each
+ * host at a small cost: a really slow one gets at most 1/32 of the picks more than it earns.
+ */
+const EXPLORE_EVERY = 32;
+
 export class Balancer {
   /** round robin, and the tie-break of the least-* modes: where the next scan starts */
   private cursor = 0;
+  /** least_response_time picks so far, for exploration */
+  private picks = 0;
   /** smooth weighted round robin: each host's running credit, by index */
   private credit = new Float64Array(0);
 
@@ -45,7 +55,7 @@ export class Balancer {
       case 'least_connections':
         return this.least(hosts, eligible, false);
       case 'least_response_time':
-        return this.least(hosts, eligible, true);
+        return ++this.picks % EXPLORE_EVERY === 0 ? this.roundRobin(hosts, eligible) : this.least(hosts, eligible, true);
       case 'power_of_two':
         return this.powerOfTwo(hosts, eligible);
       default:

@@ -102,7 +102,7 @@ describe('host pools of a replica entry', () => {
 
   it('least_response_time prefers the standby with the shorter average transaction time', async () => {
     const { rig, monitored } = await setup('least_response_time');
-    // far apart: the rig's own transactions take real milliseconds, and averages fade over the test's few hundred
+    // far apart: the rig's own transactions take real milliseconds, and averages fade over the test's few hundred ms
     monitored.get(S1)!.transactionDone(200);
     monitored.get(S2)!.transactionDone(2);
     const ports = await transactions(rig, await loggedInClient(rig), 6);

@@ -47,8 +47,7 @@ export class RoutedHost implements BalancedHost {
   }
 
   get avgTransactionMs(): number {
-    const monitored = this.monitored;
-    return monitored === null ? 0 : monitored.transactionTime.at(monitored.now());
+    return this.monitored?.transactionTime.value ?? 0;
   }
 }
 
