@@ -74,7 +74,7 @@ export class Pooler implements ClientContext {
       // get servers at the new target (or keep waiting while there is none)
       onChange: (topology, previous) => {
         for (const pool of this.pools.of(topology.name)) {
-          if (previous !== null) pool.targetMoved();
+          pool.targetMoved(previous);
           pool.dispatch();
         }
       },

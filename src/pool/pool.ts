@@ -287,14 +287,18 @@ export class Pool implements ServerOwner {
   }
 
   /**
-   * The topology's target (the primary) moved. With read_write_split the replica side's servers
-   * were made for their own hosts, not for the target: those on a host still among the replicas
-   * keep serving reads, so a failover costs the replicas no reconnections. The primary side's
-   * close, and so do a replica's on the host that became the target or left the replica list.
+   * The topology's target (the primary) moved from `previous`. With read_write_split the replica
+   * side's servers were made for their own hosts, not for the target: those on a host still among
+   * the replicas keep serving reads, so a failover costs the replicas no reconnections. The primary
+   * side's close, and so do a replica's on the host that became the target (also when there was
+   * none before: a promoted replica) or left the replica list.
    */
-  targetMoved(): void {
+  targetMoved(previous: ServerAddress | null): void {
     const router = this.router;
-    if (router === null || !this.split) return this.markAllCloseNeeded('target_moved');
+    if (router === null || !this.split) {
+      if (previous !== null) this.markAllCloseNeeded('target_moved');
+      return;
+    }
     const topology = this.context.topologyFor(this.database);
     if (topology.kind === 'patroni') router.follow(topology.replicas);
     const target = topology.current;
