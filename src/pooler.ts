@@ -70,11 +70,11 @@ export class Pooler implements ClientContext {
       settings: () => this.settings,
       checker: new ServerHostChecker(monitorLogin),
       replayConnector: new ServerReplayConnector(monitorLogin),
-      // the target moved: idle servers close now, busy ones when released, and waiting clients get
-      // servers at the new target (or keep waiting while there is none)
+      // the target moved: its idle servers close now, busy ones when released, and waiting clients
+      // get servers at the new target (or keep waiting while there is none)
       onChange: (topology, previous) => {
         for (const pool of this.pools.of(topology.name)) {
-          if (previous !== null) pool.markAllCloseNeeded('target_moved');
+          pool.targetMoved(previous);
           pool.dispatch();
         }
       },

@@ -287,13 +287,40 @@ export class Pool implements ServerOwner {
 
   /** every server is obsolete: unused ones close now, the others when released, each logged with `reason` */
   markAllCloseNeeded(reason: DisconnectReason): void {
+    this.markCloseNeeded(reason, () => true);
+  }
+
+  /**
+   * The topology's target (the primary) moved from `previous`. With read_write_split the replica
+   * side's servers were made for their own hosts, not for the target: those on a host still among
+   * the replicas keep serving reads, so a failover costs the replicas no reconnections. The primary
+   * side's close, and so do a replica's on the host that became the target (also when there was
+   * none before: a promoted replica) or left the replica list.
+   */
+  targetMoved(previous: ServerAddress | null): void {
+    const router = this.router;
+    if (router === null || !this.split) {
+      if (previous !== null) this.markAllCloseNeeded('target_moved');
+      return;
+    }
+    const topology = this.context.topologyFor(this.database);
+    if (topology.kind === 'patroni') router.follow(topology.replicas);
+    const target = topology.current;
+    const stillReplica = (route: RoutedHost): boolean =>
+      router.hosts.includes(route) && (target === null || route.address.host !== target.host || route.address.port !== target.port);
+    this.markCloseNeeded('target_moved', (server) => server.route === null || !stillReplica(server.route));
+  }
+
+  /** the servers `obsolete` picks: unused ones close now, the others when released */
+  private markCloseNeeded(reason: DisconnectReason, obsolete: (server: PoolServer) => boolean): void {
     for (const list of [this.loginServers, this.activeServers, this.testedServers]) {
       for (let s = list.first(); s !== null; s = s.next) {
+        if (!obsolete(s)) continue;
         s.closeNeeded = true;
         this.closeReasons.set(s, reason);
       }
     }
-    for (const server of [...this.idleServers.toArray(), ...this.usedServers.toArray()]) server.close(reason);
+    for (const server of [...this.idleServers.toArray(), ...this.usedServers.toArray()]) if (obsolete(server)) server.close(reason);
   }
 
   // --- client side
