@@ -304,7 +304,7 @@ export class Pool implements ServerOwner {
       return;
     }
     const topology = this.context.topologyFor(this.database);
-    if (topology.kind === 'patroni') router.follow(topology.replicas);
+    if (topology.kind === 'patroni') router.follow(topology.replicas, null);
     const target = topology.current;
     const stillReplica = (route: RoutedHost): boolean =>
       router.hosts.includes(route) && (target === null || route.address.host !== target.host || route.address.port !== target.port);
