@@ -291,20 +291,21 @@ export class Pool implements ServerOwner {
   }
 
   /**
-   * The topology's target (the primary) moved from `previous`. With read_write_split the replica
-   * side's servers were made for their own hosts, not for the target: those on a host still among
-   * the replicas keep serving reads, so a failover costs the replicas no reconnections. The primary
-   * side's close, and so do a replica's on the host that became the target (also when there was
-   * none before: a promoted replica) or left the replica list.
+   * The topology's target (the primary) moved from `previous`. With read_write_split, or a Patroni
+   * entry balancing its replicas, the replica servers were made for their own hosts, not for the
+   * target: those on a host still among the replicas keep serving reads, so a failover costs the
+   * replicas no reconnections. The primary side's servers close, and so do those on a host that
+   * became the target (also when there was none before: a promoted replica) or left the replica list.
    */
   targetMoved(previous: ServerAddress | null): void {
     const router = this.router;
-    if (router === null || !this.split) {
+    const topology = this.context.topologyFor(this.database);
+    // other pools (a host list balancing standbys included, as before) are all for the target
+    if (router === null || !(this.split || topology.kind === 'patroni')) {
       if (previous !== null) this.markAllCloseNeeded('target_moved');
       return;
     }
-    const topology = this.context.topologyFor(this.database);
-    if (topology.kind === 'patroni') router.follow(topology.replicas, null);
+    if (topology.kind === 'patroni') router.follow(topology.replicas, this.split ? null : topology.current);
     const target = topology.current;
     const stillReplica = (route: RoutedHost): boolean =>
       router.hosts.includes(route) && (target === null || route.address.host !== target.host || route.address.port !== target.port);
