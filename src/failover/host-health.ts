@@ -102,18 +102,19 @@ export class HostHealth {
 
   /**
    * The outcome of the check or probe due() asked for. A check that comes back after the host was
-   * banned in the meantime says nothing about the ban: only the probe ends it.
+   * banned in the meantime says nothing about the ban: only the probe ends it. A failure bans for
+   * `banMs` (server_ban_time unless the caller knows better).
    */
-  checked(action: 'check' | 'probe', ok: boolean, why = 'no answer'): void {
+  checked(action: 'check' | 'probe', ok: boolean, why = 'no answer', banMs = this.policy.banTime): void {
     this.lastCheck = this.now();
     if (action === 'check') {
       this.checking = false;
       if (this.state !== 'up') return;
       if (ok) this.failures = 0;
-      else this.ban(`health check failed: ${why}`);
+      else this.ban(`health check failed: ${why}`, banMs);
     } else if (this.state === 'probing') {
       if (ok) this.back();
-      else this.ban(`probe failed: ${why}`);
+      else this.ban(`probe failed: ${why}`, banMs);
     }
   }
 

@@ -234,10 +234,18 @@ describe('what is not a host list', () => {
     expect(t.row(2)).toMatchObject({ role: 'standby', lagBytes: 5000, lagMs: null, lagging: true });
     expect(t.row(3)).toMatchObject({ state: 'banned', banReason: 'health check failed: Patroni reports it stopped' });
 
+    // Patroni's word bans for two polls, not server_ban_time: once it reports the member streaming, the probe brings it back
+    expect(t.row(3).bannedUntil).toBe(t.now + 2000);
+    t.topology.members = [...t.topology.members.slice(0, 2), { name: 'n3', host: 'h', port: 3, role: 'replica', state: 'streaming', lag: 0 }];
+    t.topology.membersPolledAt = t.now + 2000;
+    await t.tick(2000);
+    expect(t.row(3)).toMatchObject({ state: 'up', role: 'standby' });
+    expect(t.checker.calls).toEqual([]);
+
     // Patroni has not answered for a while: a login tells instead
-    t.checker.answers.set(1, primary(9000n)).set(2, standby(8900n));
+    t.checker.answers.set(1, primary(9000n)).set(2, standby(8900n)).set(3, standby(8900n));
     await t.tick(4000);
-    expect(t.checker.calls.sort()).toEqual(['status 1', 'status 2']);
+    expect(t.checker.calls.sort()).toEqual(['status 1', 'status 2', 'status 3']);
     expect(t.row(2)).toMatchObject({ lagBytes: 100, lagging: false });
   });
 });

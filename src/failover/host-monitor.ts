@@ -92,6 +92,8 @@ interface Outcome {
   sentAt: number;
   /** Patroni's lag for the member, bytes */
   patroniLag: number | null;
+  /** how long a failure bans the host; null: server_ban_time */
+  banMs: number | null;
 }
 
 /** several hosts, or Patroni: there is a choice to watch over; a single host has nowhere else to go */
@@ -216,12 +218,15 @@ export class HostMonitor {
    */
   private async check(db: MonitoredDatabase, host: MonitoredHost, action: 'check' | 'probe', settings: Settings): Promise<Outcome> {
     const topology = db.topology;
-    const outcome: Outcome = { host, action, ok: true, why: '', role: null, status: null, sentAt: this.context.now(), patroniLag: null };
+    const outcome: Outcome = { host, action, ok: true, why: '', role: null, status: null, sentAt: this.context.now(), patroniLag: null, banMs: null };
     if (topology.kind === 'patroni' && this.context.now() - topology.membersPolledAt <= 3 * settings.patroni_poll_interval) {
       const member = topology.members.find((m) => host.is(m));
-      if (member === undefined) return { ...outcome, ok: false, why: "not in Patroni's member list" };
+      if (member === undefined) return { ...outcome, ok: false, why: "not in Patroni's member list", banMs: 2 * settings.patroni_poll_interval };
       outcome.ok = memberRuns(member);
       outcome.why = `Patroni reports it ${member.state}`;
+      // Patroni's word, not a failure seen: a member restarting (a demoted leader) streams again
+      // seconds later, and the next poll that says so brings it back, not server_ban_time from now
+      outcome.banMs = 2 * settings.patroni_poll_interval;
       outcome.role = isLeaderRole(member.role) ? 'primary' : 'standby';
       outcome.patroniLag = outcome.role === 'primary' ? 0 : member.lag;
       return outcome;
@@ -249,7 +254,7 @@ export class HostMonitor {
     for (const o of outcomes) {
       o.host.inFlight = false;
       if (!this.current(db, o.host)) continue;
-      o.host.checked(o.action, o.ok, o.why);
+      o.host.checked(o.action, o.ok, o.why, o.banMs ?? undefined);
       if (!o.ok || o.role === null) continue;
       o.host.role = o.role;
       if (o.role === 'primary') o.host.forgetReplay();

@@ -109,10 +109,10 @@ export class MonitoredHost {
   }
 
   /** the outcome of the check or probe due() asked for */
-  checked(action: 'check' | 'probe', ok: boolean, why?: string): void {
+  checked(action: 'check' | 'probe', ok: boolean, why?: string, banMs?: number): void {
     this.checkedAt = this.now();
     const before = this.health.bans;
-    this.health.checked(action, ok, why);
+    this.health.checked(action, ok, why, banMs);
     if (this.health.bans > before) this.bans[action === 'check' ? 'health_check' : 'probe']++;
   }
 }
