@@ -19,7 +19,8 @@ import { parameterSetQuery } from '../server/parameter-sync.js';
 import { TxStatus } from '../protocol/codes.js';
 import type { MonitoredHost } from '../failover/monitored-host.js';
 import type { ServerAddress, Topology } from '../failover/topology.js';
-import { HostRouter, type RoutedHost, type ServerCounts } from './host-router.js';
+import type { RoutedHost, ServerCounts } from './host-router.js';
+import { HostPools, type HostPoolsOwner } from './host-pools.js';
 import { LSN_PENDING, Side } from './read-split.js';
 import { parseLsn, PRIMARY_LSN_SQL } from '../failover/replica-lag.js';
 import { checkServerRole, readServerRole } from './server-role.js';
@@ -124,13 +125,8 @@ export class Pool implements ServerOwner {
   peakActive = 0;
   /** why markAllCloseNeeded marked a server, for the close at its release */
   private readonly closeReasons = new WeakMap<PoolServer, DisconnectReason>();
-  /** one pool per host, balanced (host-router.ts); null for every entry that is not a balanced replica list or split */
-  private router: HostRouter | null;
-  /** read_write_split: the router holds the replicas, and servers with no route are the primary's */
-  private split = false;
-  private readonly primarySide: ServerCounts = { servers: 0, active: 0, pending: 0 };
-  /** primary servers reading a commit position (read_your_writes): 'tested', but no login the pool waits for */
-  private commitPositionReads = 0;
+  /** a pool per host, balanced, and the split's primary side (host-pools.ts); null for an entry with one target */
+  private hosts: HostPools | null;
 
   constructor(
     readonly database: DatabaseConfig,
@@ -140,22 +136,47 @@ export class Pool implements ServerOwner {
     private readonly context: PoolContext,
     readonly stats: DatabaseStats,
   ) {
-    this.router = this.makeRouter();
+    this.hosts = this.makeHostPools();
   }
 
-  private makeRouter(): HostRouter | null {
-    const loadBalance = this.setting('load_balance');
-    const kind = this.context.topologyFor(this.database).kind;
-    const lookup = (address: ServerAddress): MonitoredHost | null => this.context.monitoredHost(this.database.name, address);
-    this.split = this.mode !== 'session' && this.setting('read_write_split') && (kind === 'patroni' || (kind === 'multi-host' && this.database.hosts.length > 1));
-    if (this.split) return new HostRouter(this.database, loadBalance, lookup, undefined, 'standby', kind === 'patroni');
-    if (!HostRouter.applies(kind, this.database, loadBalance)) return null;
-    return new HostRouter(this.database, loadBalance, lookup, undefined, this.database.target_session_attrs, kind === 'patroni');
+  private makeHostPools(): HostPools | null {
+    const pool = this;
+    const owner: HostPoolsOwner = {
+      get database() {
+        return pool.database;
+      },
+      waitingClients: this.waitingClients,
+      waitingLoginClients: this.waitingLoginClients,
+      get minPoolSize() {
+        return pool.minPoolSize;
+      },
+      get clientCount() {
+        return pool.clientCount;
+      },
+      get serverCount() {
+        return pool.serverCount;
+      },
+      get poolSize() {
+        return pool.poolSize;
+      },
+      get topology() {
+        return pool.topology;
+      },
+      get loginBlocked() {
+        return pool.loginError !== null && clock.now < pool.loginRetryAt;
+      },
+      setting: (key) => this.setting(key),
+      takeIdleServer: (host) => this.takeIdleServer(host),
+      linkServer: (link, server) => this.link(link, server),
+      launch: (route) => this.launch(route),
+      sharedCapsAllow: () => this.sharedCapsAllow(),
+    };
+    return HostPools.make(owner, (address) => this.context.monitoredHost(this.database.name, address));
   }
 
   /** read_write_split is in force: provable reads go to replicas (not in session mode, where the server is the client's) */
   get splitsReads(): boolean {
-    return this.split;
+    return this.hosts?.split ?? false;
   }
 
   get name(): string {
@@ -265,11 +286,10 @@ export class Pool implements ServerOwner {
    */
   updateDatabase(database: DatabaseConfig, reconnect: boolean): void {
     (this as { database: DatabaseConfig }).database = database;
-    const before = this.router;
-    const after = this.makeRouter();
-    if (before === null ? after !== null : !before.sameAs(after)) {
+    const after = this.makeHostPools();
+    if (!HostPools.same(this.hosts, after)) {
       // servers counted in the old host pools (or in none) would be miscounted in the new ones
-      this.router = after;
+      this.hosts = after;
       reconnect = true;
     }
     if (!reconnect) return;
@@ -298,18 +318,9 @@ export class Pool implements ServerOwner {
    * became the target (also when there was none before: a promoted replica) or left the replica list.
    */
   targetMoved(previous: ServerAddress | null): void {
-    const router = this.router;
-    const topology = this.context.topologyFor(this.database);
-    // other pools (a host list balancing standbys included, as before) are all for the target
-    if (router === null || !(this.split || topology.kind === 'patroni')) {
-      if (previous !== null) this.markAllCloseNeeded('target_moved');
-      return;
-    }
-    if (topology.kind === 'patroni') router.follow(topology.replicas, this.split ? null : topology.current);
-    const target = topology.current;
-    const stillReplica = (route: RoutedHost): boolean =>
-      router.hosts.includes(route) && (target === null || route.address.host !== target.host || route.address.port !== target.port);
-    this.markCloseNeeded('target_moved', (server) => server.route === null || !stillReplica(server.route));
+    const keeps = this.hosts?.keepsOnTargetMove() ?? null;
+    if (keeps !== null) this.markCloseNeeded('target_moved', (server) => !keeps(server.route));
+    else if (previous !== null) this.markAllCloseNeeded('target_moved');
   }
 
   /** the servers `obsolete` picks: unused ones close now, the others when released */
@@ -358,7 +369,7 @@ export class Pool implements ServerOwner {
     if (failFast !== null) return link.client.fail(failFast, 'login_failed');
     link.waitStart = clock.refresh();
     const split = link.split;
-    if (split !== null && this.split) {
+    if (split !== null && this.splitsReads) {
       const message = link.client.firstHeldMessage();
       split.choose(message?.[0] ?? 0, message, 0, message?.length ?? 0);
     }
@@ -465,7 +476,7 @@ export class Pool implements ServerOwner {
     this.setServerState(server, 'tested');
     readServerRole(server, (inRecovery, readOnly, why) => {
       if (server.closed) return;
-      const router = this.router;
+      const router = this.hosts?.router ?? null;
       if (why === null && router !== null && router.learned(route, inRecovery, readOnly)) return this.onServerReady(server);
       this.context.log.info(
         { pool: this.name, server: `${route.address.host}:${route.address.port}` },
@@ -585,94 +596,13 @@ export class Pool implements ServerOwner {
   dispatch(): void {
     // PAUSE: clients queue, and released servers close, until RESUME
     if (this.paused) return;
-    if (this.router !== null) return this.split ? this.dispatchSplit(this.router) : this.dispatchRouted(this.router);
+    if (this.hosts !== null) return this.hosts.dispatch();
     for (let link = this.waitingClients.first(); link !== null; link = this.waitingClients.first()) {
       const server = this.takeIdleServer();
       if (server === null) break;
       this.link(link, server);
     }
     this.launchIfNeeded();
-  }
-
-  /**
-   * Host pools: each waiting client, oldest first, gets a host from the balancer (kept while it
-   * waits, unless that host stops being usable), then an idle server of that host, or a server
-   * launched there within the host's pool_size; otherwise it waits for that host.
-   */
-  private dispatchRouted(router: HostRouter): void {
-    const topology = this.context.topologyFor(this.database);
-    if (topology.kind === 'patroni') router.follow(topology.replicas, topology.current);
-    for (let link = this.waitingClients.first(); link !== null; ) {
-      const next = link.next;
-      let host = link.route;
-      if (host === null || !router.stillFits(host)) host = link.route = router.pick();
-      if (host !== null) this.serveOn(link, host);
-      link = next !== null && next.list === this.waitingClients ? next : null;
-    }
-    // the first login (whose parameters welcome the clients) and min_pool_size go where the balancer says
-    if (this.waitingLoginClients.size > 0 || (this.minPoolSize > 0 && this.clientCount > 0 && this.serverCount < this.minPoolSize)) {
-      const host = router.pick();
-      if (host !== null) this.launchOn(host);
-    }
-  }
-
-  /**
-   * read_write_split: each waiting client, oldest first, goes to the side its first message chose.
-   * A read gets a replica that has replayed the client's last write (read_your_writes), chosen by
-   * the balancer; with none, the primary (or, replica_fallback = wait, it waits for one). The
-   * primary side is the pool of the topology's writable target, grown one login at a time.
-   */
-  private dispatchSplit(router: HostRouter): void {
-    const topology = this.context.topologyFor(this.database);
-    if (topology.kind === 'patroni') router.follow(topology.replicas, null);
-    const lsn = this.setting('read_your_writes') === 'lsn';
-    const fallback = this.setting('replica_fallback');
-    let primaryWaiting = 0;
-    for (let link = this.waitingClients.first(); link !== null; ) {
-      const next = link.next;
-      const split = link.split;
-      if (split !== null && split.side === Side.Replica) {
-        const required = lsn ? split.requiredLsn : 0n;
-        let host = link.route;
-        if (host === null || !router.stillFits(host, required)) host = link.route = router.pickReplica(required);
-        if (host !== null) this.serveOn(link, host);
-        else if (required !== 0n || fallback === 'primary') {
-          split.fallBack();
-        }
-      }
-      if (link.list === this.waitingClients && (split === null || split.side === Side.Primary)) {
-        link.route = null;
-        const server = this.takeIdleServer(null);
-        if (server !== null) this.link(link, server);
-        else primaryWaiting++;
-      }
-      link = next !== null && next.list === this.waitingClients ? next : null;
-    }
-    const side = this.primarySide;
-    // a server reading a commit position is about to be idle, but that is no login: the pool still grows meanwhile
-    const logins = side.pending - this.commitPositionReads;
-    const wanted =
-      this.waitingLoginClients.size > 0 || primaryWaiting > side.pending || (this.minPoolSize > 0 && this.clientCount > 0 && side.servers < this.minPoolSize);
-    if (!wanted || logins > 0 || (this.loginError !== null && clock.now < this.loginRetryAt)) return;
-    const limit = this.poolSize;
-    if ((limit > 0 && side.servers >= limit) || !this.sharedCapsAllow()) return;
-    this.launch();
-  }
-
-  /** an idle server of `host` for the client, or one launched there for it */
-  private serveOn(link: Link, host: RoutedHost): void {
-    const server = this.takeIdleServer(host);
-    if (server === null) return this.launchOn(host);
-    link.route = null;
-    this.link(link, server);
-  }
-
-  /** open a server on `host` if none is logging in there, the host's pool is under pool_size and the shared caps allow */
-  private launchOn(host: RoutedHost): void {
-    if (host.pending > 0) return;
-    const limit = this.poolSize;
-    if ((limit > 0 && host.servers >= limit) || !this.sharedCapsAllow()) return;
-    this.launch(host);
   }
 
   private link(link: Link, server: PoolServer): void {
@@ -764,11 +694,12 @@ export class Pool implements ServerOwner {
     split.requiredLsn = LSN_PENDING;
     let lsn: bigint | null = null;
     this.setServerState(server, 'tested');
-    this.commitPositionReads++;
+    const hosts = this.hosts;
+    if (hosts !== null) hosts.commitPositionReads++;
     server.runInternal(
       PRIMARY_LSN_SQL,
       (error) => {
-        this.commitPositionReads--;
+        if (hosts !== null) hosts.commitPositionReads--;
         if (error === null && lsn !== null) {
           split.requiredLsn = known;
           split.committedAt(lsn);
@@ -845,7 +776,7 @@ export class Pool implements ServerOwner {
   /** open one more server connection when clients need one and the limits allow it */
   launchIfNeeded(): void {
     if (this.paused) return;
-    if (this.router !== null) return this.split ? this.dispatchSplit(this.router) : this.dispatchRouted(this.router);
+    if (this.hosts !== null) return this.hosts.dispatch();
     if (this.loginServers.size > 0) return; // one login at a time per pool, as PgBouncer does
     const now = clock.now;
     if (this.loginError !== null && now < this.loginRetryAt) return;
@@ -949,7 +880,7 @@ export class Pool implements ServerOwner {
 
   setServerState(server: PoolServer, state: ServerState | null): void {
     // counted where it joined, even if a reload turned the split on or off since
-    if (server.list === null && state !== null) server.counts = server.route ?? (this.split ? this.primarySide : null);
+    if (server.list === null && state !== null) server.counts = this.hosts?.countsFor(server.route) ?? null;
     if (server.counts !== null) countOnHost(server.counts, server.list === null ? null : server.state, state);
     server.list?.remove(server);
     if (state === null) return;
