@@ -81,16 +81,25 @@ export async function startPooler(options: PoolerOptions): Promise<PoolerProcess
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
 
+  const readLog = (): string => {
+    try {
+      return readFileSync(logFile, 'utf8');
+    } catch {
+      return ''; // no log file yet
+    }
+  };
+  // Another test's process may have taken the port between freePort and the pooler's listen: a
+  // connection alone could reach that one, so the pooler's own log must say it listens there.
+  const listening = `listening on 127.0.0.1:${port}`;
   const deadline = Date.now() + 15000;
-  while (!(await canConnect(port))) {
+  while (!(readLog().includes(listening) && (await canConnect(port)))) {
     const code = await Promise.race([exited, new Promise((r) => setTimeout(() => r('running'), 50))]);
     if (code !== 'running' || Date.now() > deadline) {
       child.kill('SIGKILL');
-      let log = '';
-      try {
-        log = readFileSync(logFile, 'utf8');
-      } catch {
-        // no log file yet
+      const log = readLog();
+      if (options.port === undefined && code !== 'running' && /EADDRINUSE/.test(output + log)) {
+        rmSync(dir, { recursive: true, force: true });
+        return startPooler(options);
       }
       throw new Error(`pooler did not start (exit ${String(code)}):\n${output}\n${log}`);
     }
