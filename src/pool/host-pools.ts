@@ -39,6 +39,12 @@ export class HostPools {
   readonly primarySide: ServerCounts = { servers: 0, active: 0, pending: 0 };
   /** primary servers reading a commit position (read_your_writes): 'tested', but no login the pool waits for */
   commitPositionReads = 0;
+  /**
+   * Dispatch rounds, counted: within one, a host (or the primary side) found without an idle
+   * server is not searched again for the next waiting client. A round runs at every release, and
+   * with a hundred clients waiting, searching each time cost more than the transaction itself.
+   */
+  private round = 0;
 
   /** host pools for the entry, or null where it has one target (every entry that balances nothing) */
   static make(owner: HostPoolsOwner, lookup: (address: ServerAddress) => MonitoredHost | null): HostPools | null {
@@ -90,6 +96,7 @@ export class HostPools {
   }
 
   dispatch(): void {
+    this.round++;
     this.follow();
     if (this.split) this.dispatchSplit();
     else this.dispatchRouted();
@@ -129,6 +136,7 @@ export class HostPools {
     const fallback = owner.setting('replica_fallback');
     const waiting = owner.waitingClients;
     let primaryWaiting = 0;
+    let primaryExhausted = false;
     for (let link = waiting.first(); link !== null; ) {
       const next = link.next;
       const split = link.split;
@@ -141,9 +149,12 @@ export class HostPools {
       }
       if (link.list === waiting && (split === null || split.side === Side.Primary)) {
         link.route = null;
-        const server = owner.takeIdleServer(null);
+        const server = primaryExhausted ? null : owner.takeIdleServer(null);
         if (server !== null) owner.linkServer(link, server);
-        else primaryWaiting++;
+        else {
+          primaryExhausted = true;
+          primaryWaiting++;
+        }
       }
       link = next !== null && next.list === waiting ? next : null;
     }
@@ -160,8 +171,12 @@ export class HostPools {
 
   /** an idle server of `host` for the client, or one launched there for it */
   private serveOn(link: Link, host: RoutedHost): void {
+    if (host.exhaustedIn === this.round) return;
     const server = this.owner.takeIdleServer(host);
-    if (server === null) return this.launchOn(host);
+    if (server === null) {
+      host.exhaustedIn = this.round;
+      return this.launchOn(host);
+    }
     link.route = null;
     this.owner.linkServer(link, server);
   }

@@ -21,6 +21,8 @@ export class RoutedHost implements BalancedHost {
   readOnly = false;
   /** after a failed login, the host is passed over until then (ms), so waiting clients try another */
   retryAt = 0;
+  /** the dispatch round that found no idle server here and launched what it could: later clients of that round skip it */
+  exhaustedIn = 0;
   private found: MonitoredHost | null = null;
 
   constructor(
