@@ -151,7 +151,7 @@ export class ClientConnection implements PacketHandler, LoginHost {
   private phase: Phase;
   /** what the client sent while it had no server, in order */
   private held: Buffer[] = [];
-  /** the lone BEGIN that is all this client sent its server so far; null once it sends more */
+  /** the lone chunk that is all this client sent its server so far (a BEGIN, or what went to a replica), kept to send again if that server dies unanswered; null once it sends more */
   private unanswered: Buffer | null = null;
   private pausedForServer = false;
   /** a message waits in `held` for the linked server's replies to what came before it */
