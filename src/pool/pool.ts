@@ -372,6 +372,9 @@ export class Pool implements ServerOwner {
     if (split !== null && this.splitsReads) {
       const message = link.client.firstHeldMessage();
       split.choose(message?.[0] ?? 0, message, 0, message?.length ?? 0);
+    } else if (split !== null) {
+      // a RELOAD turned the split off since this client last chose: all it sends goes to the one target
+      split.fallBack();
     }
     this.setClientState(link, 'waiting');
     this.dispatch();

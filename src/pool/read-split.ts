@@ -68,10 +68,12 @@ export class ReadSplit {
     return this.side;
   }
 
-  /** no replica has what the client needs (or none is up): its reads go to the primary this time */
+  /** no replica has what the client needs (or none is up), or the split is off: the primary this time */
   fallBack(): void {
     this.side = Side.Primary;
     this.retryable = false;
+    // a read, or no split any more: no commit position to learn
+    this.wrote = false;
   }
 
   /**

@@ -147,4 +147,15 @@ describe('read_write_split over fake servers', () => {
       expect(rig.serverPorts[serverGot(rig, 'SELECT 1')]).toBe(S1);
     }
   });
+
+  it('after a RELOAD turns the split off, a client that last read on a standby sends its write to the primary', async () => {
+    const { rig } = setup();
+    const socket = await loggedInClient(rig);
+    expect([S1, S2]).toContain(rig.serverPorts[await run(rig, socket, 'SELECT 1')]);
+    rig.settings.read_write_split = false;
+    rig.pool.updateDatabase(rig.pool.database, false);
+    const writer = await run(rig, socket, 'INSERT INTO t VALUES (1)', 'INSERT 0 1');
+    expect(rig.serverPorts[writer]).toBe(PRIMARY);
+    expect(socket.take().toString('latin1')).toContain('INSERT 0 1');
+  });
 });
