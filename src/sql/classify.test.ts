@@ -5,6 +5,7 @@ import {
   classify,
   classifyForRouting,
   classifyRepeated,
+  classifyRepeatedForRouting,
   classifierCounters,
   describeVerdict,
   loadClassifier,
@@ -382,5 +383,16 @@ describe('classifyRepeated (Parse texts)', () => {
       classifyRepeated(sql);
       expect(classifierCounters.cacheHits).toBe(hits + 1);
     }
+  });
+});
+
+describe('the cache between session-state and routing verdicts', () => {
+  it('does not let a Parse first classified for its session state decide its route', () => {
+    // the prefilter alone, for session state, leaves readOnly undecided for a SELECT calling a function
+    const sql = 'SELECT count(*) FROM orders WHERE customer = $1';
+    expect(classifyRepeated(sql)[0]!.readOnly).toBe(false);
+    expect(classifyRepeatedForRouting(sql)[0]!.readOnly).toBe(true);
+    // and once routing parsed it, the session-state side reads the parsed verdict too
+    expect(classifyRepeated(sql)[0]!.readOnly).toBe(true);
   });
 });

@@ -29,7 +29,14 @@ export const classifierCounters = {
  */
 export const MAX_PARSED_LENGTH = 2 * 1024 * 1024;
 
+/** verdicts routing may use: parsed, or prefiltered for routing */
 const cache = new VerdictCache<readonly StatementVerdict[]>(10_000, 64 * 1024, 8 * 1024 * 1024);
+/**
+ * classifyRepeated's prefilter answers, kept apart: they leave readOnly undecided for a SELECT
+ * that calls a function, and routing must not take that for "not read-only" (a Parse seen first
+ * inside a write transaction would send every later read of the same text to the primary)
+ */
+const sessionOnlyCache = new VerdictCache<readonly StatementVerdict[]>(10_000, 64 * 1024, 8 * 1024 * 1024);
 
 /** the prefilter's per-statement answers, reused from call to call */
 const kinds: number[] = [];
@@ -84,6 +91,7 @@ export function classifyRepeatedForRouting(sql: string): readonly StatementVerdi
 /** forgets every cached verdict (tests, and a pooler that wants to drop the memory) */
 export function clearClassifierCache(): void {
   cache.clear();
+  sessionOnlyCache.clear();
 }
 
 function run(sql: string, routing: boolean, repeated: boolean): readonly StatementVerdict[] {
@@ -94,7 +102,7 @@ function run(sql: string, routing: boolean, repeated: boolean): readonly Stateme
   // Routing parses most SELECTs, so their cached verdicts come first; session-effect
   // classification lets most texts through the prefilter, so that comes first.
   if (routing || repeated) {
-    const hit = cache.get(sql);
+    const hit = cache.get(sql) ?? (routing ? undefined : sessionOnlyCache.get(sql));
     if (hit !== undefined) {
       classifierCounters.cacheHits++;
       return hit;
@@ -104,7 +112,7 @@ function run(sql: string, routing: boolean, repeated: boolean): readonly Stateme
   if (count !== NEEDS_PARSE) {
     classifierCounters.prefiltered++;
     const verdicts = prefiltered(count);
-    if (repeated && sql.length <= MAX_KEPT_PREFILTERED_LENGTH) cache.set(sql, verdicts);
+    if (repeated && sql.length <= MAX_KEPT_PREFILTERED_LENGTH) (routing ? cache : sessionOnlyCache).set(sql, verdicts);
     return verdicts;
   }
   if (!routing && !repeated) {
