@@ -94,11 +94,7 @@ describe('limits', () => {
   });
 
   it('ends a client that waits longer than query_wait_timeout for a server', async () => {
-    const holder = client('single');
-    await holder.connect();
-    await holder.query('BEGIN');
-    const waiter = client('single');
-    await waiter.connect();
+    const [holder, waiter] = await holderAndWaiter();
     const started = Date.now();
     await expect(waiter.query('SELECT 1')).rejects.toMatchObject({ message: expect.stringContaining('query_wait_timeout') });
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
@@ -136,11 +132,7 @@ describe('cancel', () => {
   });
 
   it('cancels a query still waiting for a server: 57014 at once, and it never runs (PgBouncer runs it later)', async () => {
-    const holder = client('single');
-    await holder.connect();
-    await holder.query('BEGIN');
-    const waiter = client('single');
-    await waiter.connect();
+    const [holder, waiter] = await holderAndWaiter();
     const started = Date.now();
     // the answer may come before the cancel's own connection has closed: caught from the start
     const queued = waiter.query("SELECT set_config('application_name', 'canceled-but-ran', false)").then(
@@ -170,6 +162,16 @@ describe('cancel', () => {
     await Promise.all([idle.end(), busy.end()]);
   });
 });
+
+/** two clients of the database whose pool has one server: the first holds it in a transaction */
+async function holderAndWaiter(): Promise<[pg.Client, pg.Client]> {
+  const holder = client('single');
+  await holder.connect();
+  await holder.query('BEGIN');
+  const waiter = client('single');
+  await waiter.connect();
+  return [holder, waiter];
+}
 
 /** a CancelRequest with the key the pooler gave this client, as node-postgres received it */
 function cancel(c: pg.Client): Promise<void> {
