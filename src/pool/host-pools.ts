@@ -113,7 +113,8 @@ export class HostPools {
     for (let link = waiting.first(); link !== null; ) {
       const next = link.next;
       let host = link.route;
-      if (host === null || !router.stillFits(host)) host = link.route = router.pick();
+      // a host already found full this round keeps its clients without another look
+      if (host === null || (host.exhaustedIn !== this.round && !router.stillFits(host))) host = link.route = router.pick();
       if (host !== null) this.serveOn(link, host);
       link = next !== null && next.list === waiting ? next : null;
     }
@@ -143,7 +144,7 @@ export class HostPools {
       if (split !== null && split.side === Side.Replica) {
         const required = lsn ? split.requiredLsn : 0n;
         let host = link.route;
-        if (host === null || !router.stillFits(host, required)) host = link.route = router.pickReplica(required);
+        if (host === null || (host.exhaustedIn !== this.round && !router.stillFits(host, required))) host = link.route = router.pickReplica(required);
         if (host !== null) this.serveOn(link, host);
         else if (required !== 0n || fallback === 'primary') split.fallBack();
       }
