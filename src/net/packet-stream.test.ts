@@ -233,4 +233,39 @@ describe('PacketStream Hold', () => {
       expect(sink.bytes.equals(all), `split at ${at}`).toBe(true);
     }
   });
+
+  it('holds a message read no further than its header too (a text over the inspect limit), at every split, losing no byte', () => {
+    /** holds the first header-only 'Q' */
+    class HeaderHolder extends Recorder {
+      held = false;
+      override onHeader(code: number, length: number): Disposition {
+        if (code === 0x51 && !this.held) {
+          this.held = true;
+          return Disposition.Hold;
+        }
+        return super.onHeader(code, length);
+      }
+    }
+    const small = wire().cstring('select 1').message('Q');
+    const large = wire().cstring(`select '${'y'.repeat(5000)}'`).message('Q');
+    const input = Buffer.concat([wire().message('S'), large, small]);
+    for (let at = 0; at <= input.length; at++) {
+      const handler = new HeaderHolder();
+      const sink = new Sink();
+      const framer = new PacketStream(handler, treatTable({ [0x51]: Treat.Capped }), 1 << 20, 1000);
+      framer.target = sink as unknown as Socket;
+      const pieces = [input.subarray(0, at), input.subarray(at)];
+      let rest: Buffer | null = null;
+      for (let i = 0; i < pieces.length && rest === null; i++) {
+        framer.feed(pieces[i]!);
+        rest = framer.takeRest();
+        if (rest !== null && i === 0) rest = Buffer.concat([rest, pieces[1]!]);
+      }
+      expect(sink.bytes.equals(input.subarray(0, 5)), `split at ${at}`).toBe(true);
+      expect(rest?.equals(input.subarray(5)), `split at ${at}`).toBe(true);
+      expect(framer.betweenMessages, `split at ${at}`).toBe(true);
+      framer.feed(rest!);
+      expect(sink.bytes.equals(input), `split at ${at}`).toBe(true);
+    }
+  });
 });

@@ -11,8 +11,9 @@ import type { Socket } from 'node:net';
 import { HEADER_LENGTH } from '../protocol/codes.js';
 
 /**
- * what to do with one message. Hold (from onMessage only): read nothing from this message on; it
- * and the rest of the chunk come back from takeRest, to be fed again when the handler can decide.
+ * what to do with one message. Hold (from onMessage, or onHeader before any of the message was
+ * forwarded): read nothing from this message on; it and the rest of the chunk come back from
+ * takeRest, to be fed again when the handler can decide.
  */
 export const Disposition = { Forward: 0, Skip: 1, Hold: 2 } as const;
 export type Disposition = (typeof Disposition)[keyof typeof Disposition];
@@ -220,6 +221,10 @@ export class PacketStream {
     }
     const disposition = this.table[code] === Treat.Pass ? Disposition.Forward : this.handler.onHeader(code, length);
     if (this.stopped) return end;
+    if (disposition === Disposition.Hold) {
+      this.pausing = true;
+      return pos;
+    }
     if (pos + total <= end) return this.settle(disposition, pos, total);
     this.settle(disposition, pos, total);
     this.remaining = pos + total - end;
@@ -258,6 +263,12 @@ export class PacketStream {
     }
     const disposition = this.table[code] === Treat.Pass ? Disposition.Forward : this.handler.onHeader(code, length);
     if (this.stopped) return end;
+    if (disposition === Disposition.Hold) {
+      // the header came in pieces: it leads what is held
+      this.pausing = true;
+      this.rest = head;
+      return pos;
+    }
     if (disposition === Disposition.Forward) this.write(head);
     this.remaining = total - HEADER_LENGTH;
     this.remainingForward = disposition === Disposition.Forward;
