@@ -109,6 +109,37 @@ describe('where statements go', () => {
       raw.close();
     }
   });
+  it('answers a 1.5 MB read between two small ones, in one write and cut at awkward offsets, as PostgreSQL direct does', async () => {
+    // over the 1 MB the pooler reads of a statement: unjudged, so it belongs on the primary
+    const big = `SELECT length('${'x'.repeat(1_500_000)}')::text`;
+    const pipeline = Buffer.concat([queryMessage('SELECT 1::text'), queryMessage(big), queryMessage('SELECT 3::text')]);
+    const direct = await RawClient.login(cluster.primary.port, 'postgres');
+    const expected: string[] = [];
+    try {
+      direct.send(pipeline);
+      for (let i = 0; i < 3; i++) expected.push((await direct.readUntilReady()).find((m) => m.code === 'D')!.body.toString('latin1', 6));
+    } finally {
+      direct.close();
+    }
+    expect(expected).toEqual(['1', '1500000', '3']);
+    for (const cut of [null, 3, queryMessage('SELECT 1::text').length + 1, pipeline.length - 5]) {
+      const raw = await RawClient.login(pooler.port, 'app');
+      try {
+        if (cut === null) raw.send(pipeline);
+        else await raw.sendSplit(pipeline, [cut]);
+        const answers: string[] = [];
+        for (let i = 0; i < 3; i++) {
+          const messages = await raw.readUntilReady();
+          const error = messages.find((m) => m.code === 'E');
+          expect(error, error?.body.toString('latin1')).toBeUndefined();
+          answers.push(messages.find((m) => m.code === 'D')!.body.toString('latin1', 6));
+        }
+        expect(answers).toEqual(expected);
+      } finally {
+        raw.close();
+      }
+    }
+  });
 });
 
 /** `pairs` write-then-read rounds over `clients` connections: how many reads missed the row just written */

@@ -580,6 +580,8 @@ export class ClientConnection implements PacketHandler, LoginHost {
     this.heldForAnswers = true;
     this.pausedForServer = true;
     this.updateReading();
+    const phase = this.phase;
+    if (phase.name === 'ready') phase.link.onHeld();
     return false;
   }
 

@@ -48,6 +48,8 @@ export interface ClientLink {
   answerWithoutServer(chunk: Buffer): boolean;
   /** the client's socket drained */
   onClientDrained(): void;
+  /** the client holds a message its server may not take (it waits for that server's answers, or for another server) */
+  onHeld(): void;
   /** a request's header (Query, Sync, Execute, CopyDone, ... ) on its way to the server */
   onHeader(code: number): Disposition;
   /** a whole Parse, Bind, Describe or Close while statements are rewritten */

@@ -170,6 +170,15 @@ export class Link implements Listed<Link>, RetryingLink {
     this.pool.onClientDrained(this);
   }
 
+  /**
+   * The client holds a message back (Disposition.Hold). When the server owes nothing, no answer
+   * will come to send it on: a message held for the primary on a replica (it came after the
+   * replica had answered everything) goes once the server is released, which is now.
+   */
+  onHeld(): void {
+    if (this.server !== null && !this.owesReplies && this.releasable && this.pool.mode !== 'session') this.pool.tryRelease(this);
+  }
+
   // --- client messages (the client's PacketStream calls these through the client)
 
   /** a Query, Sync, FunctionCall, Execute, CopyDone or CopyFail, or with statements untracked any request */

@@ -66,6 +66,12 @@ describe('the side of a transaction, from its first message', () => {
     expect(choose(new ReadSplit(null), Buffer.from([FrontendCode.FunctionCall, 0, 0, 0, 4]))).toBe(Side.Primary);
   });
 
+  it('sends a text over the 1 MB the link reads to the primary, unparsed, however it reads', () => {
+    const big = queryMessage(`SELECT length('${'x'.repeat(1 << 20)}')`);
+    expect(choose(new ReadSplit(null), big)).toBe(Side.Primary);
+    expect(choose(new ReadSplit(null), queryMessage(`SELECT length('${'x'.repeat(1000)}')`))).toBe(Side.Replica);
+  });
+
   it('judges a Bind of a named statement by the statement\'s text', () => {
     const statements = new Map([
       ['read', { body: Buffer.from('SELECT a FROM t WHERE id = $1\0\0\0') }],

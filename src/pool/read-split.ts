@@ -1,7 +1,7 @@
 // read_write_split for one client: which side (primary or a replica) its next transaction goes to,
 // judged from the first message it holds, and on a replica the check of every later message, so
 // that nothing the classifier cannot prove read-only runs there. Also its read-your-writes position.
-import { FrontendCode, HEADER_LENGTH } from '../protocol/codes.js';
+import { FrontendCode, HEADER_LENGTH, MAX_CLASSIFIED_STATEMENT_LENGTH } from '../protocol/codes.js';
 import { cstringEnd } from '../prepared/messages.js';
 import type { SharedStatement } from '../prepared/statement-registry.js';
 import { classifyForRouting, classifyRepeatedForRouting, type StatementVerdict } from '../sql/index.js';
@@ -50,6 +50,8 @@ export class ReadSplit {
   private unnamedReads = false;
   /** the server assignment ran only reads a replica could retry: nothing else was sent yet */
   private retryable = false;
+  /** the next message sent is the one choose() sent to a replica, already judged */
+  private chosenOn = false;
 
   constructor(private readonly statements: NamedStatements | null) {}
 
@@ -58,13 +60,15 @@ export class ReadSplit {
    * complete yet): a replica when that message provably reads only, else the primary.
    */
   choose(code: number, buffer: Buffer | null, offset: number, total: number): Side {
-    const replica = this.fits(code, buffer, offset, total);
-    // the message is judged again as it is sent (allows), from a fresh start
     this.readOnlyBlock = false;
     this.unnamedReads = false;
+    // a text the link reads no further than its header (over 1 MB) is unjudged there: the primary's
+    // here too, which also spares the event loop a parse of megabytes per transaction
+    const replica = total <= MAX_CLASSIFIED_STATEMENT_LENGTH && this.fits(code, buffer, offset, total);
     this.side = replica ? Side.Replica : Side.Primary;
     this.wrote = !replica;
-    this.retryable = replica;
+    this.retryable = replica && !this.readOnlyBlock;
+    this.chosenOn = replica;
     return this.side;
   }
 
@@ -72,6 +76,7 @@ export class ReadSplit {
   fallBack(): void {
     this.side = Side.Primary;
     this.retryable = false;
+    this.chosenOn = false;
     // a read, or no split any more: no commit position to learn
     this.wrote = false;
   }
@@ -82,6 +87,11 @@ export class ReadSplit {
    * `buffer` is null when only the header was read (a text too long to classify).
    */
   allows(code: number, buffer: Buffer | null, offset: number, total: number): boolean {
+    if (this.chosenOn) {
+      // the message choose() judged, now sent: not parsed twice (its block and unnamed statement stand)
+      this.chosenOn = false;
+      return true;
+    }
     if (this.readOnlyBlock && code !== FrontendCode.Query) return true;
     const fits = this.fits(code, buffer, offset, total);
     // a read-only block is a transaction: running part of it again elsewhere is no retry

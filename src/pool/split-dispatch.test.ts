@@ -158,4 +158,35 @@ describe('read_write_split over fake servers', () => {
     expect(rig.serverPorts[writer]).toBe(PRIMARY);
     expect(socket.take().toString('latin1')).toContain('INSERT 0 1');
   });
+
+  it('sends a text over the 1 MB it reads, pipelined behind a read, to the primary once the read is answered', async () => {
+    const { rig } = setup();
+    const socket = await loggedInClient(rig);
+    const big = `SELECT length('${'x'.repeat(1_500_000)}')`;
+    socket.feed(Buffer.concat([Query('SELECT 1'), Query(big), Query('SELECT 3')]));
+    await settleAll();
+    const reader = serverGot(rig, 'SELECT 1');
+    expect(rig.serverPorts[reader]).not.toBe(PRIMARY);
+    rig.servers[reader]!.feed(Buffer.concat([Complete('SELECT 1'), Ready('I')]));
+    await settleAll();
+    const writer = rig.servers.findIndex((s) => s.take().length > 1_500_000);
+    expect(rig.serverPorts[writer]).toBe(PRIMARY);
+  });
+
+  it('sends a write that arrives after the standby answered everything to the primary, its header cut in two', async () => {
+    const { rig } = setup();
+    const socket = await loggedInClient(rig);
+    const write = Query('DELETE FROM t');
+    socket.feed(Buffer.concat([Query('SELECT 1'), write.subarray(0, 1)]));
+    await settleAll();
+    const reader = serverGot(rig, 'SELECT 1');
+    expect(rig.serverPorts[reader]).not.toBe(PRIMARY);
+    rig.servers[reader]!.feed(Buffer.concat([Complete('SELECT 1'), Ready('I')]));
+    await settleAll();
+    // the standby owes nothing when the rest comes: no answer will release it, the hold must
+    socket.feed(write.subarray(1));
+    await settleAll();
+    const writer = serverGot(rig, 'DELETE FROM t');
+    expect(rig.serverPorts[writer]).toBe(PRIMARY);
+  });
 });
