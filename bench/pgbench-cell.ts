@@ -23,6 +23,8 @@ export interface CellResult {
   latencyP99Ms: number;
   /** the pooler process's user + system CPU per transaction; null for PostgreSQL direct */
   cpuUsPerXact: number | null;
+  /** the user part of cpuUsPerXact: the pooler's own work, where system time is mostly the reads and writes both poolers make */
+  userUsPerXact: number | null;
   peakRssBytes: number | null;
   /** split targets only: how many of their standbys ran the workload's read during the cell */
   standbysServing?: number;
@@ -66,11 +68,11 @@ export async function runCell(target: Target, workload: Workload, clients: numbe
   const threads = Math.min(clients, 2);
   const args = ['-n', '-c', String(clients), '-j', String(threads), '-T', String(seconds), ...workload.args];
   args.push('-l', '--log-prefix', join(dir, 'pgbench_log'), '-h', '127.0.0.1', '-p', String(target.port), '-U', 'postgres', DATABASE);
-  const cpuBefore = target.pid === null ? 0 : cpuMicros(target.pid);
+  const cpuBefore = target.pid === null ? null : cpuMicros(target.pid);
   const rss = target.pid === null ? null : sampleRss(target.pid);
   const result = await runPgbench(args, dir, target.password);
   const peakRssBytes = rss?.stop() ?? null;
-  const cpu = target.pid === null ? null : cpuMicros(target.pid) - cpuBefore;
+  const cpuAfter = target.pid === null ? null : cpuMicros(target.pid);
   const latencies = readLatencies(dir);
   rmSync(dir, { recursive: true, force: true });
 
@@ -78,7 +80,7 @@ export async function runCell(target: Target, workload: Workload, clients: numbe
   const failed = Number(/number of failed transactions: (\d+)/.exec(result.stdout)?.[1] ?? 0);
   const base = { target: target.name, workload: workload.name, clients };
   if (result.code !== 0 || failed > 0 || transactions === 0) {
-    return { ...base, ...classify(result.stderr + result.stdout), tps: 0, transactions, latencyP50Ms: 0, latencyP99Ms: 0, cpuUsPerXact: null, peakRssBytes };
+    return { ...base, ...classify(result.stderr + result.stdout), tps: 0, transactions, latencyP50Ms: 0, latencyP99Ms: 0, cpuUsPerXact: null, userUsPerXact: null, peakRssBytes };
   }
   return {
     ...base,
@@ -87,7 +89,8 @@ export async function runCell(target: Target, workload: Workload, clients: numbe
     transactions,
     latencyP50Ms: percentile(latencies, 0.5) / 1000,
     latencyP99Ms: percentile(latencies, 0.99) / 1000,
-    cpuUsPerXact: cpu === null ? null : cpu / transactions,
+    cpuUsPerXact: cpuBefore === null || cpuAfter === null ? null : (cpuAfter.total - cpuBefore.total) / transactions,
+    userUsPerXact: cpuBefore === null || cpuAfter === null ? null : (cpuAfter.user - cpuBefore.user) / transactions,
     peakRssBytes,
   };
 }

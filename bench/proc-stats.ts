@@ -5,14 +5,14 @@ import { readFileSync } from 'node:fs';
 /** clock ticks per second for /proc/PID/stat times; 100 on every Linux we run on */
 const CLOCK_TICKS = 100;
 
-/** user + system CPU time of the process so far, in microseconds */
-export function cpuMicros(pid: number): number {
+/** CPU time of the process so far, in microseconds: user + system, and user alone */
+export function cpuMicros(pid: number): { total: number; user: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   // fields after the command name, which may hold spaces, so split after its closing parenthesis
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const utime = Number(fields[11]);
   const stime = Number(fields[12]);
-  return ((utime + stime) * 1_000_000) / CLOCK_TICKS;
+  return { total: ((utime + stime) * 1_000_000) / CLOCK_TICKS, user: (utime * 1_000_000) / CLOCK_TICKS };
 }
 
 export function rssBytes(pid: number): number {

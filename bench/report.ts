@@ -16,6 +16,7 @@ export interface CellSummary {
   latencyP50Ms: number;
   latencyP99Ms: number;
   cpuUsPerXact: number | null;
+  userUsPerXact: number | null;
   peakRssBytes: number | null;
   /** split targets: the fewest standbys that served reads in any round; null for the others */
   standbysServing: number | null;
@@ -40,6 +41,7 @@ export function summarize(results: CellResult[]): CellSummary[] {
     const bad = runs.find((r) => r.status !== 'ok');
     const ok = runs.filter((r) => r.status === 'ok');
     const cpu = ok.map((r) => r.cpuUsPerXact).filter((v): v is number => v !== null);
+    const user = ok.map((r) => r.userUsPerXact).filter((v): v is number => v !== null && v !== undefined);
     const rss = runs.map((r) => r.peakRssBytes).filter((v): v is number => v !== null);
     const served = runs.map((r) => r.standbysServing).filter((v): v is number => v !== undefined);
     return {
@@ -53,6 +55,7 @@ export function summarize(results: CellResult[]): CellSummary[] {
       latencyP50Ms: median(ok.map((r) => r.latencyP50Ms)),
       latencyP99Ms: median(ok.map((r) => r.latencyP99Ms)),
       cpuUsPerXact: cpu.length > 0 ? median(cpu) : null,
+      userUsPerXact: user.length > 0 ? median(user) : null,
       peakRssBytes: rss.length > 0 ? Math.max(...rss) : null,
       standbysServing: served.length > 0 ? Math.min(...served) : null,
     };
@@ -115,7 +118,7 @@ export function markdown(summaries: CellSummary[], idle: IdleResult[]): string {
   }
   if (summaries.some((s) => s.target.startsWith('split-'))) lines.push('', ...splitTable(summaries, rows));
   if (summaries.some((s) => s.target === 'variant')) {
-    lines.push('', '### pooler against the variant (the same build with the --variant settings), in the same run', '');
+    lines.push('', '### pooler against the variant (--variant settings, --variant-node-args or --variant-cli), in the same run', '');
     lines.push(...costTable(summaries, rows, 'variant', 'variant', (s) => cell(s, (x) => x.tps.toFixed(0)), 'tps'));
   }
   const errors = summaries.filter((s) => s.status !== 'ok');
@@ -136,15 +139,16 @@ function costTable(
   extraLabel: string,
 ): string[] {
   const lines = [
-    `| workload | clients | ${otherLabel} CPU µs/xact | pooler CPU µs/xact | pooler / ${otherLabel} | ${otherLabel} ${extraLabel} | pooler ${extraLabel} |`,
-    '|---|---:|---:|---:|---:|---:|---:|',
+    `| workload | clients | ${otherLabel} CPU µs/xact | pooler CPU µs/xact | pooler / ${otherLabel} | ${otherLabel} user µs/xact | pooler user µs/xact | ${otherLabel} ${extraLabel} | pooler ${extraLabel} |`,
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
+  const user = (s: CellSummary | undefined) => cell(s, (x) => (x.userUsPerXact === null ? '–' : x.userUsPerXact.toFixed(1)));
   const cpu = (s: CellSummary | undefined) => cell(s, (x) => (x.cpuUsPerXact ?? 0).toFixed(1));
   const cpuOf = (s: CellSummary | undefined) => okValue(s, (x) => x.cpuUsPerXact);
   for (const { workload, clients } of rows) {
     const o = find(summaries, workload, clients, other);
     const p = find(summaries, workload, clients, 'pooler');
-    lines.push(`| ${workload} | ${clients} | ${cpu(o)} | ${cpu(p)} | ${ratio(cpuOf(p), cpuOf(o))} | ${extra(o)} | ${extra(p)} |`);
+    lines.push(`| ${workload} | ${clients} | ${cpu(o)} | ${cpu(p)} | ${ratio(cpuOf(p), cpuOf(o))} | ${user(o)} | ${user(p)} | ${extra(o)} | ${extra(p)} |`);
   }
   return lines;
 }

@@ -8,11 +8,15 @@
 //                                      both poolers with SCRAM-SHA-256 (PostgreSQL direct: trust)
 //   npm run bench -- --variant 'session_state = ignore'   a second pooler with these settings
 //                                      (';'-separated), and a table of what the first costs more
+//   npm run bench -- --variant-node-args=--max-semi-space-size=16   the variant runs with these
+//                                      node options (space-separated), alone or with --variant
+//   npm run bench -- --variant-cli ../before/dist/cli/main.js   the variant is another build (say
+//                                      a worktree of the commit before a change), same settings
 //   npm run bench -- --workloads 'select-only split'   read-only through read_write_split with one
 //                                      and two standbys (starts a primary and two standbys)
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, hostname } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { measureIdleConnections, type IdleResult } from './idle-connections.js';
 import { runCell, type CellResult } from './pgbench-cell.js';
@@ -33,6 +37,8 @@ const { values: options } = parseArgs({
     out: { type: 'string' },
     auth: { type: 'string', default: 'trust' },
     variant: { type: 'string' },
+    'variant-node-args': { type: 'string' },
+    'variant-cli': { type: 'string' },
   },
 });
 
@@ -65,7 +71,12 @@ async function startSingle(stack: (() => Promise<void>)[]): Promise<Target[]> {
   await start(startPgbouncer(postgres.port, poolSize, auth));
   await start(startPooler(postgres.port, poolSize, auth));
   // --variant 'session_state = ignore': a second pooler, interleaved with the first, so what the settings cost is measured in one run
-  if (options.variant) await start(startPooler(postgres.port, poolSize, auth, options.variant.split(';').map((line) => line.trim())));
+  const variant = {
+    settings: (options.variant ?? '').split(';').map((line) => line.trim()).filter(Boolean),
+    nodeArgs: (options['variant-node-args'] ?? '').split(' ').filter(Boolean),
+    cli: options['variant-cli'] ? resolve(options['variant-cli']) : null,
+  };
+  if (variant.settings.length + variant.nodeArgs.length > 0 || variant.cli !== null) await start(startPooler(postgres.port, poolSize, auth, variant));
   return targets;
 }
 

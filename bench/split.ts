@@ -41,8 +41,8 @@ export async function startSplitBench(scale: number, poolSize: number, auth: Ben
     const [one, two] = cluster.standbys.map((s) => s.port) as [number, number];
     targets.push(await startPgbouncer(cluster.primary.port, poolSize, auth));
     targets.push(await startPooler(cluster.primary.port, poolSize, auth));
-    targets.push(await startPooler(cluster.primary.port, poolSize, auth, [], [one]));
-    targets.push(await startPooler(cluster.primary.port, poolSize, auth, [], [one, two]));
+    targets.push(await startPooler(cluster.primary.port, poolSize, auth, undefined, [one]));
+    targets.push(await startPooler(cluster.primary.port, poolSize, auth, undefined, [one, two]));
     // split-1 is given the first standby, split-2 both
     const standbysServing = async (target: Target, since: Date) => {
       const standbys = target.name === 'split-1' ? [0] : target.name === 'split-2' ? [0, 1] : [];

@@ -153,33 +153,44 @@ export async function startPgbouncer(postgresPort: number, poolSize: number, aut
   return { name: 'pgbouncer', port, pid, version, password, stop: () => stopProcess(pid, dir) };
 }
 
+/** how the variant pooler differs from the first: settings lines for [pgbouncer], node options, another build */
+export interface PoolerVariant {
+  readonly settings: readonly string[];
+  readonly nodeArgs: readonly string[];
+  /** another build's dist/cli/main.js (a worktree of the commit before a change); null for this one */
+  readonly cli: string | null;
+}
+
+const NO_VARIANT: PoolerVariant = { settings: [], nodeArgs: [], cli: null };
+
 /**
- * `extra`: setting lines appended to [pgbouncer], which make this pooler the `variant` target;
+ * `variant`: settings or node options that make this pooler the `variant` target;
  * `standbyPorts`: standbys of the server at postgresPort, which make it `split-N`
  */
-export async function startPooler(postgresPort: number, poolSize: number, auth: BenchAuth, extra: string[] = [], standbyPorts: number[] = []): Promise<Target> {
+export async function startPooler(postgresPort: number, poolSize: number, auth: BenchAuth, variant: PoolerVariant = NO_VARIANT, standbyPorts: number[] = []): Promise<Target> {
+  const extra = variant.settings;
   const dir = mkdtempSync(join(tmpdir(), 'bench-pooler-'));
   const port = await freePort();
   const password = writeUserlist(dir, auth);
   const ini = poolerIni('pgbouncer', databaseEntry(postgresPort, standbyPorts), port, dir, poolSize, auth);
   writeFileSync(join(dir, 'pooler.ini'), ini + extra.map((line) => `${line}\n`).join(''));
-  const cli = join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
+  const cli = variant.cli ?? join(import.meta.dirname, '..', '..', 'dist', 'cli', 'main.js');
   // BENCH_POOLER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' profiles the pooler under the workload
-  const nodeArgs = (process.env.BENCH_POOLER_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const nodeArgs = [...(process.env.BENCH_POOLER_NODE_ARGS ?? '').split(' ').filter(Boolean), ...variant.nodeArgs];
   const child = spawn(process.execPath, [...nodeArgs, cli, 'start', '-c', join(dir, 'pooler.ini')], { stdio: 'ignore', env: { ...process.env, DATABASE_URL: '' } });
   const pid = await waitForPidfile(dir, child, 'pooler');
   const pkg = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'package.json'), 'utf8')) as { version: string };
-  const name = poolerName(extra, standbyPorts);
-  const settings = [...extra, ...(standbyPorts.length > 0 ? [`read_write_split over ${standbyPorts.length === 1 ? 'one standby' : `${standbyPorts.length} standbys`}`] : [])];
+  const name = poolerName(variant !== NO_VARIANT, standbyPorts);
+  const settings = [...extra, ...variant.nodeArgs.map((arg) => `node ${arg}`), ...(variant.cli === null ? [] : [`the build at ${variant.cli}`]), ...(standbyPorts.length > 0 ? [`read_write_split over ${standbyPorts.length === 1 ? 'one standby' : `${standbyPorts.length} standbys`}`] : [])];
   const version = `pooler ${pkg.version} (node ${process.version})${settings.length === 0 ? '' : ` with ${settings.join(', ')}`}`;
   return { name, port, pid, version, password, stop: () => stopProcess(pid, dir) };
 }
 
-function poolerName(extra: string[], standbyPorts: number[]): TargetName {
+function poolerName(isVariant: boolean, standbyPorts: number[]): TargetName {
   if (standbyPorts.length === 1) return 'split-1';
   if (standbyPorts.length === 2) return 'split-2';
   if (standbyPorts.length > 2) throw new Error('the bench names split targets for one or two standbys only');
-  return extra.length === 0 ? 'pooler' : 'variant';
+  return isVariant ? 'variant' : 'pooler';
 }
 
 export function directTarget(postgres: LocalPostgres, version: string): Target {
