@@ -253,6 +253,21 @@ describe('control commands', () => {
     expect(refused.stderr).toContain('listen_port');
   });
 
+  it('SET of a pool setting applies at once to a pool that already exists: after SET pool_mode = session a client keeps its server', async () => {
+    const c = await client('other');
+    const otherPool = async () => (await show('POOLS')).find((r) => r.database === 'other' && r.user === 'postgres')!;
+    try {
+      await c.query('SELECT 1');
+      expect(await otherPool()).toMatchObject({ pool_mode: 'transaction', sv_active: 0 });
+      expect((await console_('SET pool_mode = session')).stdout.trim()).toBe('SET');
+      await c.query('SELECT 1');
+      expect(await otherPool()).toMatchObject({ pool_mode: 'session', sv_active: 1 });
+    } finally {
+      await console_('SET pool_mode = transaction');
+      await c.end();
+    }
+  });
+
   it('RELOAD picks up a changed pool size from the file; a broken file fails with F0000', async () => {
     const ini = join(pooler.dir, 'pooler.ini');
     const original = readFileSync(ini, 'utf8');

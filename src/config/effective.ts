@@ -40,3 +40,24 @@ export function effectiveSetting<K extends OverridableSetting>(
 ): GlobalValue<K> {
   return user?.[key] ?? database?.[key] ?? settings[GLOBAL_KEY[key]];
 }
+
+/** every overridable setting's value for one database and user */
+export type EffectiveSettings = { readonly [K in OverridableSetting]: GlobalValue<K> };
+
+/** bumped whenever a live Settings or Config changes (console SET, RELOAD): effective values read before are stale */
+let revision = 0;
+
+export function settingsChanged(): void {
+  revision++;
+}
+
+export function settingsRevision(): number {
+  return revision;
+}
+
+/** all of them at once, for a pool that reads several on every transaction and keeps them until settingsChanged */
+export function effectiveSettings(settings: Settings, database: SettingOverrides | null | undefined, user: SettingOverrides | null | undefined): EffectiveSettings {
+  const values: Partial<Record<OverridableSetting, unknown>> = {};
+  for (const key of Object.keys(GLOBAL_KEY) as OverridableSetting[]) values[key] = effectiveSetting(settings, key, database, user);
+  return values as EffectiveSettings;
+}

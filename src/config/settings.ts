@@ -1,5 +1,6 @@
 // The [pooler] settings table: one row per parameter (kind, default, reloadable), which backs the
 // ini reader, POOLER_* overrides, SHOW CONFIG and SET; plus PgBouncer's parameters we accept but ignore.
+import { settingsChanged } from './effective.js';
 import { ConfigError } from './errors.js';
 import { computeAutoPoolSize } from './pool-size.js';
 import { REPLICA_SETTING_DEFINITIONS, formatReplicaLag, parseReplicaLag } from './replica-settings.js';
@@ -270,6 +271,7 @@ export function setSetting(settings: Settings, name: string, raw: string): Setti
     if (err instanceof InvalidValue) throw new ConfigError(invalidValueText(name, raw, err), null, null, name);
     throw err;
   }
+  settingsChanged();
   return def;
 }
 

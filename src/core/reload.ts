@@ -3,6 +3,7 @@
 // running value, servers made from a changed entry are replaced, discovery restarts where it changed.
 import { FALLBACK_DATABASE } from '../config/databases.js';
 import { diffConfig, type ConfigDiff } from '../config/diff.js';
+import { settingsChanged } from '../config/effective.js';
 import { SETTING_DEFINITIONS, formatSetting, type SettingName } from '../config/settings.js';
 import type { Config, DatabaseConfig } from '../config/types.js';
 import type { Logger } from '../log.js';
@@ -29,6 +30,7 @@ export function reload(target: ReloadTarget, config: Config): void {
   const diff = diffConfig(before, config);
   keepRestartOnlySettings(target.log, diff, before, config);
   target.replaceConfig(config);
+  settingsChanged();
   target.auth.replace(auth);
   target.databases.auto.clear();
   target.topologies.reload(

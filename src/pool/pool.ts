@@ -8,7 +8,7 @@ import { parseScramSecret } from '../auth/secrets.js';
 import type { ServerTls } from '../net/server-tls.js';
 import type { WriteStall } from '../net/socket-tuning.js';
 import { clock } from '../clock.js';
-import { effectiveSetting, type GlobalValue, type OverridableSetting } from '../config/effective.js';
+import { effectiveSettings, settingsRevision, type EffectiveSettings, type GlobalValue, type OverridableSetting } from '../config/effective.js';
 import type { Config, DatabaseConfig, PoolMode, SessionStateMode } from '../config/types.js';
 import type { PinCause } from './session-state.js';
 import { PIN_WORDS } from './session-tracker.js';
@@ -125,6 +125,9 @@ export class Pool implements ServerOwner {
   peakActive = 0;
   /** why markAllCloseNeeded marked a server, for the close at its release */
   private readonly closeReasons = new WeakMap<PoolServer, DisconnectReason>();
+  /** the overridable settings as they apply to this pool, and the settingsRevision they were read at */
+  private effectiveValues: EffectiveSettings | null = null;
+  private effectiveRevision = -1;
   /** a pool per host, balanced, and the split's primary side (host-pools.ts); null for an entry with one target */
   private hosts: HostPools | null;
 
@@ -185,11 +188,22 @@ export class Pool implements ServerOwner {
 
   /** a setting as this pool's user and database override it (config/effective.ts) */
   setting<K extends OverridableSetting>(key: K): GlobalValue<K> {
-    return effectiveSetting(this.context.config.settings, key, this.database, this.context.config.users.get(this.user));
+    // the mapped type holds GlobalValue<K> at K, which TypeScript cannot see through a generic K
+    return this.effective()[key] as unknown as GlobalValue<K>;
+  }
+
+  /** read again only after a SET, a RELOAD or a changed entry: several are read on every transaction */
+  private effective(): EffectiveSettings {
+    const revision = settingsRevision();
+    if (this.effectiveValues === null || this.effectiveRevision !== revision) {
+      this.effectiveValues = effectiveSettings(this.context.config.settings, this.database, this.context.config.users.get(this.user));
+      this.effectiveRevision = revision;
+    }
+    return this.effectiveValues;
   }
 
   get mode(): PoolMode {
-    return this.setting('pool_mode');
+    return this.effective().pool_mode;
   }
 
   get sessionStateMode(): SessionStateMode {
@@ -216,15 +230,15 @@ export class Pool implements ServerOwner {
   }
 
   get poolSize(): number {
-    return this.setting('pool_size');
+    return this.effective().pool_size;
   }
 
   get reservePoolSize(): number {
-    return this.setting('reserve_pool_size');
+    return this.effective().reserve_pool_size;
   }
 
   get minPoolSize(): number {
-    return this.setting('min_pool_size');
+    return this.effective().min_pool_size;
   }
 
   /** PAUSE or KILL is in force for this pool's database */
@@ -286,6 +300,7 @@ export class Pool implements ServerOwner {
    */
   updateDatabase(database: DatabaseConfig, reconnect: boolean): void {
     (this as { database: DatabaseConfig }).database = database;
+    this.effectiveValues = null;
     const after = this.makeHostPools();
     if (!HostPools.same(this.hosts, after)) {
       // servers counted in the old host pools (or in none) would be miscounted in the new ones
@@ -808,12 +823,12 @@ export class Pool implements ServerOwner {
   private sharedCapsAllow(): boolean {
     // At a database or user cap, an idle server of another pool under the same cap gives way, as
     // in PgBouncer; closing it frees the slot and calls launchIfNeeded again, so stop here either way.
-    const maxDb = this.setting('max_db_connections');
+    const maxDb = this.effective().max_db_connections;
     if (maxDb > 0 && this.context.serverCountForDatabase(this.database.name) >= maxDb) {
       this.context.evictIdleServer(this, (other) => other.database.name === this.database.name);
       return false;
     }
-    const maxUser = this.setting('max_user_connections');
+    const maxUser = this.effective().max_user_connections;
     if (maxUser > 0 && this.context.serverCountForUser(this.user) >= maxUser) {
       this.context.evictIdleServer(this, (other) => other.user === this.user);
       return false;

@@ -50,6 +50,15 @@ export const PIN_WORDS: Record<PinCause, string> = {
   unknown: 'a statement whose effect on the session cannot be known (a DO block, a computed set_config)',
 };
 
+/** the longest Parse body noteParse remembers by its bytes */
+const LAST_PARSE_KEPT = 4096;
+
+/** `kept` equals `buffer` from `start` on; a loop, as Buffer.compare's argument checks cost more than a short body */
+function sameBytes(kept: Buffer, buffer: Buffer, start: number): boolean {
+  for (let i = 0; i < kept.length; i++) if (kept[i] !== buffer[start + i]) return false;
+  return true;
+}
+
 export class SessionTracker {
   /** the client's settings and pins (session mode too: its startup settings are replayed once) */
   readonly session: SessionState;
@@ -67,6 +76,8 @@ export class SessionTracker {
   private txFailed = false;
   /** when the client was last pinned (ms), for the pinned-seconds count; 0 while not pinned */
   private pinnedSince = 0;
+  /** the body of the last Parse this client sent, and its text's verdicts */
+  private lastParse: { readonly body: Buffer; readonly verdicts: readonly StatementVerdict[] } | null = null;
 
   constructor(
     private readonly client: TrackedClient,
@@ -82,13 +93,22 @@ export class SessionTracker {
     return this.note(classify(buffer.toString('utf8', offset + HEADER_LENGTH, offset + total - 1)));
   }
 
-  /** a Parse's text, whose verdict is kept: the extended protocol sends the same text again and again */
+  /**
+   * A Parse's text, whose verdict is kept: the extended protocol sends the same text again and
+   * again, most often the very Parse this client sent last, which is then known by its bytes alone.
+   */
   noteParse(buffer: Buffer, offset: number, total: number): PoolerError | null {
     const end = offset + total;
-    const nameEnd = cstringEnd(buffer, offset + HEADER_LENGTH, end);
+    const bodyStart = offset + HEADER_LENGTH;
+    const last = this.lastParse;
+    if (last !== null && last.body.length === end - bodyStart && sameBytes(last.body, buffer, bodyStart)) return this.note(last.verdicts);
+    const nameEnd = cstringEnd(buffer, bodyStart, end);
     const textEnd = nameEnd < 0 ? -1 : cstringEnd(buffer, nameEnd + 1, end);
     if (textEnd <= nameEnd) return null;
-    return this.note(classifyRepeated(buffer.toString('utf8', nameEnd + 1, textEnd)));
+    const verdicts = classifyRepeated(buffer.toString('utf8', nameEnd + 1, textEnd));
+    // a copy: the message's chunk is the socket's, and long texts are not worth keeping twice
+    this.lastParse = end - bodyStart <= LAST_PARSE_KEPT ? { body: Buffer.from(buffer.subarray(bodyStart, end)), verdicts } : null;
+    return this.note(verdicts);
   }
 
   /** the effects to keep with a Sync or Query going into the queue now */
