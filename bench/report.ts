@@ -117,6 +117,10 @@ export function markdown(summaries: CellSummary[], idle: IdleResult[]): string {
     }
   }
   if (summaries.some((s) => s.target.startsWith('split-'))) lines.push('', ...splitTable(summaries, rows));
+  if (summaries.some((s) => s.target === 'floor')) {
+    lines.push('', '### pooler against the Node floor (bench/node-floor.ts: forwarding with nothing framed or checked), in the same run', '');
+    lines.push(...costTable(summaries, rows, 'floor', 'floor', (s) => cell(s, (x) => x.tps.toFixed(0)), 'tps'));
+  }
   if (summaries.some((s) => s.target === 'variant')) {
     lines.push('', '### pooler against the variant (--variant settings, --variant-node-args or --variant-cli), in the same run', '');
     lines.push(...costTable(summaries, rows, 'variant', 'variant', (s) => cell(s, (x) => x.tps.toFixed(0)), 'tps'));
@@ -182,6 +186,7 @@ const COLORS: Record<TargetName, string> = {
   variant: '#ff9896',
   'split-1': '#2ca02c',
   'split-2': '#9467bd',
+  floor: '#bbbbbb',
 };
 
 /** small multiples: one panel per workload, x = clients on a log scale, y = tps from 0 */
@@ -193,7 +198,7 @@ export function svgChart(summaries: CellSummary[]): string {
   const columns = Math.min(3, workloads.length);
   const rowsCount = Math.ceil(workloads.length / columns);
   // the legend names only the targets this run measured
-  const drawn = (Object.keys(COLORS) as TargetName[]).filter((t) => t !== 'variant' && summaries.some((s) => s.target === t));
+  const drawn = (Object.keys(COLORS) as TargetName[]).filter((t) => t !== 'variant' && t !== 'floor' && summaries.some((s) => s.target === t));
   const width = Math.max(columns * panelW, drawn.length * 110) + 20;
   const height = rowsCount * panelH + 60;
   const parts = [`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="11">`];

@@ -12,6 +12,8 @@
 //                                      node options (space-separated), alone or with --variant
 //   npm run bench -- --variant-cli ../before/dist/cli/main.js   the variant is another build (say
 //                                      a worktree of the commit before a change), same settings
+//   npm run bench -- --floor --workloads 'select-only extended'   also node-floor.ts, the least a
+//                                      pooler on Node's sockets costs (pgbench -S only)
 //   npm run bench -- --workloads 'select-only split'   read-only through read_write_split with one
 //                                      and two standbys (starts a primary and two standbys)
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -22,7 +24,7 @@ import { measureIdleConnections, type IdleResult } from './idle-connections.js';
 import { runCell, type CellResult } from './pgbench-cell.js';
 import { markdown, summarize, svgChart } from './report.js';
 import { startSplitBench, type SplitBench } from './split.js';
-import { directTarget, initBenchDatabase, startBenchPostgres, startPgbouncer, startPooler, type BenchAuth, type Target } from './targets.js';
+import { directTarget, initBenchDatabase, startBenchPostgres, startFloor, startPgbouncer, startPooler, type BenchAuth, type Target } from './targets.js';
 import { CLIENT_COUNTS, WORKLOADS, findWorkload } from './workloads.js';
 
 const { values: options } = parseArgs({
@@ -39,6 +41,7 @@ const { values: options } = parseArgs({
     variant: { type: 'string' },
     'variant-node-args': { type: 'string' },
     'variant-cli': { type: 'string' },
+    floor: { type: 'boolean', default: false },
   },
 });
 
@@ -77,6 +80,7 @@ async function startSingle(stack: (() => Promise<void>)[]): Promise<Target[]> {
     cli: options['variant-cli'] ? resolve(options['variant-cli']) : null,
   };
   if (variant.settings.length + variant.nodeArgs.length > 0 || variant.cli !== null) await start(startPooler(postgres.port, poolSize, auth, variant));
+  if (options.floor) await start(startFloor(postgres.port, poolSize));
   return targets;
 }
 
@@ -120,7 +124,7 @@ async function main(): Promise<void> {
     // the split run's PgBouncer and pooler are configured like the others, so they stand in when alone
     const idleTargets = targets.length > 0 ? targets : split!.targets.filter((t) => t.name === 'pgbouncer' || t.name === 'pooler');
     if (idleCount > 1) {
-      for (const target of idleTargets.filter((t) => t.pid !== null)) {
+      for (const target of idleTargets.filter((t) => t.pid !== null && t.name !== 'floor')) {
         try {
           const result = await measureIdleConnections(target, idleCount);
           idle.push(result);

@@ -10,9 +10,10 @@ import { freePort } from '../src/net/free-port.js';
 
 /**
  * `variant`: a second pooler with some settings changed (--variant), to measure what they cost;
- * `split-N`: pooler with read_write_split=on over a primary and N standbys
+ * `split-N`: pooler with read_write_split=on over a primary and N standbys;
+ * `floor`: node-floor.ts, the least a pooler on Node's sockets costs (--floor)
  */
-export type TargetName = 'direct' | 'pgbouncer' | 'pooler' | 'variant' | 'split-1' | 'split-2';
+export type TargetName = 'direct' | 'pgbouncer' | 'pooler' | 'variant' | 'split-1' | 'split-2' | 'floor';
 
 export interface Target {
   name: TargetName;
@@ -191,6 +192,24 @@ function poolerName(isVariant: boolean, standbyPorts: number[]): TargetName {
   if (standbyPorts.length === 2) return 'split-2';
   if (standbyPorts.length > 2) throw new Error('the bench names split targets for one or two standbys only');
   return isVariant ? 'variant' : 'pooler';
+}
+
+/** node-floor.ts in front of the server at postgresPort, with `poolSize` servers */
+export async function startFloor(postgresPort: number, poolSize: number): Promise<Target> {
+  const port = await freePort();
+  const script = join(import.meta.dirname, 'node-floor.js');
+  const child = spawn(process.execPath, [script, String(port), String(postgresPort), String(poolSize), DATABASE], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve());
+    child.once('exit', (code) => reject(new Error(`the Node floor exited with ${code} before listening`)));
+  });
+  const stop = async () => {
+    if (child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGTERM');
+    await exited;
+  };
+  return { name: 'floor', port, pid: child.pid!, version: `node-floor (node ${process.version})`, password: null, stop };
 }
 
 export function directTarget(postgres: LocalPostgres, version: string): Target {

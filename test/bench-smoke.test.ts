@@ -1,5 +1,5 @@
-// Keeps `npm run bench` working: one short cell against PostgreSQL direct, PgBouncer and pooler,
-// and the JSON, markdown and SVG it writes. No timing is asserted; the figures are the bench's job.
+// Keeps `npm run bench` working: one short cell against PostgreSQL direct, PgBouncer, pooler and
+// the Node floor, and the JSON, markdown and SVG it writes. No timing is asserted; the figures are the bench's job.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,10 +9,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 const out = mkdtempSync(join(tmpdir(), 'bench-smoke-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-describe('npm run bench -- --quick', () => {
-  it('measures all three targets and writes JSON, markdown and SVG', async () => {
+describe('npm run bench -- --quick --floor', () => {
+  it('measures every target and writes JSON, markdown and SVG', async () => {
     const result = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile('npm', ['run', '--silent', 'bench', '--', '--quick', '--seconds', '1', '--idle', '20', '--out', out], { cwd: join(import.meta.dirname, '..') }, (error, stdout, stderr) =>
+      execFile('npm', ['run', '--silent', 'bench', '--', '--quick', '--floor', '--seconds', '1', '--idle', '20', '--out', out], { cwd: join(import.meta.dirname, '..') }, (error, stdout, stderr) =>
         // the error says what stderr may not: a signal, a spawn failure, an exit code
         resolve({ code: error ? 1 : 0, stdout, stderr: error ? `${stderr}\n${error.message}\n${stdout.slice(-2000)}` : stderr }),
       );
@@ -25,10 +25,12 @@ describe('npm run bench -- --quick', () => {
       ['direct', 'ok'],
       ['pgbouncer', 'ok'],
       ['pooler', 'ok'],
+      ['floor', 'ok'],
     ]);
     expect(report.summaries.every((s) => s.tps > 0)).toBe(true);
     expect(report.idle.map((r) => r.target)).toEqual(['pgbouncer', 'pooler']);
     expect(files.some((f) => f.endsWith('.svg'))).toBe(true);
     expect(result.stdout).toContain('| select-only extended | 10 |');
+    expect(result.stdout).toContain('pooler against the Node floor');
   }, 180_000);
 });
