@@ -385,10 +385,30 @@ describe('hostile input after login', () => {
         const attacker = await md5Login('tx1');
         attacker.send(Buffer.concat([query('SELECT pg_sleep(0.05)'), wire().bytes(Buffer.alloc(20_000)).message(code)]));
         const error = (await drain(attacker, 1000)).find((m) => m.code === 'E');
-        expect(error && errorFields(error.body).M).toBe(`client sent a message of type '${code}' with length 20004, over PostgreSQL's limit for this message type (10000 bytes)`);
+        const limit = code === 'H' ? 'but this message type has no body (length 4)' : "over PostgreSQL's limit for this message type (10000 bytes)";
+        expect(error && errorFields(error.body).M).toBe(`client sent a message of type '${code}' with length 20004, ${limit}`);
         attacker.close();
       }
     });
+  });
+
+  it('a Flush with a body is refused before it is forwarded: PostgreSQL would fail it and skip to a Sync, and the next client on the pool of one would wait for ever', async () => {
+    // found by the hostile fuzz (seed 740979361): a Query whose type byte became 'H'
+    for (let round = 0; round < 3; round++) {
+      const attacker = await md5Login('tx1');
+      attacker.send(wire().cstring('BEGIN').message('H'));
+      const error = (await drain(attacker, 1000)).find((m) => m.code === 'E');
+      expect(error && errorFields(error.body)).toMatchObject({ C: '08P01', M: "client sent a message of type 'H' with length 10, but this message type has no body (length 4)" });
+      attacker.close();
+      const next = new pg.Client({ connectionString: work.url('tx1', 'md5_user', 'md5pass') });
+      await next.connect();
+      try {
+        const answer = await Promise.race([next.query("SELECT 'answered' AS v"), new Promise((_r, reject) => setTimeout(() => reject(new Error('no answer within 3 s')), 3000))]);
+        expect((answer as pg.QueryResult).rows).toEqual([{ v: 'answered' }]);
+      } finally {
+        await next.end().catch(() => undefined);
+      }
+    }
   });
 
   it('an extended-protocol error with no Sync after it leaves the server discarding until one: it is never handed to another client', async () => {

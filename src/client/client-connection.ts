@@ -76,9 +76,14 @@ const WORK_TABLE = treatTable({
   [FrontendCode.CopyFail]: Treat.Header,
   [FrontendCode.Terminate]: Treat.Header,
 });
-/** the work phase's per-type limits: PostgreSQL's own for the small messages */
+/**
+ * The work phase's per-type limits: PostgreSQL's own for the small messages. A Flush has no body:
+ * PostgreSQL answers one with a body with an error and then skips everything up to a Sync, which
+ * the pooler, forwarding Flush unread, would not know to wait for before handing the server on.
+ */
 const WORK_CODE_LIMITS = new Uint32Array(256);
 for (const code of SMALL_FRONTEND_CODES) WORK_CODE_LIMITS[code] = MAX_SMALL_MESSAGE_LENGTH;
+WORK_CODE_LIMITS[FrontendCode.Flush] = HEADER_LENGTH - 1;
 
 /** the request messages a client may send once logged in (Terminate aside), all handed to its link */
 const REQUEST_CODES = new Uint8Array(256);
@@ -483,7 +488,9 @@ export class ClientConnection implements PacketHandler, LoginHost {
     const message =
       length < 4
         ? `client sent invalid message length ${length} for message type ${describeCode(code)}`
-        : `client sent a message of type ${describeCode(code)} with length ${length}, over ${limit}`;
+        : small && codeLimit === HEADER_LENGTH - 1
+          ? `client sent a message of type ${describeCode(code)} with length ${length}, but this message type has no body (length 4)`
+          : `client sent a message of type ${describeCode(code)} with length ${length}, over ${limit}`;
     this.fail(new PoolerError('PROTOCOL_VIOLATION', SqlState.protocolViolation, message), 'protocol_error');
   }
 
