@@ -1,8 +1,6 @@
 // The bench's `floor` target (--floor): the least a transaction pooler on Node's sockets can cost,
-// to tell what Node itself costs per transaction from what pooler's own work adds. It fakes a trust
-// login, forwards each client read whole to a server and releases the server after a read that ends
-// in ReadyForQuery 'I'. It frames nothing and checks nothing: for pgbench -S and -M simple or
-// extended only (`node node-floor.js <listen port> <PostgreSQL port> <pool size> <database>`).
+// to tell Node's own cost per transaction from what pooler adds. Fakes a trust login, frames and
+// checks nothing: for pgbench -S only (`node node-floor.js <port> <PostgreSQL port> <pool size> <db>`).
 import net, { type Socket } from 'node:net';
 
 const SSL_REQUEST = 80877103;
@@ -88,6 +86,7 @@ function openServer(port: number, database: string): Promise<FloorServer> {
   });
 }
 
+/** a client read goes whole to its server, or waits for one; a read after a ReadyForQuery 'I' is a new transaction */
 function serveClient(socket: Socket): void {
   socket.setNoDelay(true);
   const client: FloorClient = { socket, server: null, pending: [], loggedIn: false };
