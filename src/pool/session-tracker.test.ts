@@ -37,6 +37,17 @@ describe('SessionTracker.noteParse', () => {
     expect(t.session.pinned).toBe(true);
   });
 
+  it('after a long Parse, a shorter one is remembered in the same buffer and still told apart from the long one', () => {
+    const t = tracker();
+    for (let i = 0; i < 2; i++) {
+      noteParse(t, Parse("set search_path = 'a_much_longer_schema_name'"));
+      expect(t.takePending()).toEqual([expect.objectContaining({ kind: 'set' })]);
+      noteParse(t, Parse('select 1'));
+      noteParse(t, Parse('select 1'));
+      expect(t.takePending()).toBeNull();
+    }
+  });
+
   it('keeps its own copy of the bytes: a chunk written over afterwards (a reused read buffer) is judged again', () => {
     const t = tracker();
     const chunk = Parse('select 1');

@@ -53,9 +53,9 @@ export const PIN_WORDS: Record<PinCause, string> = {
 /** the longest Parse body noteParse remembers by its bytes */
 const LAST_PARSE_KEPT = 4096;
 
-/** `kept` equals `buffer` from `start` on; a loop, as Buffer.compare's argument checks cost more than a short body */
-function sameBytes(kept: Buffer, buffer: Buffer, start: number): boolean {
-  for (let i = 0; i < kept.length; i++) if (kept[i] !== buffer[start + i]) return false;
+/** the first `length` bytes of `kept` equal `buffer` from `start` on; a loop, as Buffer.compare's argument checks cost more than a short body */
+function sameBytes(kept: Buffer, length: number, buffer: Buffer, start: number): boolean {
+  for (let i = 0; i < length; i++) if (kept[i] !== buffer[start + i]) return false;
   return true;
 }
 
@@ -76,8 +76,13 @@ export class SessionTracker {
   private txFailed = false;
   /** when the client was last pinned (ms), for the pinned-seconds count; 0 while not pinned */
   private pinnedSince = 0;
-  /** the body of the last Parse this client sent, and its text's verdicts */
-  private lastParse: { readonly body: Buffer; readonly verdicts: readonly StatementVerdict[] } | null = null;
+  /**
+   * The body of the last Parse this client sent (its first lastParseLength bytes, -1: none kept),
+   * copied into a buffer that grows only for a longer one, and its text's verdicts.
+   */
+  private lastParseBody: Buffer | null = null;
+  private lastParseLength = -1;
+  private lastParseVerdicts: readonly StatementVerdict[] = [];
 
   constructor(
     private readonly client: TrackedClient,
@@ -100,14 +105,20 @@ export class SessionTracker {
   noteParse(buffer: Buffer, offset: number, total: number): PoolerError | null {
     const end = offset + total;
     const bodyStart = offset + HEADER_LENGTH;
-    const last = this.lastParse;
-    if (last !== null && last.body.length === end - bodyStart && sameBytes(last.body, buffer, bodyStart)) return this.note(last.verdicts);
+    const length = end - bodyStart;
+    if (length === this.lastParseLength && sameBytes(this.lastParseBody!, length, buffer, bodyStart)) return this.note(this.lastParseVerdicts);
     const nameEnd = cstringEnd(buffer, bodyStart, end);
     const textEnd = nameEnd < 0 ? -1 : cstringEnd(buffer, nameEnd + 1, end);
     if (textEnd <= nameEnd) return null;
     const verdicts = classifyRepeated(buffer.toString('utf8', nameEnd + 1, textEnd));
     // a copy: the message's chunk is the socket's, and long texts are not worth keeping twice
-    this.lastParse = end - bodyStart <= LAST_PARSE_KEPT ? { body: Buffer.from(buffer.subarray(bodyStart, end)), verdicts } : null;
+    this.lastParseLength = -1;
+    if (length <= LAST_PARSE_KEPT) {
+      if (this.lastParseBody === null || this.lastParseBody.length < length) this.lastParseBody = Buffer.allocUnsafeSlow(length);
+      buffer.copy(this.lastParseBody, 0, bodyStart, end);
+      this.lastParseLength = length;
+      this.lastParseVerdicts = verdicts;
+    }
     return this.note(verdicts);
   }
 
