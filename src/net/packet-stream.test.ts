@@ -196,6 +196,17 @@ describe('PacketStream limits and large messages', () => {
 });
 
 describe('PacketStream Hold', () => {
+  /** feed `input` cut at `at` until the stream holds a message; what it gives back, with the bytes not yet fed */
+  function feedUntilHeld(framer: PacketStream, input: Buffer, at: number): Buffer | null {
+    const pieces = [input.subarray(0, at), input.subarray(at)];
+    for (let i = 0; i < pieces.length; i++) {
+      framer.feed(pieces[i]!);
+      const rest = framer.takeRest();
+      if (rest !== null) return i === 0 ? Buffer.concat([rest, pieces[1]!]) : rest;
+    }
+    return null;
+  }
+
   /** holds the first 'P' it sees, forwards everything else */
   class Holder extends Recorder {
     held = false;
@@ -218,13 +229,7 @@ describe('PacketStream Hold', () => {
       const sink = new Sink();
       const framer = new PacketStream(handler, treatTable({ [0x50]: Treat.Whole }), 1 << 20);
       framer.target = sink as unknown as Socket;
-      const pieces = [all.subarray(0, at), all.subarray(at)];
-      let rest: Buffer | null = null;
-      for (let i = 0; i < pieces.length && rest === null; i++) {
-        framer.feed(pieces[i]!);
-        rest = framer.takeRest();
-        if (rest !== null && i === 0) rest = Buffer.concat([rest, pieces[1]!]);
-      }
+      const rest = feedUntilHeld(framer, all, at);
       expect(sink.bytes.equals(before), `split at ${at}`).toBe(true);
       expect(rest?.equals(Buffer.concat([held, after])), `split at ${at}`).toBe(true);
       expect(framer.betweenMessages).toBe(true);
@@ -254,13 +259,7 @@ describe('PacketStream Hold', () => {
       const sink = new Sink();
       const framer = new PacketStream(handler, treatTable({ [0x51]: Treat.Capped }), 1 << 20, 1000);
       framer.target = sink as unknown as Socket;
-      const pieces = [input.subarray(0, at), input.subarray(at)];
-      let rest: Buffer | null = null;
-      for (let i = 0; i < pieces.length && rest === null; i++) {
-        framer.feed(pieces[i]!);
-        rest = framer.takeRest();
-        if (rest !== null && i === 0) rest = Buffer.concat([rest, pieces[1]!]);
-      }
+      const rest = feedUntilHeld(framer, input, at);
       expect(sink.bytes.equals(input.subarray(0, 5)), `split at ${at}`).toBe(true);
       expect(rest?.equals(input.subarray(5)), `split at ${at}`).toBe(true);
       expect(framer.betweenMessages, `split at ${at}`).toBe(true);
